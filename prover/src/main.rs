@@ -1,0 +1,273 @@
+//! `zkattr`: generate epochs, compute payout tables and commitments, and (as the backends land)
+//! prove them.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+use zkattr_halo2::Bn254Family;
+use zkattr_model::io::{read_csv_pair, read_epoch_json, write_csv_pair, write_epoch_json};
+use zkattr_model::synth::{generate, SynthConfig};
+use zkattr_model::{payout_report, Epoch, EpochParams, PayoutReport};
+use zkattr_plonky2::GoldilocksFamily;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "zkattr",
+    version,
+    about = "Zero-knowledge attribution prover: royalty shares from committed activation and influence logs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate a deterministic synthetic epoch (Zipf adapter popularity, signed scores).
+    Gen {
+        #[arg(long)]
+        queries: u64,
+        #[arg(long, default_value_t = 1000)]
+        adapters: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 1)]
+        epoch_id: u64,
+        #[arg(long, default_value_t = 2500)]
+        rate_bps: u16,
+        /// Epoch JSON file to write ("-" for standard output).
+        #[arg(long, short, default_value = "-")]
+        out: PathBuf,
+        /// Also write activations.csv and influence.csv into this folder.
+        #[arg(long)]
+        csv_dir: Option<PathBuf>,
+    },
+    /// Apply the royalty rule and print the payout table with the three commitments.
+    Payouts {
+        #[command(flatten)]
+        input: EpochInput,
+        /// Print SPEC's JSON payout table instead of a text table.
+        #[arg(long)]
+        json: bool,
+        /// Hash family of the commitments.
+        #[arg(long, value_enum, default_value_t = Family::Bn254)]
+        family: Family,
+    },
+    /// Generate an epoch and print its payouts and commitments in both families.
+    Demo {
+        #[arg(long, default_value_t = 1000)]
+        queries: u64,
+        #[arg(long, default_value_t = 50)]
+        adapters: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+/// Where an epoch comes from: SPEC's JSON file, or the CSV pair the two parties publish.
+#[derive(clap::Args, Debug)]
+struct EpochInput {
+    /// Epoch JSON file ("-" for standard input).
+    #[arg(required_unless_present = "activations")]
+    epoch: Option<PathBuf>,
+    /// activations.csv (query_id,fee,adapter_id,gate); needs --influence, --epoch-id, --rate-bps.
+    #[arg(long, requires_all = ["influence", "epoch_id", "rate_bps"], conflicts_with = "epoch")]
+    activations: Option<PathBuf>,
+    /// influence.csv (query_id,adapter_id,score).
+    #[arg(long, requires = "activations")]
+    influence: Option<PathBuf>,
+    #[arg(long, requires = "activations")]
+    epoch_id: Option<u64>,
+    #[arg(long, requires = "activations")]
+    rate_bps: Option<u16>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Family {
+    Bn254,
+    Goldilocks,
+}
+
+fn open(path: &Path) -> Result<Box<dyn io::Read>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(io::stdin().lock()));
+    }
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(Box::new(file))
+}
+
+fn create(path: &Path) -> Result<Box<dyn io::Write>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(io::stdout().lock()));
+    }
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(Box::new(file))
+}
+
+impl EpochInput {
+    fn load(&self) -> Result<Epoch> {
+        match (&self.epoch, &self.activations, &self.influence) {
+            (Some(path), _, _) => read_epoch_json(open(path)?)
+                .with_context(|| format!("{} is not a valid epoch", path.display())),
+            (None, Some(act), Some(inf)) => {
+                let params = EpochParams {
+                    epoch_id: self.epoch_id.unwrap_or_default(),
+                    rate_bps: self.rate_bps.unwrap_or_default(),
+                };
+                read_csv_pair(params, open(act)?, open(inf)?).with_context(|| {
+                    format!(
+                        "{} and {} are not a valid epoch",
+                        act.display(),
+                        inf.display()
+                    )
+                })
+            }
+            _ => bail!("give an epoch JSON file, or --activations and --influence"),
+        }
+    }
+}
+
+fn report_for(family: Family, epoch: &Epoch) -> Result<PayoutReport> {
+    let report = match family {
+        Family::Bn254 => payout_report(&Bn254Family, epoch)?.2,
+        Family::Goldilocks => payout_report(&GoldilocksFamily, epoch)?.2,
+    };
+    Ok(report)
+}
+
+fn print_table(out: &mut impl Write, report: &PayoutReport, limit: usize) -> io::Result<()> {
+    writeln!(
+        out,
+        "epoch {}  queries {}  rate {} bps  family {}",
+        report.epoch_id, report.n_queries, report.rate_bps, report.family
+    )?;
+    writeln!(
+        out,
+        "total pool {}  paid {}  treasury {}  payees {}",
+        report.total_pool, report.total_paid, report.treasury, report.n_payees
+    )?;
+    writeln!(out, "{:>12}  {:>20}", "adapter_id", "amount")?;
+    for p in report.payouts.iter().take(limit) {
+        writeln!(out, "{:>12}  {:>20}", p.adapter_id, p.amount)?;
+    }
+    if report.payouts.len() > limit {
+        writeln!(
+            out,
+            "{:>12}  ({} more; --json prints all)",
+            "...",
+            report.payouts.len() - limit
+        )?;
+    }
+    writeln!(
+        out,
+        "activation commitment  {}",
+        report.activation_commitment
+    )?;
+    writeln!(
+        out,
+        "influence commitment   {}",
+        report.influence_commitment
+    )?;
+    writeln!(out, "payout commitment      {}", report.payout_commitment)?;
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Gen {
+            queries,
+            adapters,
+            seed,
+            epoch_id,
+            rate_bps,
+            out,
+            csv_dir,
+        } => {
+            if adapters == 0 {
+                bail!("--adapters must be at least 1");
+            }
+            let mut config = SynthConfig::new(queries, adapters, seed);
+            config.epoch_id = epoch_id;
+            config.rate_bps = rate_bps;
+            let epoch = generate(&config);
+            epoch.validate()?;
+            write_epoch_json(&epoch, create(&out)?)
+                .with_context(|| format!("writing {}", out.display()))?;
+            if let Some(dir) = csv_dir {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                write_csv_pair(
+                    &epoch,
+                    create(&dir.join("activations.csv"))?,
+                    create(&dir.join("influence.csv"))?,
+                )?;
+            }
+        }
+        Command::Payouts {
+            input,
+            json,
+            family,
+        } => {
+            let epoch = input.load()?;
+            let report = report_for(family, &epoch)?;
+            let mut out = io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                print_table(&mut out, &report, usize::MAX)?;
+            }
+        }
+        Command::Demo {
+            queries,
+            adapters,
+            seed,
+        } => {
+            if adapters == 0 {
+                bail!("--adapters must be at least 1");
+            }
+            let mut out = io::stdout().lock();
+            let epoch = generate(&SynthConfig::new(queries, adapters, seed));
+            writeln!(
+                out,
+                "generated a synthetic epoch: {queries} queries over {adapters} adapters (seed {seed})\n"
+            )?;
+            for family in [Family::Bn254, Family::Goldilocks] {
+                let start = Instant::now();
+                let report = report_for(family, &epoch)?;
+                print_table(&mut out, &report, 10)?;
+                writeln!(
+                    out,
+                    "computed natively in {:.1} ms\n",
+                    start.elapsed().as_secs_f64() * 1e3
+                )?;
+            }
+            writeln!(
+                out,
+                "proving: not built yet (the halo2 and plonky2 circuits are the next issues); this demo shows the statement a proof will carry."
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`zkattr payouts ... | head`) is not an error worth a message.
+            if let Some(io) = e.downcast_ref::<io::Error>() {
+                if io.kind() == io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
