@@ -4,8 +4,8 @@
 //! (the procedure circomlib's constants were made with), computed once per process. The same
 //! constants feed the in-circuit chip, so native and in-circuit hashing cannot drift apart.
 
-use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
-use halo2_base::halo2_proofs::halo2curves::ff::Field;
+pub use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
+use halo2_base::halo2_proofs::halo2curves::ff::{Field, PrimeField};
 use poseidon_primitives::poseidon::primitives::Spec;
 use std::sync::OnceLock;
 
@@ -114,6 +114,11 @@ pub fn hash(inputs: &[Fr]) -> Fr {
     state[0]
 }
 
+/// An element in decimal, as circomlib and Solidity tooling print it.
+pub fn to_decimal(value: &Fr) -> String {
+    num_bigint::BigUint::from_bytes_le(value.to_repr().as_ref()).to_string()
+}
+
 /// `H2(l, r) = H(l, r)`: circomlib's `poseidon([l, r])`.
 pub fn hash2(left: Fr, right: Fr) -> Fr {
     let mut state = [Fr::ZERO, left, right];
@@ -124,11 +129,9 @@ pub fn hash2(left: Fr, right: Fr) -> Fr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
 
     fn decimal(fr: Fr) -> String {
-        let bytes = fr.to_repr();
-        num_bigint::BigUint::from_bytes_le(bytes.as_ref()).to_string()
+        to_decimal(&fr)
     }
 
     #[test]
