@@ -38,14 +38,17 @@ impl Spec<Fr, WIDTH, RATE> for CircomlibSpec {
     }
 }
 
-/// The permutation's constants.
+/// The permutation's constants, as generated.
 #[derive(Clone, Debug)]
 pub struct PoseidonConstants {
     /// One row per round, added before the S-boxes.
     pub round_constants: Vec<[Fr; WIDTH]>,
     /// `state'[i] = Σ_j mds[i][j] * state[j]`.
-    pub mds: [[Fr; WIDTH]; WIDTH],
+    pub mds: Matrix,
 }
+
+/// A `WIDTH × WIDTH` matrix, row-major.
+pub type Matrix = [[Fr; WIDTH]; WIDTH];
 
 /// The process-wide constants, generated on first use.
 pub fn constants() -> &'static PoseidonConstants {
@@ -59,6 +62,103 @@ pub fn constants() -> &'static PoseidonConstants {
     })
 }
 
+/// A partial round's linear layer in sparse form `[[m00, v], [w, I]]` (5 products, not 9).
+#[derive(Clone, Copy, Debug)]
+struct SparseMatrix {
+    m00: Fr,
+    v: [Fr; 2],
+    w: [Fr; 2],
+}
+
+/// The same permutation rearranged for speed (Poseidon paper, appendix B), derived from
+/// [`PoseidonConstants`] at start-up and tested equal to the plain form:
+/// - partial rounds add a constant to element 0 only: the constants of elements 1 and 2 are
+///   moved through the linear layer into the next round's constants;
+/// - each partial round's MDS is split as `M = B · A` with `A = diag(1, M̂)` and `B` sparse;
+///   `A` commutes with a partial round's S-box (which touches element 0 only), so it is pushed
+///   into the round before, down to the last full round before the partial rounds.
+#[derive(Clone, Debug)]
+struct FastConstants {
+    /// Constants of all full rounds, the first one after the partial rounds folded.
+    full: Vec<[Fr; WIDTH]>,
+    /// The linear layer of the last full round before the partial rounds (`A · M`).
+    pre_partial: Matrix,
+    partial_constants: Vec<Fr>,
+    partial_matrices: Vec<SparseMatrix>,
+    mds: Matrix,
+}
+
+fn mat_vec(m: &Matrix, v: &[Fr; WIDTH]) -> [Fr; WIDTH] {
+    m.map(|row| row[0] * v[0] + row[1] * v[1] + row[2] * v[2])
+}
+
+fn mat_mul(a: &Matrix, b: &Matrix) -> Matrix {
+    let mut out = [[Fr::ZERO; WIDTH]; WIDTH];
+    for (i, row) in out.iter_mut().enumerate() {
+        for (j, cell) in row.iter_mut().enumerate() {
+            *cell = (0..WIDTH).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    out
+}
+
+impl FastConstants {
+    fn derive(k: &PoseidonConstants) -> Self {
+        let half = FULL_ROUNDS / 2;
+        let mut rc = k.round_constants.clone();
+        // Fold the constants of elements 1 and 2 forward through the linear layer.
+        for r in half..half + PARTIAL_ROUNDS {
+            let moved = mat_vec(&k.mds, &[Fr::ZERO, rc[r][1], rc[r][2]]);
+            rc[r][1] = Fr::ZERO;
+            rc[r][2] = Fr::ZERO;
+            for (c, m) in rc[r + 1].iter_mut().zip(moved) {
+                *c += m;
+            }
+        }
+        // Split the partial rounds' matrices from the last round backwards.
+        let mut partial_matrices = Vec::with_capacity(PARTIAL_ROUNDS);
+        let mut current = k.mds;
+        for _ in 0..PARTIAL_ROUNDS {
+            let [[a, b, c], [d, e, f], [g, h, i]] = current;
+            let det_inv = Option::<Fr>::from((e * i - f * h).invert())
+                .expect("circomlib's MDS has invertible lower-right minors");
+            partial_matrices.push(SparseMatrix {
+                m00: a,
+                v: [(b * i - c * h) * det_inv, (c * e - b * f) * det_inv],
+                w: [d, g],
+            });
+            let block: Matrix = [
+                [Fr::ONE, Fr::ZERO, Fr::ZERO],
+                [Fr::ZERO, e, f],
+                [Fr::ZERO, h, i],
+            ];
+            current = mat_mul(&block, &k.mds);
+        }
+        partial_matrices.reverse();
+        let full = rc[..half]
+            .iter()
+            .chain(&rc[half + PARTIAL_ROUNDS..])
+            .copied()
+            .collect();
+        let partial_constants = rc[half..half + PARTIAL_ROUNDS]
+            .iter()
+            .map(|row| row[0])
+            .collect();
+        FastConstants {
+            full,
+            pre_partial: current,
+            partial_constants,
+            partial_matrices,
+            mds: k.mds,
+        }
+    }
+}
+
+fn fast_constants() -> &'static FastConstants {
+    static FAST: OnceLock<FastConstants> = OnceLock::new();
+    FAST.get_or_init(|| FastConstants::derive(constants()))
+}
+
 #[inline(always)]
 fn pow5(x: Fr) -> Fr {
     let x2 = x.square();
@@ -66,36 +166,53 @@ fn pow5(x: Fr) -> Fr {
 }
 
 #[inline(always)]
-fn mix(mds: &[[Fr; WIDTH]; WIDTH], state: &mut [Fr; WIDTH]) {
-    let [a, b, c] = *state;
-    for (out, row) in state.iter_mut().zip(mds) {
-        *out = row[0] * a + row[1] * b + row[2] * c;
+fn full_round(state: &mut [Fr; WIDTH], rc: &[Fr; WIDTH], mds: &Matrix) {
+    for (s, c) in state.iter_mut().zip(rc) {
+        *s = pow5(*s + c);
+    }
+    *state = mat_vec(mds, state);
+}
+
+/// The Poseidon permutation in place (the optimised form; see [`permute_reference`]).
+pub fn permute(state: &mut [Fr; WIDTH]) {
+    let k = fast_constants();
+    let half = FULL_ROUNDS / 2;
+    for (r, rc) in k.full[..half].iter().enumerate() {
+        let mds = if r + 1 == half {
+            &k.pre_partial
+        } else {
+            &k.mds
+        };
+        full_round(state, rc, mds);
+    }
+    for (c, m) in k.partial_constants.iter().zip(&k.partial_matrices) {
+        let s0 = pow5(state[0] + c);
+        let [_, s1, s2] = *state;
+        *state = [
+            m.m00 * s0 + m.v[0] * s1 + m.v[1] * s2,
+            m.w[0] * s0 + s1,
+            m.w[1] * s0 + s2,
+        ];
+    }
+    for rc in &k.full[half..] {
+        full_round(state, rc, &k.mds);
     }
 }
 
-/// The Poseidon permutation in place.
-pub fn permute(state: &mut [Fr; WIDTH]) {
+/// The permutation exactly as specified, round by round; the optimised [`permute`] is tested
+/// equal to it.
+pub fn permute_reference(state: &mut [Fr; WIDTH]) {
     let k = constants();
     let half = FULL_ROUNDS / 2;
-    let (first, rest) = k.round_constants.split_at(half);
-    let (partial, last) = rest.split_at(PARTIAL_ROUNDS);
-    for rc in first {
-        for (s, c) in state.iter_mut().zip(rc) {
-            *s = pow5(*s + c);
+    for (r, rc) in k.round_constants.iter().enumerate() {
+        if (half..half + PARTIAL_ROUNDS).contains(&r) {
+            state[0] = pow5(state[0] + rc[0]);
+            state[1] += rc[1];
+            state[2] += rc[2];
+            *state = mat_vec(&k.mds, state);
+        } else {
+            full_round(state, rc, &k.mds);
         }
-        mix(&k.mds, state);
-    }
-    for rc in partial {
-        state[0] = pow5(state[0] + rc[0]);
-        state[1] += rc[1];
-        state[2] += rc[2];
-        mix(&k.mds, state);
-    }
-    for rc in last {
-        for (s, c) in state.iter_mut().zip(rc) {
-            *s = pow5(*s + c);
-        }
-        mix(&k.mds, state);
     }
 }
 
@@ -140,6 +257,36 @@ mod tests {
             "7853200120776062878684798364095072458815029376092732009249414926327459813530";
         assert_eq!(decimal(hash(&[Fr::from(1), Fr::from(2)])), expected);
         assert_eq!(decimal(hash2(Fr::from(1), Fr::from(2))), expected);
+    }
+
+    #[test]
+    fn optimised_permutation_equals_reference() {
+        let mut state = [Fr::from(0), Fr::from(0), Fr::from(0)];
+        for i in 0..64u64 {
+            let mut fast = state;
+            let mut plain = state;
+            permute(&mut fast);
+            permute_reference(&mut plain);
+            assert_eq!(fast, plain, "state {i}");
+            state = [plain[1] + Fr::from(i), plain[2], plain[0] * plain[0]];
+        }
+        let minus_one = -Fr::ONE;
+        let mut fast = [minus_one; WIDTH];
+        let mut plain = fast;
+        permute(&mut fast);
+        permute_reference(&mut plain);
+        assert_eq!(fast, plain);
+    }
+
+    #[test]
+    fn first_round_constant_is_circomlibs() {
+        let c = constants().round_constants[0][0];
+        let mut bytes = c.to_repr();
+        bytes.as_mut().reverse();
+        assert_eq!(
+            hex::encode(bytes.as_ref()),
+            "0ee9a592ba9a9518d05986d656f40c2114c4993c11bb29938d21d47304cd8e6e"
+        );
     }
 
     #[test]

@@ -1,0 +1,187 @@
+//! The `zkattr` binary end to end: outputs agree with the library, bad input gets one clear
+//! line on stderr and a non-zero exit, never a panic.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use zkattr_model::PayoutReport;
+
+fn zkattr(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zkattr"))
+        .args(args)
+        .output()
+        .expect("zkattr runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("zkattr-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn assert_clean_failure(o: &Output, needle: &str) {
+    assert!(!o.status.success(), "expected failure, got {}", stdout(o));
+    let err = stderr(o);
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains(needle), "{needle:?} not in {err}");
+}
+
+#[test]
+fn gen_then_payouts_in_both_families_and_formats() {
+    let dir = tempdir("gen");
+    let epoch = dir.join("epoch.json");
+    let csv = dir.join("csv");
+    let o = zkattr(&[
+        "gen",
+        "--queries",
+        "200",
+        "--adapters",
+        "30",
+        "--seed",
+        "4",
+        "--out",
+        epoch.to_str().unwrap(),
+        "--csv-dir",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for family in ["bn254", "goldilocks"] {
+        let from_json = zkattr(&[
+            "payouts",
+            epoch.to_str().unwrap(),
+            "--json",
+            "--family",
+            family,
+        ]);
+        assert!(from_json.status.success(), "{}", stderr(&from_json));
+        let report: PayoutReport = serde_json::from_slice(&from_json.stdout).unwrap();
+        assert_eq!(report.family, family);
+        assert_eq!(report.n_queries, 200);
+        assert_eq!(report.total_paid + report.treasury, report.total_pool);
+        let from_csv = zkattr(&[
+            "payouts",
+            "--activations",
+            csv.join("activations.csv").to_str().unwrap(),
+            "--influence",
+            csv.join("influence.csv").to_str().unwrap(),
+            "--epoch-id",
+            "1",
+            "--rate-bps",
+            "2500",
+            "--json",
+            "--family",
+            family,
+        ]);
+        assert!(from_csv.status.success(), "{}", stderr(&from_csv));
+        assert_eq!(
+            from_csv.stdout, from_json.stdout,
+            "CSV and JSON give one table"
+        );
+    }
+    let table = zkattr(&["payouts", epoch.to_str().unwrap()]);
+    assert!(stdout(&table).contains("payout commitment      0x"));
+}
+
+#[test]
+fn payouts_match_the_committed_vector() {
+    let vector: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../testvectors/spec_example.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let dir = tempdir("vector");
+    let epoch = dir.join("epoch.json");
+    std::fs::write(&epoch, vector["epoch"].to_string()).unwrap();
+    let o = zkattr(&["payouts", epoch.to_str().unwrap(), "--json"]);
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(got, vector["bn254"]);
+}
+
+#[test]
+fn bad_input_is_one_clear_line() {
+    let dir = tempdir("bad");
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let missing = dir.join("missing.json");
+    assert_clean_failure(
+        &zkattr(&["payouts", missing.to_str().unwrap()]),
+        "cannot open",
+    );
+    assert_clean_failure(
+        &zkattr(&["payouts", &write("trunc.json", "{\"epoch_id\": 1, \"rate")]),
+        "malformed epoch JSON",
+    );
+    assert_clean_failure(
+        &zkattr(&[
+            "payouts",
+            &write(
+                "rate.json",
+                r#"{"epoch_id": 1, "rate_bps": 10001, "queries": []}"#,
+            ),
+        ]),
+        "rate_bps 10001",
+    );
+    assert_clean_failure(
+        &zkattr(&[
+            "payouts",
+            &write(
+                "order.json",
+                r#"{"epoch_id": 1, "rate_bps": 1, "queries": [{"query_id": 5, "fee": 1}, {"query_id": 5, "fee": 1}]}"#,
+            ),
+        ]),
+        "query 5 (record 1)",
+    );
+    assert_clean_failure(
+        &zkattr(&[
+            "payouts",
+            &write(
+                "gate.json",
+                r#"{"epoch_id": 1, "rate_bps": 1, "queries": [{"query_id": 5, "fee": 1, "slots": [{"adapter_id": 1, "gate": -1, "score": 0}]}]}"#,
+            ),
+        ]),
+        "queries[0].slots[0].gate",
+    );
+    assert_clean_failure(
+        &zkattr(&[
+            "payouts",
+            "--activations",
+            &write("a.csv", "query_id,fee,adapter_id,gate\n1,10,3,5\n"),
+            "--influence",
+            &write("i.csv", "query_id,adapter_id,score\n1,4,1\n"),
+            "--epoch-id",
+            "1",
+            "--rate-bps",
+            "1",
+        ]),
+        "adapter ids differ",
+    );
+    assert_clean_failure(
+        &zkattr(&["gen", "--queries", "3", "--adapters", "0"]),
+        "--adapters",
+    );
+}
+
+#[test]
+fn demo_prints_both_families() {
+    let o = zkattr(&["demo", "--queries", "50", "--adapters", "8"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("family bn254") && out.contains("family goldilocks"),
+        "{out}"
+    );
+}

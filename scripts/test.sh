@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI): every Rust test, then the outside reference check of
+# the BN254 hash and commitments against circomlibjs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --workspace --locked
+bash scripts/circomlib-check/run.sh
