@@ -10,6 +10,7 @@ use zkattr_halo2::Bn254Family;
 use zkattr_model::commit::commit_epoch;
 use zkattr_model::Settlement;
 use zkattr_plonky2::GoldilocksFamily;
+use zkattr_verifier::ArkBn254Family;
 
 fn native(c: &mut Criterion) {
     let n = bench_queries();
@@ -30,6 +31,9 @@ fn native(c: &mut Criterion) {
     group.bench_function("commit/bn254", |b| {
         b.iter(|| commit_epoch(&Bn254Family, &epoch, &settlement).expect("fits"))
     });
+    group.bench_function("commit/bn254-ark", |b| {
+        b.iter(|| commit_epoch(&ArkBn254Family, &epoch, &settlement).expect("fits"))
+    });
     group.bench_function("rule+commit/bn254", |b| {
         b.iter_batched(
             || (),
@@ -46,6 +50,9 @@ fn permutations(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     let mut state = [Fr::from(1), Fr::from(2), Fr::from(3)];
     group.bench_function("bn254/halo2curves", |b| b.iter(|| permute(&mut state)));
+    let ark = zkattr_verifier::poseidon::params();
+    let mut ark_state = [ark_bn254::Fr::from(1u64), 2u64.into(), 3u64.into()];
+    group.bench_function("bn254/ark", |b| b.iter(|| ark.permute(&mut ark_state)));
     group.finish();
 }
 
