@@ -159,7 +159,8 @@ for (const file of files) {
   const got = expectedTable(vector.epoch);
   const bad = [];
   for (const field of ["total_pool", "total_paid", "treasury", "n_queries", "n_payees", "activation_commitment", "influence_commitment", "payout_commitment"]) {
-    if (BigInt(want[field]) !== got[field]) bad.push(`${field} expected ${want[field]} got 0x${got[field].toString(16)}`);
+    const shown = field.endsWith("commitment") ? `0x${got[field].toString(16).padStart(64, "0")}` : got[field];
+    if (BigInt(want[field]) !== got[field]) bad.push(`${field} expected ${want[field]} got ${shown}`);
   }
   const wantPayouts = want.payouts.map((p) => [BigInt(p.adapter_id), BigInt(p.amount)]);
   if (JSON.stringify(wantPayouts.map(String)) !== JSON.stringify(got.payouts.map(String))) bad.push("payouts differ");
