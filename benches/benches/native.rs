@@ -3,7 +3,7 @@
 //! `cargo bench -p zkattr-benches --bench native` (one million queries by default; set
 //! `ZKATTR_BENCH_QUERIES` for another size). Throughput is reported in queries per second.
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
 use zkattr_benches::{bench_epoch, bench_queries};
 use zkattr_halo2::Bn254Family;
@@ -33,13 +33,6 @@ fn native(c: &mut Criterion) {
     });
     group.bench_function("commit/bn254-ark", |b| {
         b.iter(|| commit_epoch(&ArkBn254Family, &epoch, &settlement).expect("fits"))
-    });
-    group.bench_function("rule+commit/bn254", |b| {
-        b.iter_batched(
-            || (),
-            |()| zkattr_model::payout_report(&Bn254Family, &epoch).expect("valid"),
-            BatchSize::PerIteration,
-        )
     });
     group.finish();
 }

@@ -1,6 +1,7 @@
 //! The Goldilocks backend: SPEC's Goldilocks commitments natively ([`native`]).
-//! The plonky2 circuit over the same hash is built in a later issue.
+//! In-circuit commitment gadgets ([`gadgets`]) are the first part of the plonky2 circuit.
 
 pub mod native;
 
 pub use native::GoldilocksFamily;
+pub mod gadgets;

@@ -1,0 +1,215 @@
+//! In-circuit SPEC commitments over Goldilocks: query records, leaves, fixed-depth Merkle roots
+//! over a batch padded with empty leaves, and `H(tag, root, count)`.
+//!
+//! Constraint-building (this module's [`CommitmentInstructions`] on the circuit builder) is kept
+//! apart from witness assignment ([`QueryTargets::set`], [`PrefixTargets::set`]), so a verifier
+//! or key generator builds the same circuit without any witness.
+
+use crate::native::{limbs, F};
+use anyhow::Result;
+use plonky2::field::extension::Extendable;
+use plonky2::field::types::Field;
+use plonky2::hash::hash_types::HashOutTarget;
+use plonky2::hash::poseidon::PoseidonHash;
+use plonky2::iop::target::{BoolTarget, Target};
+use plonky2::iop::witness::{PartialWitness, WitnessWrite};
+use plonky2::plonk::circuit_builder::CircuitBuilder;
+use zkattr_model::commit::tag;
+use zkattr_model::merkle::empty_subtrees;
+use zkattr_model::types::{Query, SLOTS};
+
+use crate::GoldilocksFamily;
+
+/// One query record's targets, as both logs carry it.
+#[derive(Clone, Debug)]
+pub struct QueryTargets {
+    /// `query_id` as 32-bit limbs, low first.
+    pub query_id: [Target; 2],
+    pub fee: Target,
+    pub adapter: [Target; SLOTS],
+    pub gate: [Target; SLOTS],
+    /// Each score as its 32-bit two's-complement pattern.
+    pub score: [Target; SLOTS],
+}
+
+impl QueryTargets {
+    /// New targets, range-checked: `query_id` limbs and every `adapter` and `score` below 2^32,
+    /// `fee` below 2^48, every `gate` below 2^16. These bounds make the packed activation slot
+    /// value `adapter + gate * 2^32` (below 2^48) injective.
+    pub fn new<const D: usize>(builder: &mut CircuitBuilder<F, D>) -> Self
+    where
+        F: Extendable<D>,
+    {
+        let mut checked = |bits: usize| {
+            let t = builder.add_virtual_target();
+            builder.range_check(t, bits);
+            t
+        };
+        QueryTargets {
+            query_id: [checked(32), checked(32)],
+            fee: checked(48),
+            adapter: [(); SLOTS].map(|()| checked(32)),
+            gate: [(); SLOTS].map(|()| checked(16)),
+            score: [(); SLOTS].map(|()| checked(32)),
+        }
+    }
+
+    /// Assigns a query record (witness generation only; no constraint is added).
+    pub fn set(&self, pw: &mut PartialWitness<F>, query: &Query) -> Result<()> {
+        let [lo, hi] = limbs(query.query_id);
+        pw.set_target(self.query_id[0], lo)?;
+        pw.set_target(self.query_id[1], hi)?;
+        pw.set_target(self.fee, F::from_canonical_u64(query.fee))?;
+        for (j, slot) in query.slots.iter().enumerate() {
+            pw.set_target(self.adapter[j], F::from_canonical_u32(slot.adapter_id))?;
+            pw.set_target(self.gate[j], F::from_canonical_u16(slot.gate))?;
+            pw.set_target(self.score[j], F::from_canonical_u32(slot.score as u32))?;
+        }
+        Ok(())
+    }
+}
+
+/// Flags `real_i = (i < n)` for a batch of fixed capacity.
+#[derive(Clone, Debug)]
+pub struct PrefixTargets {
+    pub count: Target,
+    pub real: Vec<BoolTarget>,
+}
+
+impl PrefixTargets {
+    /// Assigns the flags for `count` real records.
+    pub fn set(&self, pw: &mut PartialWitness<F>, count: usize) -> Result<()> {
+        pw.set_target(self.count, F::from_canonical_usize(count))?;
+        for (i, flag) in self.real.iter().enumerate() {
+            pw.set_bool_target(*flag, i < count)?;
+        }
+        Ok(())
+    }
+}
+
+/// Building SPEC's commitments in a circuit.
+pub trait CommitmentInstructions {
+    /// The activation leaf `H(1, qid_lo, qid_hi, fee, act_0..act_7)` with
+    /// `act_j = adapter_j + gate_j * 2^32`. Constrains only the hash and the packing; the
+    /// ranges are [`QueryTargets::new`]'s.
+    fn activation_leaf(&mut self, query: &QueryTargets) -> HashOutTarget;
+
+    /// The influence leaf `H(2, qid_lo, qid_hi, adapter_0, score_0, ..., adapter_7, score_7)`.
+    fn influence_leaf(&mut self, query: &QueryTargets) -> HashOutTarget;
+
+    /// The payout leaf `H(adapter_id, amount_lo, amount_hi)`. Constrains only the hash.
+    fn payout_leaf(&mut self, adapter: Target, amount: [Target; 2]) -> HashOutTarget;
+
+    /// `H2(left, right)`, equal to plonky2's native `two_to_one`.
+    fn hash_children(&mut self, left: HashOutTarget, right: HashOutTarget) -> HashOutTarget;
+
+    /// Boolean flags `real_i`, constrained to be a prefix (`real_{i+1} <= real_i`) whose sum is
+    /// the returned `count`; `count` is therefore at most `capacity`.
+    fn prefix_flags(&mut self, capacity: usize) -> PrefixTargets;
+
+    /// The root of a depth-`depth` tree whose first `leaves.len()` positions hold `leaves`
+    /// where `real` is set and the empty leaf (zero digest) elsewhere, all later positions
+    /// empty. `leaves.len()` must be a power of two no larger than `2^depth`. Constrains every
+    /// hash; the empty subtrees above the batch are constants.
+    fn padded_root(
+        &mut self,
+        leaves: &[HashOutTarget],
+        real: &[BoolTarget],
+        depth: usize,
+    ) -> HashOutTarget;
+
+    /// `H(tag, root_0..root_3, count)`.
+    fn commitment(&mut self, tag: u64, root: HashOutTarget, count: Target) -> HashOutTarget;
+}
+
+impl<const D: usize> CommitmentInstructions for CircuitBuilder<F, D>
+where
+    F: Extendable<D>,
+{
+    fn activation_leaf(&mut self, query: &QueryTargets) -> HashOutTarget {
+        let shift = self.constant(F::from_canonical_u64(1 << 32));
+        let mut message = vec![self.constant(F::from_canonical_u64(tag::ACTIVATION_LEAF))];
+        message.extend(query.query_id);
+        message.push(query.fee);
+        for j in 0..SLOTS {
+            message.push(self.mul_add(query.gate[j], shift, query.adapter[j]));
+        }
+        self.hash_n_to_hash_no_pad::<PoseidonHash>(message)
+    }
+
+    fn influence_leaf(&mut self, query: &QueryTargets) -> HashOutTarget {
+        let mut message = vec![self.constant(F::from_canonical_u64(tag::INFLUENCE_LEAF))];
+        message.extend(query.query_id);
+        for j in 0..SLOTS {
+            message.push(query.adapter[j]);
+            message.push(query.score[j]);
+        }
+        self.hash_n_to_hash_no_pad::<PoseidonHash>(message)
+    }
+
+    fn payout_leaf(&mut self, adapter: Target, amount: [Target; 2]) -> HashOutTarget {
+        self.hash_n_to_hash_no_pad::<PoseidonHash>(vec![adapter, amount[0], amount[1]])
+    }
+
+    fn hash_children(&mut self, left: HashOutTarget, right: HashOutTarget) -> HashOutTarget {
+        // Overwrite-mode sponge over exactly one rate block: the same permutation input as
+        // the native `two_to_one` (left in 0..4, right in 4..8, zero capacity).
+        let message = left.elements.into_iter().chain(right.elements).collect();
+        self.hash_n_to_hash_no_pad::<PoseidonHash>(message)
+    }
+
+    fn prefix_flags(&mut self, capacity: usize) -> PrefixTargets {
+        let real: Vec<BoolTarget> = (0..capacity)
+            .map(|_| self.add_virtual_bool_target_safe())
+            .collect();
+        for pair in real.windows(2) {
+            // real_{i+1} * (1 - real_i) = 0
+            let not_previous = self.not(pair[0]);
+            let both = self.and(pair[1], not_previous);
+            self.assert_zero(both.target);
+        }
+        let count = real
+            .iter()
+            .fold(self.zero(), |acc, flag| self.add(acc, flag.target));
+        PrefixTargets { count, real }
+    }
+
+    fn padded_root(
+        &mut self,
+        leaves: &[HashOutTarget],
+        real: &[BoolTarget],
+        depth: usize,
+    ) -> HashOutTarget {
+        assert!(leaves.len().is_power_of_two() && leaves.len() == real.len());
+        let height = leaves.len().trailing_zeros() as usize;
+        assert!(height <= depth, "a batch larger than the tree");
+        let zero = self.zero();
+        let mut level: Vec<HashOutTarget> = leaves
+            .iter()
+            .zip(real)
+            .map(|(leaf, flag)| HashOutTarget {
+                elements: leaf.elements.map(|e| self.select(*flag, e, zero)),
+            })
+            .collect();
+        while level.len() > 1 {
+            level = level
+                .chunks(2)
+                .map(|pair| self.hash_children(pair[0], pair[1]))
+                .collect();
+        }
+        let empty = empty_subtrees(&GoldilocksFamily, depth);
+        let mut node = level[0];
+        for sibling in &empty[height..depth] {
+            let sibling = self.constant_hash(*sibling);
+            node = self.hash_children(node, sibling);
+        }
+        node
+    }
+
+    fn commitment(&mut self, tag: u64, root: HashOutTarget, count: Target) -> HashOutTarget {
+        let mut message = vec![self.constant(F::from_canonical_u64(tag))];
+        message.extend(root.elements);
+        message.push(count);
+        self.hash_n_to_hash_no_pad::<PoseidonHash>(message)
+    }
+}
