@@ -5,3 +5,4 @@ pub mod native;
 
 pub use native::GoldilocksFamily;
 pub mod gadgets;
+pub mod rule;
