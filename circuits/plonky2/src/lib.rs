@@ -6,3 +6,4 @@ pub mod native;
 pub use native::GoldilocksFamily;
 pub mod gadgets;
 pub mod rule;
+pub mod statement;
