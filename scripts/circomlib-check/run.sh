@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs circomlibjs (pinned by package-lock.json) if needed, then checks the test vectors.
+# Outside reference check of the BN254 test vectors against circomlibjs (pinned to 0.1.7 by
+# package.json and package-lock.json). Needs only node and npm: installs the locked
+# dependencies on first use, then runs check.js with the given files (default: ../../testvectors).
 set -euo pipefail
 cd "$(dirname "$0")"
 if [ ! -d node_modules/circomlibjs ]; then
-    npm ci --no-audit --no-fund --loglevel=error
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi
-node check.js "$@"
+exec node check.js "$@"
