@@ -57,6 +57,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Family::Bn254)]
         family: Family,
     },
+    /// Prove an epoch and write a proof bundle (checked by `zkattr-verify verify DIR`).
+    Prove {
+        #[command(flatten)]
+        input: EpochInput,
+        #[arg(long, value_enum, default_value_t = Backend::Plonky2)]
+        backend: Backend,
+        /// Bundle folder to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Generate an epoch and print its payouts and commitments in both families.
     Demo {
         #[arg(long, default_value_t = 1000)]
@@ -84,6 +94,12 @@ struct EpochInput {
     epoch_id: Option<u64>,
     #[arg(long, requires = "activations")]
     rate_bps: Option<u16>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Backend {
+    Plonky2,
+    Halo2,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -220,6 +236,31 @@ fn run(cli: Cli) -> Result<()> {
                 writeln!(out)?;
             } else {
                 print_table(&mut out, &report, usize::MAX)?;
+            }
+        }
+        Command::Prove {
+            input,
+            backend,
+            out,
+        } => {
+            let epoch = input.load()?;
+            match backend {
+                Backend::Halo2 => {
+                    bail!("the halo2 backend is not built yet; use --backend plonky2")
+                }
+                Backend::Plonky2 => {
+                    let started = Instant::now();
+                    let manifest = zkattr_plonky2::prover::prove_epoch(&epoch, &out, |stage| {
+                        eprintln!("[{:>6.1} s] {stage}", started.elapsed().as_secs_f64())
+                    })?;
+                    println!(
+                        "wrote {} ({} circuit, proved in {:.1} s); check it with: zkattr-verify verify {}",
+                        out.display(),
+                        manifest.shape.key(),
+                        manifest.prove_seconds,
+                        out.display()
+                    );
+                }
             }
         }
         Command::Demo {

@@ -6,6 +6,7 @@
 //! Both proof backends, the service and the verifier consume this crate; it has no proof-system
 //! dependency, so the verifier stays small.
 
+pub mod bundle;
 pub mod commit;
 pub mod io;
 pub mod merkle;

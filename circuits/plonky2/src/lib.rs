@@ -5,5 +5,6 @@ pub mod native;
 
 pub use native::GoldilocksFamily;
 pub mod gadgets;
+pub mod prover;
 pub mod rule;
 pub mod statement;

@@ -1,0 +1,80 @@
+//! The proof bundle's manifest: what `zkattr prove` writes beside the proof, and what the
+//! verifier reads first. Backend-neutral and free of proof-system types, so the verifier can
+//! check a bundle's shape before it touches any cryptography.
+
+use crate::report::PayoutReport;
+use serde::{Deserialize, Serialize};
+
+/// The manifest's file name in a bundle folder.
+pub const MANIFEST: &str = "bundle.json";
+/// The current manifest version.
+pub const BUNDLE_VERSION: u32 = 1;
+
+/// `bundle.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleManifest {
+    pub version: u32,
+    /// `plonky2` (and `halo2` once it lands).
+    pub backend: String,
+    /// The circuit's capacities.
+    pub shape: BundleShape,
+    /// Digest of the verifying key (plonky2: the circuit digest), 0x-hex.
+    pub verifying_key_digest: String,
+    /// File names inside the bundle folder.
+    pub proof_file: String,
+    pub verifying_key_file: String,
+    /// SPEC's public inputs, as the payout table prints them.
+    pub public_inputs: PublicStatement,
+    /// The payout table the proof's payout commitment opens to.
+    pub payouts: PayoutReport,
+    /// Seconds spent proving, for the record.
+    pub prove_seconds: f64,
+}
+
+/// A circuit's capacities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleShape {
+    pub queries: u64,
+    pub payees: u64,
+}
+
+impl BundleShape {
+    /// The key used for pinned verifying-key digests, e.g. `64x64`.
+    pub fn key(&self) -> String {
+        format!("{}x{}", self.queries, self.payees)
+    }
+}
+
+/// SPEC's public inputs in their printed form (commitments as the family's hex).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicStatement {
+    pub epoch_id: u64,
+    pub rate_bps: u16,
+    pub activation_commitment: String,
+    pub influence_commitment: String,
+    pub n_queries: u64,
+    pub total_pool: u64,
+    pub total_paid: u64,
+    pub treasury: u64,
+    pub payout_commitment: String,
+}
+
+impl PublicStatement {
+    /// The public inputs a payout table claims.
+    pub fn from_report(report: &PayoutReport) -> Self {
+        PublicStatement {
+            epoch_id: report.epoch_id,
+            rate_bps: report.rate_bps,
+            activation_commitment: report.activation_commitment.clone(),
+            influence_commitment: report.influence_commitment.clone(),
+            n_queries: report.n_queries,
+            total_pool: report.total_pool,
+            total_paid: report.total_paid,
+            treasury: report.treasury,
+            payout_commitment: report.payout_commitment.clone(),
+        }
+    }
+}

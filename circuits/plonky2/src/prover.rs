@@ -1,0 +1,147 @@
+//! Proving a whole epoch in one plonky2 proof and writing the bundle.
+
+use crate::native::{Digest, F};
+use crate::statement::{
+    build_statement, StatementPublicInputs, StatementShape, StatementTargets, D,
+};
+use crate::GoldilocksFamily;
+use anyhow::{bail, Context, Result};
+use plonky2::field::types::PrimeField64;
+use plonky2::iop::witness::PartialWitness;
+use plonky2::plonk::circuit_builder::CircuitBuilder;
+use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
+use plonky2::plonk::config::PoseidonGoldilocksConfig;
+use plonky2::util::serialization::DefaultGateSerializer;
+use std::path::Path;
+use std::time::Instant;
+use zkattr_model::bundle::{
+    BundleManifest, BundleShape, PublicStatement, BUNDLE_VERSION, MANIFEST,
+};
+use zkattr_model::{payout_report, CommitmentFamily, Epoch};
+
+/// The plonky2 configuration of every statement proof.
+pub type Config = PoseidonGoldilocksConfig;
+
+/// Query capacities of the single-proof circuits, smallest first; payee capacity equals the
+/// query capacity. A fixed ladder keeps the set of verifying keys small enough to pin.
+pub const SHAPE_LADDER: [usize; 5] = [16, 64, 256, 1024, 4096];
+
+/// The smallest ladder shape that holds `queries` queries and `payees` payees.
+pub fn shape_for(queries: usize, payees: usize) -> Result<StatementShape> {
+    let Some(&capacity) = SHAPE_LADDER.iter().find(|&&c| c >= queries && c >= payees) else {
+        bail!(
+            "an epoch of {queries} queries and {payees} payees exceeds the largest single-proof circuit ({} queries); splitting epochs into aggregated batches is not built yet",
+            SHAPE_LADDER[SHAPE_LADDER.len() - 1]
+        );
+    };
+    StatementShape::new(capacity, capacity)
+}
+
+/// A built statement circuit: keys and the targets to assign.
+#[derive(Debug)]
+pub struct StatementCircuit {
+    pub data: CircuitData<F, Config, D>,
+    pub targets: StatementTargets,
+}
+
+impl StatementCircuit {
+    /// Builds the circuit (key generation) for `shape`, zero-knowledge on.
+    pub fn build(shape: StatementShape) -> Self {
+        let mut builder =
+            CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_zk_config());
+        let targets = build_statement(&mut builder, shape);
+        StatementCircuit {
+            data: builder.build::<Config>(),
+            targets,
+        }
+    }
+
+    /// The verifying key's digest (plonky2's circuit digest), 0x-hex.
+    pub fn digest_hex(&self) -> String {
+        digest_hex(&self.data.verifier_only.circuit_digest)
+    }
+}
+
+/// A Goldilocks digest as 0x-hex, first element first.
+pub fn digest_hex(digest: &Digest) -> String {
+    let mut text = String::from("0x");
+    for e in digest.elements {
+        text.push_str(&format!("{:016x}", e.to_canonical_u64()));
+    }
+    text
+}
+
+/// Proves `epoch` in the smallest circuit that fits it and writes the bundle into `out`:
+/// `bundle.json`, `proof.bin` and `verifier.bin` (plonky2's verifier-only and common data,
+/// nothing of the prover's). `progress` receives one line per stage.
+pub fn prove_epoch(
+    epoch: &Epoch,
+    out: &Path,
+    mut progress: impl FnMut(&str),
+) -> Result<BundleManifest> {
+    let (settlement, commitments, report) = payout_report(&GoldilocksFamily, epoch)?;
+    let shape = shape_for(epoch.queries.len(), settlement.payouts.len())?;
+    progress(&format!(
+        "building the circuit for {} queries and {} payees",
+        shape.queries, shape.payees
+    ));
+    let start = Instant::now();
+    let circuit = StatementCircuit::build(shape);
+    progress(&format!(
+        "circuit ready: 2^{} rows ({:.1} s); proving",
+        circuit.data.common.degree_bits(),
+        start.elapsed().as_secs_f64()
+    ));
+    let mut witness = PartialWitness::new();
+    circuit.targets.set(&mut witness, epoch, &settlement)?;
+    let start = Instant::now();
+    let proof = circuit
+        .data
+        .prove(witness)
+        .context("the prover rejected the witness")?;
+    let prove_seconds = start.elapsed().as_secs_f64();
+    let expected = StatementPublicInputs::new(epoch, &settlement, &commitments).to_fields();
+    if proof.public_inputs != expected {
+        bail!("internal error: the proof's public inputs differ from the reference model's");
+    }
+    circuit
+        .data
+        .verify(proof.clone())
+        .context("internal error: the fresh proof does not verify")?;
+    progress(&format!(
+        "proved in {prove_seconds:.1} s; writing {}",
+        out.display()
+    ));
+
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let verifier_bytes = circuit
+        .data
+        .verifier_data()
+        .to_bytes(&DefaultGateSerializer)
+        .map_err(|e| anyhow::anyhow!("serialising the verifier data: {e:?}"))?;
+    let manifest = BundleManifest {
+        version: BUNDLE_VERSION,
+        backend: "plonky2".into(),
+        shape: BundleShape {
+            queries: shape.queries as u64,
+            payees: shape.payees as u64,
+        },
+        verifying_key_digest: circuit.digest_hex(),
+        proof_file: "proof.bin".into(),
+        verifying_key_file: "verifier.bin".into(),
+        public_inputs: PublicStatement::from_report(&report),
+        payouts: report,
+        prove_seconds,
+    };
+    debug_assert_eq!(
+        manifest.public_inputs.payout_commitment,
+        GoldilocksFamily::to_hex(&commitments.payout)
+    );
+    std::fs::write(out.join(&manifest.proof_file), proof.to_bytes())?;
+    std::fs::write(out.join(&manifest.verifying_key_file), verifier_bytes)?;
+    std::fs::write(
+        out.join(MANIFEST),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )?;
+    Ok(manifest)
+}

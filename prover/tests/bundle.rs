@@ -1,0 +1,160 @@
+//! `zkattr prove --backend plonky2` writes a bundle that the verifier accepts, and any change to
+//! its public inputs, payout table, proof bytes or key is refused with the reason named.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use zkattr_model::bundle::{BundleManifest, MANIFEST};
+use zkattr_verifier::bundle::{verify_bundle, BundleError};
+
+fn zkattr(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_zkattr"))
+        .args(args)
+        .output()
+        .expect("zkattr runs")
+}
+
+fn fresh_bundle(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zkattr-bundle-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let epoch = dir.join("epoch.json");
+    let gen = zkattr(&[
+        "gen",
+        "--queries",
+        "12",
+        "--adapters",
+        "7",
+        "--seed",
+        "3",
+        "--out",
+        epoch.to_str().unwrap(),
+    ]);
+    assert!(gen.status.success());
+    let out = dir.join("bundle");
+    let prove = zkattr(&[
+        "prove",
+        epoch.to_str().unwrap(),
+        "--backend",
+        "plonky2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        prove.status.success(),
+        "{}",
+        String::from_utf8_lossy(&prove.stderr)
+    );
+    out
+}
+
+fn edit_manifest(dir: &Path, change: impl FnOnce(&mut BundleManifest)) {
+    let path = dir.join(MANIFEST);
+    let mut manifest: BundleManifest =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    change(&mut manifest);
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+}
+
+fn copy(dir: &Path, name: &str) -> PathBuf {
+    let to = dir.with_file_name(format!(
+        "{}-{name}",
+        dir.file_name().unwrap().to_str().unwrap()
+    ));
+    let _ = std::fs::remove_dir_all(&to);
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+    to
+}
+
+#[test]
+fn plonky2_bundle_verifies_and_tampering_is_named() {
+    let dir = fresh_bundle("e2e");
+    let verified = verify_bundle(&dir).unwrap();
+    assert_eq!(verified.statement.n_queries, 12);
+    assert_eq!(verified.shape, "16x16");
+
+    let d = copy(&dir, "pi");
+    edit_manifest(&d, |m| m.public_inputs.total_paid += 1);
+    assert!(matches!(
+        verify_bundle(&d),
+        Err(BundleError::PublicInput {
+            name: "total_paid",
+            ..
+        })
+    ));
+
+    let d = copy(&dir, "table");
+    edit_manifest(&d, |m| {
+        m.payouts.payouts[0].amount += 1;
+        m.payouts.payouts[1].amount -= 1;
+    });
+    let err = verify_bundle(&d).unwrap_err();
+    assert!(matches!(err, BundleError::PayoutTable(_)), "{err}");
+
+    let d = copy(&dir, "proofbyte");
+    let proof_path = d.join("proof.bin");
+    let mut proof = std::fs::read(&proof_path).unwrap();
+    let middle = proof.len() / 2;
+    proof[middle] ^= 1;
+    std::fs::write(&proof_path, proof).unwrap();
+    let err = verify_bundle(&d).unwrap_err();
+    assert!(
+        matches!(err, BundleError::Proof(_) | BundleError::ProofFile(_)),
+        "{err}"
+    );
+
+    let d = copy(&dir, "truncated");
+    let proof = std::fs::read(d.join("proof.bin")).unwrap();
+    std::fs::write(d.join("proof.bin"), &proof[..proof.len() / 3]).unwrap();
+    assert!(matches!(verify_bundle(&d), Err(BundleError::ProofFile(_))));
+
+    let d = copy(&dir, "key");
+    edit_manifest(&d, |m| {
+        m.verifying_key_digest = format!("0x{}", "0".repeat(64))
+    });
+    assert!(matches!(
+        verify_bundle(&d),
+        Err(BundleError::KeyDigest { .. })
+    ));
+
+    let d = copy(&dir, "shape");
+    edit_manifest(&d, |m| m.shape.queries = 32);
+    assert!(matches!(
+        verify_bundle(&d),
+        Err(BundleError::UnknownShape { .. })
+    ));
+
+    let d = copy(&dir, "garbage");
+    std::fs::write(d.join(MANIFEST), b"{not json").unwrap();
+    assert!(matches!(verify_bundle(&d), Err(BundleError::Manifest(_))));
+
+    assert!(matches!(
+        verify_bundle(&dir.join("missing")),
+        Err(BundleError::Read { .. })
+    ));
+}
+
+#[test]
+fn halo2_backend_is_refused_clearly() {
+    let dir = std::env::temp_dir().join(format!("zkattr-halo2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let epoch = dir.join("epoch.json");
+    assert!(
+        zkattr(&["gen", "--queries", "2", "--out", epoch.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let o = zkattr(&[
+        "prove",
+        epoch.to_str().unwrap(),
+        "--backend",
+        "halo2",
+        "--out",
+        dir.join("b").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not built yet"));
+}

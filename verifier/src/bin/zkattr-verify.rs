@@ -1,0 +1,48 @@
+//! `zkattr-verify`: check a proof bundle before settlement.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use zkattr_verifier::bundle::verify_bundle;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "zkattr-verify",
+    version,
+    about = "Verify zkattr proof bundles before settlement"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a bundle folder: its shape and pinned key, its payout table, then the proof.
+    Verify {
+        /// The folder `zkattr prove --out` wrote.
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Verify { dir } => match verify_bundle(&dir) {
+            Ok(v) => {
+                let s = &v.statement;
+                println!(
+                    "ok: {} proof ({} circuit) of epoch {}: {} queries, total pool {}, paid {} to {} payees, treasury {}",
+                    v.backend, v.shape, s.epoch_id, s.n_queries, s.total_pool, s.total_paid, v.n_payees, s.treasury
+                );
+                println!("activation commitment  {}", s.activation_commitment);
+                println!("influence commitment   {}", s.influence_commitment);
+                println!("payout commitment      {}", s.payout_commitment);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

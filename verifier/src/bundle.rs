@@ -1,0 +1,279 @@
+//! Checking a proof bundle: shape first (manifest, key digest against the pinned one, public
+//! input count and values, payout table against the claimed commitment and totals), then the
+//! proof itself.
+
+use crate::goldilocks::GoldilocksTwin;
+use plonky2::field::goldilocks_field::GoldilocksField as F;
+use plonky2::field::types::PrimeField64;
+use plonky2::plonk::circuit_data::VerifierCircuitData;
+use plonky2::plonk::config::PoseidonGoldilocksConfig;
+use plonky2::plonk::proof::ProofWithPublicInputs;
+use plonky2::util::serialization::DefaultGateSerializer;
+use std::collections::BTreeMap;
+use std::path::Path;
+use thiserror::Error;
+use zkattr_model::bundle::{BundleManifest, PublicStatement, BUNDLE_VERSION, MANIFEST};
+use zkattr_model::commit::payout_commitment;
+use zkattr_model::{CommitmentFamily, Payout};
+
+const D: usize = 2;
+type C = PoseidonGoldilocksConfig;
+/// SPEC's public inputs in the Goldilocks encoding.
+pub const GOLDILOCKS_PUBLIC_INPUTS: usize = 22;
+
+/// The pinned verifying-key digests of the plonky2 statement circuits, by shape.
+const PINNED_PLONKY2: &str = include_str!("../../params/plonky2_vk_digests.json");
+
+/// Why a bundle was not accepted. Each names what is wrong.
+#[derive(Debug, Error)]
+pub enum BundleError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("bundle.json is malformed: {0}")]
+    Manifest(String),
+    #[error("bundle version {0} is not supported (this verifier reads version {BUNDLE_VERSION})")]
+    Version(u32),
+    #[error("backend {0:?} is not supported by this verifier")]
+    Backend(String),
+    #[error("no pinned verifying key for a {backend} circuit of shape {shape}")]
+    UnknownShape { backend: String, shape: String },
+    #[error("verifying key digest {found} is not the pinned {pinned} for shape {shape}")]
+    KeyDigest {
+        shape: String,
+        pinned: String,
+        found: String,
+    },
+    #[error("the verifying key file is malformed: {0}")]
+    KeyFile(String),
+    #[error("the circuit has {0} public inputs; the statement has {GOLDILOCKS_PUBLIC_INPUTS}")]
+    PublicInputCount(usize),
+    #[error("the proof file is malformed: {0}")]
+    ProofFile(String),
+    #[error("public input {name} is {proven} in the proof but {claimed} in bundle.json")]
+    PublicInput {
+        name: &'static str,
+        proven: String,
+        claimed: String,
+    },
+    #[error("payout table: {0}")]
+    PayoutTable(String),
+    #[error("the proof does not verify: {0}")]
+    Proof(String),
+}
+
+/// What a verified bundle proves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub backend: String,
+    pub shape: String,
+    pub statement: PublicStatement,
+    pub n_payees: u64,
+}
+
+fn read(dir: &Path, name: &str) -> Result<Vec<u8>, BundleError> {
+    let path = dir.join(name);
+    std::fs::read(&path).map_err(|source| BundleError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The pinned digest of a plonky2 statement circuit of `shape` (e.g. `64x64`).
+pub fn pinned_plonky2_digest(shape: &str) -> Option<String> {
+    let pinned: BTreeMap<String, String> = serde_json::from_str(PINNED_PLONKY2).ok()?;
+    pinned.get(shape).cloned()
+}
+
+/// Reads the 22 public inputs back into SPEC's printed form.
+fn statement_of(fields: &[F]) -> Option<PublicStatement> {
+    if fields.len() != GOLDILOCKS_PUBLIC_INPUTS {
+        return None;
+    }
+    let v: Vec<u64> = fields.iter().map(|f| f.to_canonical_u64()).collect();
+    let u64_at = |i: usize| (v[i] >> 32 == 0 && v[i + 1] >> 32 == 0).then(|| v[i] | v[i + 1] << 32);
+    let digest = |i: usize| {
+        GoldilocksTwin::to_hex(&plonky2::hash::hash_types::HashOut {
+            elements: [fields[i], fields[i + 1], fields[i + 2], fields[i + 3]],
+        })
+    };
+    Some(PublicStatement {
+        epoch_id: u64_at(0)?,
+        rate_bps: u16::try_from(v[2]).ok()?,
+        activation_commitment: digest(3),
+        influence_commitment: digest(7),
+        n_queries: v[11],
+        total_pool: u64_at(12)?,
+        total_paid: u64_at(14)?,
+        treasury: u64_at(16)?,
+        payout_commitment: digest(18),
+    })
+}
+
+fn compare(proven: &PublicStatement, claimed: &PublicStatement) -> Result<(), BundleError> {
+    let fields: [(&'static str, String, String); 9] = [
+        (
+            "epoch_id",
+            proven.epoch_id.to_string(),
+            claimed.epoch_id.to_string(),
+        ),
+        (
+            "rate_bps",
+            proven.rate_bps.to_string(),
+            claimed.rate_bps.to_string(),
+        ),
+        (
+            "activation_commitment",
+            proven.activation_commitment.clone(),
+            claimed.activation_commitment.clone(),
+        ),
+        (
+            "influence_commitment",
+            proven.influence_commitment.clone(),
+            claimed.influence_commitment.clone(),
+        ),
+        (
+            "n_queries",
+            proven.n_queries.to_string(),
+            claimed.n_queries.to_string(),
+        ),
+        (
+            "total_pool",
+            proven.total_pool.to_string(),
+            claimed.total_pool.to_string(),
+        ),
+        (
+            "total_paid",
+            proven.total_paid.to_string(),
+            claimed.total_paid.to_string(),
+        ),
+        (
+            "treasury",
+            proven.treasury.to_string(),
+            claimed.treasury.to_string(),
+        ),
+        (
+            "payout_commitment",
+            proven.payout_commitment.clone(),
+            claimed.payout_commitment.clone(),
+        ),
+    ];
+    for (name, proven, claimed) in fields {
+        if proven != claimed {
+            return Err(BundleError::PublicInput {
+                name,
+                proven,
+                claimed,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks the payout table against the proven statement: same public values, amounts that add
+/// up, payees in strictly increasing order, and a payout commitment that opens to the table.
+fn check_table(manifest: &BundleManifest, proven: &PublicStatement) -> Result<u64, BundleError> {
+    let table = &manifest.payouts;
+    compare(proven, &PublicStatement::from_report(table))?;
+    let err = |m: String| Err(BundleError::PayoutTable(m));
+    if table.family != GoldilocksTwin::NAME {
+        return err(format!(
+            "family {} does not match the plonky2 backend",
+            table.family
+        ));
+    }
+    let mut paid: u128 = 0;
+    let mut previous = 0u32;
+    for (i, entry) in table.payouts.iter().enumerate() {
+        if entry.adapter_id <= previous {
+            return err(format!(
+                "entry {i}: adapter {} does not follow adapter {previous} in increasing order",
+                entry.adapter_id
+            ));
+        }
+        previous = entry.adapter_id;
+        paid += u128::from(entry.amount);
+    }
+    if paid != u128::from(table.total_paid) {
+        return err(format!(
+            "amounts add up to {paid}, not total_paid {}",
+            table.total_paid
+        ));
+    }
+    if u128::from(table.total_paid) + u128::from(table.treasury) != u128::from(table.total_pool) {
+        return err("total_paid + treasury is not total_pool".into());
+    }
+    if table.n_payees != table.payouts.len() as u64 {
+        return err(format!(
+            "n_payees {} but {} entries",
+            table.n_payees,
+            table.payouts.len()
+        ));
+    }
+    let payouts: Vec<Payout> = table
+        .payouts
+        .iter()
+        .map(|p| Payout {
+            adapter_id: p.adapter_id,
+            amount: p.amount,
+        })
+        .collect();
+    let commitment = payout_commitment(&GoldilocksTwin, &payouts)
+        .map_err(|e| BundleError::PayoutTable(e.to_string()))?;
+    let hex = GoldilocksTwin::to_hex(&commitment);
+    if hex != proven.payout_commitment {
+        return err(format!(
+            "the entries hash to {hex}, not the proven payout commitment {}",
+            proven.payout_commitment
+        ));
+    }
+    Ok(table.n_payees)
+}
+
+/// Verifies the bundle in `dir`.
+pub fn verify_bundle(dir: &Path) -> Result<Verified, BundleError> {
+    let manifest: BundleManifest = serde_json::from_slice(&read(dir, MANIFEST)?)
+        .map_err(|e| BundleError::Manifest(e.to_string()))?;
+    if manifest.version != BUNDLE_VERSION {
+        return Err(BundleError::Version(manifest.version));
+    }
+    if manifest.backend != "plonky2" {
+        return Err(BundleError::Backend(manifest.backend));
+    }
+    let shape = manifest.shape.key();
+    let pinned = pinned_plonky2_digest(&shape).ok_or_else(|| BundleError::UnknownShape {
+        backend: manifest.backend.clone(),
+        shape: shape.clone(),
+    })?;
+    let key_bytes = read(dir, &manifest.verifying_key_file)?;
+    let key = VerifierCircuitData::<F, C, D>::from_bytes(key_bytes, &DefaultGateSerializer)
+        .map_err(|e| BundleError::KeyFile(format!("{e:?}")))?;
+    let found = GoldilocksTwin::to_hex(&key.verifier_only.circuit_digest);
+    if found != pinned || manifest.verifying_key_digest != pinned {
+        return Err(BundleError::KeyDigest {
+            shape,
+            pinned,
+            found,
+        });
+    }
+    if key.common.num_public_inputs != GOLDILOCKS_PUBLIC_INPUTS {
+        return Err(BundleError::PublicInputCount(key.common.num_public_inputs));
+    }
+    let proof_bytes = read(dir, &manifest.proof_file)?;
+    let proof = ProofWithPublicInputs::<F, C, D>::from_bytes(proof_bytes, &key.common)
+        .map_err(|e| BundleError::ProofFile(format!("{e:?}")))?;
+    let proven = statement_of(&proof.public_inputs)
+        .ok_or(BundleError::PublicInputCount(proof.public_inputs.len()))?;
+    compare(&proven, &manifest.public_inputs)?;
+    let n_payees = check_table(&manifest, &proven)?;
+    key.verify(proof)
+        .map_err(|e| BundleError::Proof(e.to_string()))?;
+    Ok(Verified {
+        backend: manifest.backend,
+        shape,
+        statement: proven,
+        n_payees,
+    })
+}
