@@ -120,6 +120,18 @@ fn plonky2_bundle_verifies_and_tampering_is_named() {
         Err(BundleError::KeyDigest { .. })
     ));
 
+    // Any change to the key file (a gate, the FRI configuration) breaks the pinned digest.
+    let d = copy(&dir, "keyfile");
+    let key_path = d.join("verifier.bin");
+    let mut key = std::fs::read(&key_path).unwrap();
+    let last = key.len() - 1;
+    key[last] ^= 1;
+    std::fs::write(&key_path, key).unwrap();
+    assert!(matches!(
+        verify_bundle(&d),
+        Err(BundleError::KeyDigest { .. })
+    ));
+
     let d = copy(&dir, "shape");
     edit_manifest(&d, |m| m.shape.queries = 32);
     assert!(matches!(

@@ -177,7 +177,7 @@ fn bad_input_is_one_clear_line() {
 
 #[test]
 fn demo_prints_both_families() {
-    let o = zkattr(&["demo", "--queries", "50", "--adapters", "8"]);
+    let o = zkattr(&["demo", "--queries", "50", "--adapters", "8", "--no-prove"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(

@@ -81,6 +81,23 @@ fn read(dir: &Path, name: &str) -> Result<Vec<u8>, BundleError> {
     })
 }
 
+/// The digest pinned for a verifying key: Poseidon over the whole serialised key (its length,
+/// then 7 bytes per element), so the gates and FRI configuration are pinned too, not only the
+/// constants that plonky2's own `circuit_digest` covers.
+pub fn verifying_key_digest(bytes: &[u8]) -> String {
+    use plonky2::field::types::Field;
+    use plonky2::plonk::config::Hasher;
+    let mut message = vec![F::from_canonical_usize(bytes.len())];
+    message.extend(bytes.chunks(7).map(|chunk| {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        F::from_canonical_u64(u64::from_le_bytes(word))
+    }));
+    GoldilocksTwin::to_hex(&plonky2::hash::poseidon::PoseidonHash::hash_no_pad(
+        &message,
+    ))
+}
+
 /// The pinned digest of a plonky2 statement circuit of `shape` (e.g. `64x64`).
 pub fn pinned_plonky2_digest(shape: &str) -> Option<String> {
     let pinned: BTreeMap<String, String> = serde_json::from_str(PINNED_PLONKY2).ok()?;
@@ -248,9 +265,7 @@ pub fn verify_bundle(dir: &Path) -> Result<Verified, BundleError> {
         shape: shape.clone(),
     })?;
     let key_bytes = read(dir, &manifest.verifying_key_file)?;
-    let key = VerifierCircuitData::<F, C, D>::from_bytes(key_bytes, &DefaultGateSerializer)
-        .map_err(|e| BundleError::KeyFile(format!("{e:?}")))?;
-    let found = GoldilocksTwin::to_hex(&key.verifier_only.circuit_digest);
+    let found = verifying_key_digest(&key_bytes);
     if found != pinned || manifest.verifying_key_digest != pinned {
         return Err(BundleError::KeyDigest {
             shape,
@@ -258,6 +273,8 @@ pub fn verify_bundle(dir: &Path) -> Result<Verified, BundleError> {
             found,
         });
     }
+    let key = VerifierCircuitData::<F, C, D>::from_bytes(key_bytes, &DefaultGateSerializer)
+        .map_err(|e| BundleError::KeyFile(format!("{e:?}")))?;
     if key.common.num_public_inputs != GOLDILOCKS_PUBLIC_INPUTS {
         return Err(BundleError::PublicInputCount(key.common.num_public_inputs));
     }
