@@ -81,7 +81,8 @@ fn read(dir: &Path, name: &str) -> Result<Vec<u8>, BundleError> {
     })
 }
 
-/// The digest pinned for a verifying key: Poseidon over the whole serialised key (its length,
+/// The digest pinned for a verifying key (the prover writes it with this same function):
+/// Poseidon over the whole serialised key (its length,
 /// then 7 bytes per element), so the gates and FRI configuration are pinned too, not only the
 /// constants that plonky2's own `circuit_digest` covers.
 pub fn verifying_key_digest(bytes: &[u8]) -> String {

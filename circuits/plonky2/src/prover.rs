@@ -1,12 +1,11 @@
 //! Proving a whole epoch in one plonky2 proof and writing the bundle.
 
-use crate::native::{Digest, F};
+use crate::native::F;
 use crate::statement::{
     build_statement, StatementPublicInputs, StatementShape, StatementTargets, D,
 };
 use crate::GoldilocksFamily;
 use anyhow::{bail, Context, Result};
-use plonky2::field::types::PrimeField64;
 use plonky2::iop::witness::PartialWitness;
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
@@ -75,30 +74,8 @@ impl StatementCircuit {
     }
 }
 
-/// Poseidon over the key's bytes (length first, then 7 bytes per element), 0x-hex.
-/// `zkattr-verifier` computes the same independently; the bundle tests hold them together.
-pub fn verifying_key_digest(bytes: &[u8]) -> String {
-    use plonky2::field::types::Field;
-    use plonky2::plonk::config::Hasher;
-    let mut message = vec![F::from_canonical_usize(bytes.len())];
-    message.extend(bytes.chunks(7).map(|chunk| {
-        let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        F::from_canonical_u64(u64::from_le_bytes(word))
-    }));
-    digest_hex(&plonky2::hash::poseidon::PoseidonHash::hash_no_pad(
-        &message,
-    ))
-}
-
-/// A Goldilocks digest as 0x-hex, first element first.
-pub fn digest_hex(digest: &Digest) -> String {
-    let mut text = String::from("0x");
-    for e in digest.elements {
-        text.push_str(&format!("{:016x}", e.to_canonical_u64()));
-    }
-    text
-}
+/// The pinned digest of a serialised verifying key, computed exactly as the verifier does.
+pub use zkattr_verifier::bundle::verifying_key_digest;
 
 /// Proves `epoch` in the smallest circuit that fits it and writes the bundle into `out`:
 /// `bundle.json`, `proof.bin` and `verifier.bin` (plonky2's verifier-only and common data,
