@@ -42,6 +42,7 @@ pub fn shape_for(queries: usize, payees: usize) -> Result<StatementShape> {
 /// A built statement circuit: keys and the targets to assign.
 #[derive(Debug)]
 pub struct StatementCircuit {
+    pub shape: StatementShape,
     pub data: CircuitData<F, Config, D>,
     pub targets: StatementTargets,
 }
@@ -53,6 +54,7 @@ impl StatementCircuit {
             CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_zk_config());
         let targets = build_statement(&mut builder, shape);
         StatementCircuit {
+            shape,
             data: builder.build::<Config>(),
             targets,
         }
@@ -85,8 +87,7 @@ pub fn prove_epoch(
     out: &Path,
     mut progress: impl FnMut(&str),
 ) -> Result<BundleManifest> {
-    let (settlement, commitments, report) = payout_report(&GoldilocksFamily, epoch)?;
-    let shape = shape_for(epoch.queries.len(), settlement.payouts.len())?;
+    let shape = required_shape(epoch)?;
     progress(&format!(
         "building the circuit for {} queries and {} payees",
         shape.queries, shape.payees
@@ -94,56 +95,89 @@ pub fn prove_epoch(
     let start = Instant::now();
     let circuit = StatementCircuit::build(shape);
     progress(&format!(
-        "circuit ready: 2^{} rows ({:.1} s); proving",
+        "circuit ready: 2^{} rows ({:.1} s)",
         circuit.data.common.degree_bits(),
         start.elapsed().as_secs_f64()
     ));
-    let mut witness = PartialWitness::new();
-    circuit.targets.set(&mut witness, epoch, &settlement)?;
-    let start = Instant::now();
-    let proof = circuit
-        .data
-        .prove(witness)
-        .context("the prover rejected the witness")?;
-    let prove_seconds = start.elapsed().as_secs_f64();
-    let expected = StatementPublicInputs::new(epoch, &settlement, &commitments).to_fields();
-    if proof.public_inputs != expected {
-        bail!("internal error: the proof's public inputs differ from the reference model's");
-    }
-    circuit
-        .data
-        .verify(proof.clone())
-        .context("internal error: the fresh proof does not verify")?;
-    progress(&format!(
-        "proved in {prove_seconds:.1} s; writing {}",
-        out.display()
-    ));
+    circuit.prove_into(epoch, out, progress)
+}
 
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let verifier_bytes = circuit.verifying_key_bytes()?;
-    let manifest = BundleManifest {
-        version: BUNDLE_VERSION,
-        backend: "plonky2".into(),
-        shape: BundleShape {
-            queries: shape.queries as u64,
-            payees: shape.payees as u64,
-        },
-        verifying_key_digest: verifying_key_digest(&verifier_bytes),
-        proof_file: "proof.bin".into(),
-        verifying_key_file: "verifier.bin".into(),
-        public_inputs: PublicStatement::from_report(&report),
-        payouts: report,
-        prove_seconds,
-    };
-    debug_assert_eq!(
-        manifest.public_inputs.payout_commitment,
-        GoldilocksFamily::to_hex(&commitments.payout)
-    );
-    std::fs::write(out.join(&manifest.proof_file), proof.to_bytes())?;
-    std::fs::write(out.join(&manifest.verifying_key_file), verifier_bytes)?;
-    std::fs::write(
-        out.join(MANIFEST),
-        serde_json::to_string_pretty(&manifest)? + "\n",
-    )?;
-    Ok(manifest)
+/// The ladder shape `epoch` needs (its queries and its payees), or an error if none holds it.
+pub fn required_shape(epoch: &Epoch) -> Result<StatementShape> {
+    let settlement = zkattr_model::rule::Settlement::compute(epoch)?;
+    shape_for(epoch.queries.len(), settlement.payouts.len())
+}
+
+impl StatementCircuit {
+    /// Proves `epoch` with this (already built, possibly cached) circuit and writes the bundle
+    /// into `out`. The circuit must be exactly the ladder shape `epoch` needs, so a bundle's shape
+    /// always names the smallest circuit and the pinned key set stays small.
+    pub fn prove_into(
+        &self,
+        epoch: &Epoch,
+        out: &Path,
+        mut progress: impl FnMut(&str),
+    ) -> Result<BundleManifest> {
+        let circuit = self;
+        let (settlement, commitments, report) = payout_report(&GoldilocksFamily, epoch)?;
+        let shape = shape_for(epoch.queries.len(), settlement.payouts.len())?;
+        if shape != self.shape {
+            bail!(
+                "this epoch needs the {}x{} circuit, not {}x{}",
+                shape.queries,
+                shape.payees,
+                self.shape.queries,
+                self.shape.payees
+            );
+        }
+        progress("proving");
+        let mut witness = PartialWitness::new();
+        circuit.targets.set(&mut witness, epoch, &settlement)?;
+        let start = Instant::now();
+        let proof = circuit
+            .data
+            .prove(witness)
+            .context("the prover rejected the witness")?;
+        let prove_seconds = start.elapsed().as_secs_f64();
+        let expected = StatementPublicInputs::new(epoch, &settlement, &commitments).to_fields();
+        if proof.public_inputs != expected {
+            bail!("internal error: the proof's public inputs differ from the reference model's");
+        }
+        circuit
+            .data
+            .verify(proof.clone())
+            .context("internal error: the fresh proof does not verify")?;
+        progress(&format!(
+            "proved in {prove_seconds:.1} s; writing {}",
+            out.display()
+        ));
+
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        let verifier_bytes = circuit.verifying_key_bytes()?;
+        let manifest = BundleManifest {
+            version: BUNDLE_VERSION,
+            backend: "plonky2".into(),
+            shape: BundleShape {
+                queries: shape.queries as u64,
+                payees: shape.payees as u64,
+            },
+            verifying_key_digest: verifying_key_digest(&verifier_bytes),
+            proof_file: "proof.bin".into(),
+            verifying_key_file: "verifier.bin".into(),
+            public_inputs: PublicStatement::from_report(&report),
+            payouts: report,
+            prove_seconds,
+        };
+        debug_assert_eq!(
+            manifest.public_inputs.payout_commitment,
+            GoldilocksFamily::to_hex(&commitments.payout)
+        );
+        std::fs::write(out.join(&manifest.proof_file), proof.to_bytes())?;
+        std::fs::write(out.join(&manifest.verifying_key_file), verifier_bytes)?;
+        std::fs::write(
+            out.join(MANIFEST),
+            serde_json::to_string_pretty(&manifest)? + "\n",
+        )?;
+        Ok(manifest)
+    }
 }
