@@ -1,7 +1,16 @@
-//! The BN254 backend: SPEC's Poseidon commitments natively ([`poseidon`], [`native`]).
-//! The halo2 (KZG) circuit over the same hash is built in a later issue.
+//! The BN254 backend: SPEC's Poseidon commitments natively ([`poseidon`], [`native`]) and the
+//! halo2 (KZG) circuit that proves the attribution statement.
+//!
+//! - [`chip`]: the Poseidon permutation chip (custom gates) and [`chip::PoseidonInstructions`];
+//! - [`circuit`]: the configuration (halo2-base columns plus the chip) and synthesis;
+//! - [`statement`]: the statement's constraints and its witness;
+//! - [`prover`]: keys, parameters, proofs and bundles.
 
+pub mod chip;
+pub mod circuit;
 pub mod native;
 pub mod poseidon;
+pub mod prover;
+pub mod statement;
 
 pub use native::Bn254Family;

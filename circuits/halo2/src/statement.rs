@@ -1,0 +1,636 @@
+//! SPEC's attribution statement for one batch, over BN254 with halo2-base gates and the Poseidon
+//! chip. [`StatementWitness`] holds every value the prover supplies (as field elements, so tests
+//! can tamper with any of them, out-of-range values included); [`build_statement`] lays out the
+//! constraints, which depend on the [`Halo2Shape`] alone, never on the witness.
+//!
+//! Per-adapter totals cost linear in slots: the prover supplies a copy of every slot's
+//! `(adapter, share)` sorted by adapter; the circuit checks the copy is sorted, sums runs of equal
+//! adapters, and binds the copy to the per-query view, and the run totals to the payout list, by
+//! two grand products `Π (γ - a - β·v)`. `β, γ` are Poseidon hashes of the rate, both log
+//! commitments, the payout commitment and the packed sorted copy, computed in the circuit after
+//! all of them are fixed: the per-query view is a function of the committed logs and the rate, the
+//! payout list is opened from its commitment, and the sorted copy is hashed (each entry
+//! range-checked so the packing is injective). So the prover cannot choose any list after seeing
+//! the challenges, and a false multiset equality survives with probability at most
+//! `(8C + P) / p`, about 2^-230 (Schwartz-Zippel in `β, γ`). No second-phase columns are needed,
+//! which keeps the circuit within what snark-verifier's EVM verifier compiles.
+
+use crate::chip::{PermutationRequest, PoseidonChip, PoseidonInstructions};
+use crate::poseidon::Fr;
+use crate::Bn254Family;
+use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
+use halo2_base::gates::{GateChip, GateInstructions, RangeChip, RangeInstructions};
+use halo2_base::halo2_proofs::halo2curves::ff::Field;
+use halo2_base::QuantumCell::Constant;
+use halo2_base::{AssignedValue, Context};
+use zkattr_model::commit::{tag, EpochCommitments};
+use zkattr_model::merkle::empty_subtrees;
+use zkattr_model::types::{Query, LOG_TREE_DEPTH, PAYOUT_TREE_DEPTH, SLOTS};
+use zkattr_model::{Epoch, QueryShares, Settlement};
+
+/// SPEC's public inputs, in order: epoch id, rate, activation commitment, influence commitment,
+/// query count, total pool, total paid, treasury, payout commitment.
+pub const PUBLIC_INPUTS: usize = 9;
+
+/// Domain tags of the in-circuit challenge derivation (not part of SPEC's commitments).
+const CHALLENGE_TAG: u64 = 5;
+
+/// A batch circuit's capacities, both powers of two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Halo2Shape {
+    pub queries: usize,
+    pub payees: usize,
+}
+
+impl Halo2Shape {
+    /// Up to 2^15 queries: sums of shares stay below 2^66 and the payout tree (depth 20) holds
+    /// every payee.
+    pub const MAX_QUERIES: usize = 1 << 15;
+
+    pub fn new(queries: usize, payees: usize) -> Result<Self, String> {
+        if !(queries.is_power_of_two() && queries <= Self::MAX_QUERIES) {
+            return Err(format!(
+                "query capacity {queries} is not a power of two up to 2^15"
+            ));
+        }
+        if !(payees.is_power_of_two() && payees <= 1 << PAYOUT_TREE_DEPTH) {
+            return Err(format!(
+                "payee capacity {payees} is not a power of two up to 2^20"
+            ));
+        }
+        Ok(Halo2Shape { queries, payees })
+    }
+}
+
+/// One query record and its rule values, as the prover supplies them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryWitness {
+    pub query_id: Fr,
+    pub fee: Fr,
+    pub adapter: [Fr; SLOTS],
+    pub gate: [Fr; SLOTS],
+    /// The score's 32-bit two's-complement pattern.
+    pub score: [Fr; SLOTS],
+    /// Bit 31 of the score pattern, and its low 31 bits.
+    pub negative: [Fr; SLOTS],
+    pub magnitude: [Fr; SLOTS],
+    pub pool: Fr,
+    pub pool_remainder: Fr,
+    pub share: [Fr; SLOTS],
+    pub share_remainder: [Fr; SLOTS],
+}
+
+impl QueryWitness {
+    /// The record and the reference rule's values for it.
+    pub fn new(query: &Query, shares: &QueryShares) -> Self {
+        let slot =
+            |f: &dyn Fn(usize) -> u64| -> [Fr; SLOTS] { std::array::from_fn(|j| Fr::from(f(j))) };
+        let pattern = |j: usize| u64::from(query.slots[j].score as u32);
+        QueryWitness {
+            query_id: Fr::from(query.query_id),
+            fee: Fr::from(query.fee),
+            adapter: slot(&|j| u64::from(query.slots[j].adapter_id)),
+            gate: slot(&|j| u64::from(query.slots[j].gate)),
+            score: slot(&pattern),
+            negative: slot(&|j| pattern(j) >> 31),
+            magnitude: slot(&|j| pattern(j) & 0x7fff_ffff),
+            pool: Fr::from(shares.pool),
+            pool_remainder: Fr::from(shares.pool_remainder),
+            share: slot(&|j| shares.shares[j]),
+            share_remainder: slot(&|j| shares.share_remainders[j]),
+        }
+    }
+
+    fn empty() -> Self {
+        let query = Query {
+            query_id: 0,
+            fee: 0,
+            slots: [zkattr_model::Slot::UNUSED; SLOTS],
+        };
+        QueryWitness::new(&query, &QueryShares::compute(&query, 0))
+    }
+}
+
+/// Everything the prover supplies for one batch, padded to the shape's capacities.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementWitness {
+    pub shape: Halo2Shape,
+    pub epoch_id: Fr,
+    pub rate: Fr,
+    pub queries: Vec<QueryWitness>,
+    /// `real[i]` is 1 for the first `n_queries` records.
+    pub real: Vec<Fr>,
+    /// Every slot's `(adapter, share)` sorted by adapter (`8 × queries` entries).
+    pub sorted: Vec<(Fr, Fr)>,
+    /// `(adapter, amount)` per payee, zeros after the last.
+    pub payees: Vec<(Fr, Fr)>,
+    pub payee_real: Vec<Fr>,
+}
+
+fn flags(capacity: usize, count: usize) -> Vec<Fr> {
+    (0..capacity)
+        .map(|i| Fr::from(u64::from(i < count)))
+        .collect()
+}
+
+impl StatementWitness {
+    /// The witness for a validated epoch that fits `shape`, from the reference rule.
+    pub fn new(shape: Halo2Shape, epoch: &Epoch, settlement: &Settlement) -> Result<Self, String> {
+        if epoch.queries.len() > shape.queries || settlement.payouts.len() > shape.payees {
+            return Err(format!(
+                "{} queries and {} payees do not fit a circuit for {} and {}",
+                epoch.queries.len(),
+                settlement.payouts.len(),
+                shape.queries,
+                shape.payees
+            ));
+        }
+        let mut queries: Vec<QueryWitness> = epoch
+            .queries
+            .iter()
+            .zip(&settlement.per_query)
+            .map(|(q, s)| QueryWitness::new(q, s))
+            .collect();
+        queries.resize(shape.queries, QueryWitness::empty());
+        let mut pairs: Vec<(u32, u64)> = Vec::with_capacity(shape.queries * SLOTS);
+        for (i, query) in epoch.queries.iter().enumerate() {
+            let shares = &settlement.per_query[i];
+            pairs.extend(
+                query
+                    .slots
+                    .iter()
+                    .zip(shares.shares)
+                    .map(|(s, share)| (s.adapter_id, share)),
+            );
+        }
+        pairs.resize(shape.queries * SLOTS, (0, 0));
+        pairs.sort_unstable();
+        let mut payees: Vec<(Fr, Fr)> = settlement
+            .payouts
+            .iter()
+            .map(|p| (Fr::from(u64::from(p.adapter_id)), Fr::from(p.amount)))
+            .collect();
+        payees.resize(shape.payees, (Fr::ZERO, Fr::ZERO));
+        Ok(StatementWitness {
+            shape,
+            epoch_id: Fr::from(epoch.params.epoch_id),
+            rate: Fr::from(u64::from(epoch.params.rate_bps)),
+            queries,
+            real: flags(shape.queries, epoch.queries.len()),
+            sorted: pairs
+                .into_iter()
+                .map(|(a, v)| (Fr::from(u64::from(a)), Fr::from(v)))
+                .collect(),
+            payees,
+            payee_real: flags(shape.payees, settlement.payouts.len()),
+        })
+    }
+
+    /// The witness of an empty epoch: what key generation lays out.
+    pub fn empty(shape: Halo2Shape) -> Self {
+        let epoch = Epoch {
+            params: zkattr_model::EpochParams {
+                epoch_id: 0,
+                rate_bps: 0,
+            },
+            queries: vec![],
+        };
+        let settlement = Settlement::compute(&epoch).expect("the empty epoch is valid");
+        StatementWitness::new(shape, &epoch, &settlement).expect("the empty epoch fits")
+    }
+}
+
+/// SPEC's public inputs for an epoch, in order.
+pub fn public_inputs(epoch: &Epoch, settlement: &Settlement, c: &EpochCommitments<Fr>) -> Vec<Fr> {
+    vec![
+        Fr::from(epoch.params.epoch_id),
+        Fr::from(u64::from(epoch.params.rate_bps)),
+        c.activation,
+        c.influence,
+        Fr::from(epoch.queries.len() as u64),
+        Fr::from(settlement.total_pool),
+        Fr::from(settlement.total_paid),
+        Fr::from(settlement.treasury),
+        c.payout,
+    ]
+}
+
+fn pow2(bits: u32) -> Fr {
+    Fr::from(2u64).pow_vartime([u64::from(bits)])
+}
+
+/// The gadgets the statement is written with.
+struct Gadgets<'a> {
+    range: &'a RangeChip<Fr>,
+    poseidon: PoseidonChip,
+}
+
+impl Gadgets<'_> {
+    fn gate(&self) -> &GateChip<Fr> {
+        self.range.gate()
+    }
+
+    /// Loads `v` and constrains `v < 2^bits`.
+    fn checked(&self, ctx: &mut Context<Fr>, v: Fr, bits: usize) -> AssignedValue<Fr> {
+        let cell = ctx.load_witness(v);
+        self.range.range_check(ctx, cell, bits);
+        cell
+    }
+
+    /// Loads `v` and constrains it to be 0 or 1.
+    fn bit(&self, ctx: &mut Context<Fr>, v: Fr) -> AssignedValue<Fr> {
+        let cell = ctx.load_witness(v);
+        self.gate().assert_bit(ctx, cell);
+        cell
+    }
+
+    fn assert_zero(&self, ctx: &mut Context<Fr>, v: AssignedValue<Fr>) {
+        self.gate().assert_is_const(ctx, &v, &Fr::ZERO);
+    }
+
+    /// `Σ values_i · 2^(width·i)`.
+    fn pack(
+        &self,
+        ctx: &mut Context<Fr>,
+        values: &[AssignedValue<Fr>],
+        width: u32,
+    ) -> AssignedValue<Fr> {
+        let weights = (0..values.len() as u32).map(|i| Constant(pow2(width * i)));
+        self.gate()
+            .inner_product(ctx, values.iter().copied(), weights)
+    }
+
+    /// Prefix flags: each a bit, never 1 after a 0. Returns their sum.
+    fn prefix(
+        &self,
+        ctx: &mut Context<Fr>,
+        real: &[Fr],
+    ) -> (Vec<AssignedValue<Fr>>, AssignedValue<Fr>) {
+        let flags: Vec<_> = real.iter().map(|v| self.bit(ctx, *v)).collect();
+        for pair in flags.windows(2) {
+            let rise = self.gate().mul_not(ctx, pair[0], pair[1]);
+            self.assert_zero(ctx, rise);
+        }
+        let count = self.gate().sum(ctx, flags.iter().copied());
+        (flags, count)
+    }
+
+    /// The root of a depth-`depth` tree whose first `leaves.len()` leaves are `leaves` (each
+    /// zeroed where its flag is 0) and the rest empty.
+    fn padded_root(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        leaves: &[AssignedValue<Fr>],
+        real: &[AssignedValue<Fr>],
+        depth: usize,
+    ) -> AssignedValue<Fr> {
+        let height = leaves.len().trailing_zeros() as usize;
+        assert!(leaves.len().is_power_of_two() && height <= depth);
+        let mut level: Vec<_> = leaves
+            .iter()
+            .zip(real)
+            .map(|(leaf, flag)| self.gate().mul(ctx, *leaf, *flag))
+            .collect();
+        while level.len() > 1 {
+            level = level
+                .chunks(2)
+                .map(|pair| self.hash(ctx, &[pair[0], pair[1]]))
+                .collect();
+        }
+        let mut node = level[0];
+        for sibling in &empty_subtrees(&Bn254Family, depth)[height..depth] {
+            let sibling = ctx.load_constant(*sibling);
+            node = self.hash(ctx, &[node, sibling]);
+        }
+        node
+    }
+
+    fn hash(&mut self, ctx: &mut Context<Fr>, inputs: &[AssignedValue<Fr>]) -> AssignedValue<Fr> {
+        self.poseidon.hash(ctx, self.range.gate(), inputs)
+    }
+
+    /// `Π (flag ? (γ - a - β·v) : 1)`, or all terms when `flags` is `None`.
+    fn product(
+        &self,
+        ctx: &mut Context<Fr>,
+        challenges: (AssignedValue<Fr>, AssignedValue<Fr>),
+        terms: &[(AssignedValue<Fr>, AssignedValue<Fr>)],
+        flags: Option<&[AssignedValue<Fr>]>,
+    ) -> AssignedValue<Fr> {
+        let (beta, gamma) = challenges;
+        let gate = self.gate();
+        let mut acc = ctx.load_constant(Fr::ONE);
+        for (i, &(a, v)) in terms.iter().enumerate() {
+            let folded = gate.mul_add(ctx, beta, v, a);
+            let term = gate.sub(ctx, gamma, folded);
+            let term = match flags {
+                Some(flags) => {
+                    let less_one = gate.sub(ctx, term, Constant(Fr::ONE));
+                    gate.mul_add(ctx, flags[i], less_one, Constant(Fr::ONE))
+                }
+                None => term,
+            };
+            acc = gate.mul(ctx, acc, term);
+        }
+        acc
+    }
+}
+
+/// The per-query values later stages need.
+struct QueryCells {
+    query_id: AssignedValue<Fr>,
+    adapter: [AssignedValue<Fr>; SLOTS],
+    share: [AssignedValue<Fr>; SLOTS],
+    pool: AssignedValue<Fr>,
+    residual: AssignedValue<Fr>,
+    activation_leaf: AssignedValue<Fr>,
+    influence_leaf: AssignedValue<Fr>,
+}
+
+/// One query's record, canonical form and rule. Constrains: `query_id < 2^64`, `fee < 2^48`,
+/// `adapter < 2^32`, `gate < 2^16`, `score < 2^32` per slot; `fee · rate = pool · 10000 + pr`
+/// with `pool < 2^48`, `pr <= 9999`; `score = magnitude + negative · 2^31` with `negative` a bit
+/// and `magnitude < 2^31`; `w_j = gate_j · (1 - negative_j) · magnitude_j`, `W = Σ w_j`;
+/// `pool · w_j = share_j · W + r_j` with `share_j < 2^48` and `0 <= r_j < W`, or `share_j = r_j = 0`
+/// when `W = 0`; `residual = pool - Σ share_j < 2^48`; used slots (adapter ≠ 0) first with
+/// strictly increasing adapters, unused slots with gate and score 0; and both SPEC leaves.
+/// Every product is below 2^100, so nothing wraps the 254-bit field.
+fn query_rule(
+    g: &mut Gadgets<'_>,
+    ctx: &mut Context<Fr>,
+    w: &QueryWitness,
+    rate: AssignedValue<Fr>,
+) -> QueryCells {
+    let query_id = g.checked(ctx, w.query_id, 64);
+    let fee = g.checked(ctx, w.fee, 48);
+    let adapter = w.adapter.map(|v| g.checked(ctx, v, 32));
+    let gate_weight = w.gate.map(|v| g.checked(ctx, v, 16));
+    let score = w.score.map(|v| g.checked(ctx, v, 32));
+    let gate = g.gate().clone();
+
+    let pool = g.checked(ctx, w.pool, 48);
+    let pool_remainder = g.checked(ctx, w.pool_remainder, 14);
+    let slack = gate.sub(ctx, Constant(Fr::from(9_999)), pool_remainder);
+    g.range.range_check(ctx, slack, 14);
+    let paid_in = gate.mul(ctx, fee, rate);
+    let split = gate.mul_add(ctx, pool, Constant(Fr::from(10_000)), pool_remainder);
+    ctx.constrain_equal(&paid_in, &split);
+
+    let mut weight = Vec::with_capacity(SLOTS);
+    for j in 0..SLOTS {
+        let negative = g.bit(ctx, w.negative[j]);
+        let magnitude = g.checked(ctx, w.magnitude[j], 31);
+        let pattern = gate.mul_add(ctx, negative, Constant(pow2(31)), magnitude);
+        ctx.constrain_equal(&pattern, &score[j]);
+        let clipped = gate.mul_not(ctx, negative, magnitude);
+        weight.push(gate.mul(ctx, gate_weight[j], clipped));
+    }
+    let total_weight = gate.sum(ctx, weight.iter().copied());
+    let weight_zero = gate.is_zero(ctx, total_weight);
+
+    let mut share = Vec::with_capacity(SLOTS);
+    for (j, &weight_j) in weight.iter().enumerate() {
+        let s = g.checked(ctx, w.share[j], 48);
+        // r >= 0 as well as r < W: without the first, r = r_true - W and share + 1 pass.
+        let r = g.checked(ctx, w.share_remainder[j], 50);
+        let lhs = gate.mul(ctx, pool, weight_j);
+        let rhs = gate.mul_add(ctx, s, total_weight, r);
+        ctx.constrain_equal(&lhs, &rhs);
+        // W - r - 1 + [W = 0] >= 0: r < W, or r = 0 when W = 0.
+        let bound = gate.sub(ctx, total_weight, r);
+        let bound = gate.add(ctx, bound, weight_zero);
+        let bound = gate.sub(ctx, bound, Constant(Fr::ONE));
+        g.range.range_check(ctx, bound, 50);
+        let stray = gate.mul(ctx, s, weight_zero);
+        g.assert_zero(ctx, stray);
+        share.push(s);
+    }
+    let paid = gate.sum(ctx, share.iter().copied());
+    let residual = gate.sub(ctx, pool, paid);
+    g.range.range_check(ctx, residual, 48);
+
+    // Canonical slots.
+    let used: Vec<_> = adapter
+        .iter()
+        .map(|a| {
+            let zero = gate.is_zero(ctx, *a);
+            gate.not(ctx, zero)
+        })
+        .collect();
+    for j in 0..SLOTS {
+        let stray_gate = gate.mul_not(ctx, used[j], gate_weight[j]);
+        g.assert_zero(ctx, stray_gate);
+        let stray_score = gate.mul_not(ctx, used[j], score[j]);
+        g.assert_zero(ctx, stray_score);
+        if j + 1 < SLOTS {
+            let gap = gate.mul_not(ctx, used[j], used[j + 1]);
+            g.assert_zero(ctx, gap);
+            let step = gate.sub(ctx, adapter[j + 1], adapter[j]);
+            let step = gate.sub(ctx, step, Constant(Fr::ONE));
+            let step = gate.mul(ctx, step, used[j + 1]);
+            g.range.range_check(ctx, step, 32);
+        }
+    }
+
+    // SPEC's leaves.
+    let act: Vec<_> = (0..SLOTS)
+        .map(|j| gate.mul_add(ctx, gate_weight[j], Constant(pow2(32)), adapter[j]))
+        .collect();
+    let inf: Vec<_> = (0..SLOTS)
+        .map(|j| gate.mul_add(ctx, score[j], Constant(pow2(32)), adapter[j]))
+        .collect();
+    let id_fee = g.pack(ctx, &[query_id, fee], 64);
+    let act_low = g.pack(ctx, &act[..5], 48);
+    let act_high = g.pack(ctx, &act[5..], 48);
+    let activation_tag = ctx.load_constant(Fr::from(tag::ACTIVATION_LEAF));
+    let activation_leaf = g.hash(ctx, &[activation_tag, id_fee, act_low, act_high]);
+    let inf_packed: Vec<_> = [&inf[..3], &inf[3..6], &inf[6..]]
+        .iter()
+        .map(|part| g.pack(ctx, part, 64))
+        .collect();
+    let influence_tag = ctx.load_constant(Fr::from(tag::INFLUENCE_LEAF));
+    let influence_leaf = g.hash(
+        ctx,
+        &[
+            influence_tag,
+            query_id,
+            inf_packed[0],
+            inf_packed[1],
+            inf_packed[2],
+        ],
+    );
+
+    QueryCells {
+        query_id,
+        adapter,
+        share: share.try_into().expect("SLOTS shares"),
+        pool,
+        residual,
+        activation_leaf,
+        influence_leaf,
+    }
+}
+
+/// Lays out the whole statement for `witness.shape` into `builder` (its main context), exposes
+/// SPEC's public inputs in order, and returns the permutations the Poseidon chip must lay out.
+/// `builder` must have its lookup bits set.
+pub fn build_statement(
+    builder: &mut BaseCircuitBuilder<Fr>,
+    witness: &StatementWitness,
+) -> Vec<PermutationRequest> {
+    let shape = witness.shape;
+    assert_eq!(witness.queries.len(), shape.queries, "witness not padded");
+    assert_eq!(witness.payees.len(), shape.payees, "witness not padded");
+    let range = builder.range_chip();
+    let mut g = Gadgets {
+        range: &range,
+        poseidon: PoseidonChip::default(),
+    };
+    let gate = range.gate().clone();
+    let ctx = builder.main(0);
+
+    let epoch_id = g.checked(ctx, witness.epoch_id, 64);
+    let rate = g.checked(ctx, witness.rate, 14);
+    let rate_slack = gate.sub(ctx, Constant(Fr::from(10_000)), rate);
+    range.range_check(ctx, rate_slack, 14);
+
+    let queries: Vec<QueryCells> = witness
+        .queries
+        .iter()
+        .map(|q| query_rule(&mut g, ctx, q, rate))
+        .collect();
+    let (real, n_queries) = g.prefix(ctx, &witness.real);
+
+    // Padding records carry nothing: no fee (so no pool) and no adapter (so no slot, no payee).
+    for (i, q) in queries.iter().enumerate() {
+        let stray_pool = gate.mul_not(ctx, real[i], q.pool);
+        g.assert_zero(ctx, stray_pool);
+        for a in q.adapter {
+            let stray = gate.mul_not(ctx, real[i], a);
+            g.assert_zero(ctx, stray);
+        }
+    }
+
+    // Strictly increasing query ids over the real records.
+    for i in 1..shape.queries {
+        let step = gate.sub(ctx, queries[i].query_id, queries[i - 1].query_id);
+        let step = gate.sub(ctx, step, Constant(Fr::ONE));
+        let step = gate.mul(ctx, step, real[i]);
+        range.range_check(ctx, step, 64);
+    }
+
+    // Log commitments.
+    let act: Vec<_> = queries.iter().map(|q| q.activation_leaf).collect();
+    let inf: Vec<_> = queries.iter().map(|q| q.influence_leaf).collect();
+    let log_tag = ctx.load_constant(Fr::from(tag::LOG_COMMITMENT));
+    let act_root = g.padded_root(ctx, &act, &real, LOG_TREE_DEPTH);
+    let activation = g.hash(ctx, &[log_tag, act_root, n_queries]);
+    let inf_root = g.padded_root(ctx, &inf, &real, LOG_TREE_DEPTH);
+    let influence = g.hash(ctx, &[log_tag, inf_root, n_queries]);
+
+    // The sorted copy: adapters non-decreasing, each step and the last below 2^32 (so every
+    // adapter is), shares below 2^48; running totals per run of equal adapters.
+    let sorted: Vec<(AssignedValue<Fr>, AssignedValue<Fr>)> = witness
+        .sorted
+        .iter()
+        .map(|&(a, v)| (ctx.load_witness(a), g.checked(ctx, v, 48)))
+        .collect();
+    range.range_check(ctx, sorted[0].0, 32);
+    range.range_check(ctx, sorted[sorted.len() - 1].0, 32);
+    let mut same = Vec::with_capacity(sorted.len());
+    for k in 1..sorted.len() {
+        let step = gate.sub(ctx, sorted[k].0, sorted[k - 1].0);
+        range.range_check(ctx, step, 32);
+        same.push(gate.is_zero(ctx, step));
+    }
+    let mut runs = Vec::with_capacity(sorted.len());
+    let mut running = sorted[0].1;
+    runs.push((sorted[0].0, running));
+    for k in 1..sorted.len() {
+        running = gate.mul_add(ctx, same[k - 1], running, sorted[k].1);
+        runs.push((sorted[k].0, running));
+    }
+    let run_ends: Vec<_> = (0..sorted.len())
+        .map(|k| {
+            let zero = gate.is_zero(ctx, sorted[k].0);
+            let payee = gate.not(ctx, zero);
+            match same.get(k) {
+                Some(continues) => gate.mul_not(ctx, *continues, payee),
+                None => payee,
+            }
+        })
+        .collect();
+
+    // The payout list: strictly increasing non-zero adapters, u64 amounts, zeros past the count.
+    let payees: Vec<_> = witness
+        .payees
+        .iter()
+        .map(|&(a, v)| (g.checked(ctx, a, 32), g.checked(ctx, v, 64)))
+        .collect();
+    let (payee_real, n_payees) = g.prefix(ctx, &witness.payee_real);
+    let zero = ctx.load_zero();
+    for (m, &(adapter, amount)) in payees.iter().enumerate() {
+        for value in [adapter, amount] {
+            let stray = gate.mul_not(ctx, payee_real[m], value);
+            g.assert_zero(ctx, stray);
+        }
+        let previous = if m == 0 { zero } else { payees[m - 1].0 };
+        let step = gate.sub(ctx, adapter, previous);
+        let step = gate.sub(ctx, step, Constant(Fr::ONE));
+        let step = gate.mul(ctx, step, payee_real[m]);
+        range.range_check(ctx, step, 32);
+    }
+    let payee_leaves: Vec<_> = payees
+        .iter()
+        .map(|&(adapter, amount)| g.hash(ctx, &[adapter, amount]))
+        .collect();
+    let payout_root = g.padded_root(ctx, &payee_leaves, &payee_real, PAYOUT_TREE_DEPTH);
+    let payout_tag = ctx.load_constant(Fr::from(tag::PAYOUT_COMMITMENT));
+    let payout = g.hash(ctx, &[payout_tag, payout_root, n_payees]);
+
+    // Challenges, after every list is fixed. Entries pack as `adapter + share·2^32` (80 bits),
+    // three to an element.
+    let entries: Vec<_> = sorted
+        .iter()
+        .map(|&(a, v)| gate.mul_add(ctx, v, Constant(pow2(32)), a))
+        .collect();
+    let mut transcript = vec![
+        ctx.load_constant(Fr::from(CHALLENGE_TAG)),
+        rate,
+        activation,
+        influence,
+        payout,
+    ];
+    for chunk in entries.chunks(3) {
+        transcript.push(g.pack(ctx, chunk, 80));
+    }
+    let seed = g.hash(ctx, &transcript);
+    let one = ctx.load_constant(Fr::ONE);
+    let two = ctx.load_constant(Fr::from(2));
+    let beta = g.hash(ctx, &[seed, one]);
+    let gamma = g.hash(ctx, &[seed, two]);
+
+    let slots: Vec<_> = queries
+        .iter()
+        .flat_map(|q| (0..SLOTS).map(move |j| (q.adapter[j], q.share[j])))
+        .collect();
+    let by_query = g.product(ctx, (beta, gamma), &slots, None);
+    let by_adapter = g.product(ctx, (beta, gamma), &sorted, None);
+    ctx.constrain_equal(&by_query, &by_adapter);
+    let run_totals = g.product(ctx, (beta, gamma), &runs, Some(&run_ends));
+    let listed = g.product(ctx, (beta, gamma), &payees, Some(&payee_real));
+    ctx.constrain_equal(&run_totals, &listed);
+
+    // Totals: conservation, and the pool fits in u64 (so the others, no larger, do too).
+    let total_pool = gate.sum(ctx, queries.iter().map(|q| q.pool));
+    range.range_check(ctx, total_pool, 64);
+    let treasury = gate.sum(ctx, queries.iter().map(|q| q.residual));
+    let total_paid = gate.sum(ctx, payees.iter().map(|p| p.1));
+    let accounted = gate.add(ctx, total_paid, treasury);
+    ctx.constrain_equal(&accounted, &total_pool);
+
+    builder.assigned_instances[0].extend([
+        epoch_id, rate, activation, influence, n_queries, total_pool, total_paid, treasury, payout,
+    ]);
+    g.poseidon.requests
+}

@@ -1,0 +1,330 @@
+//! Tampered witnesses, one per item of SPEC's "What a proof must rule out". Each tamper keeps
+//! everything else consistent (the sorted copy, payout list, totals and published commitments are
+//! recomputed natively from the tampered values where that is possible), so a rejection comes
+//! from the constraint the case names, not from a side effect.
+
+#![allow(dead_code)]
+
+use halo2_base::halo2_proofs::halo2curves::ff::{Field, PrimeField};
+use zkattr_halo2::poseidon::Fr;
+use zkattr_halo2::statement::{public_inputs, Halo2Shape, StatementWitness};
+use zkattr_halo2::Bn254Family;
+use zkattr_model::commit::{commit_epoch, log_commitment, payout_commitment, Log};
+use zkattr_model::rule::Payout;
+use zkattr_model::synth::{generate, SynthConfig};
+use zkattr_model::types::{Query, Slot, SLOTS};
+use zkattr_model::{Epoch, Settlement};
+
+pub fn shape() -> Halo2Shape {
+    Halo2Shape::new(16, 16).unwrap()
+}
+
+/// A 12-query synthetic epoch with negative scores and several payees.
+pub fn epoch() -> Epoch {
+    generate(&SynthConfig::new(12, 6, 3))
+}
+
+pub fn honest(epoch: &Epoch) -> (StatementWitness, Vec<Fr>) {
+    let s = Settlement::compute(epoch).unwrap();
+    let c = commit_epoch(&Bn254Family, epoch, &s).unwrap();
+    (
+        StatementWitness::new(shape(), epoch, &s).unwrap(),
+        public_inputs(epoch, &s, &c),
+    )
+}
+
+pub fn u64_of(f: Fr) -> u64 {
+    let repr = f.to_repr();
+    let bytes = repr.as_ref();
+    assert!(bytes[8..].iter().all(|b| *b == 0), "not a u64");
+    u64::from_le_bytes(bytes[..8].try_into().unwrap())
+}
+
+fn n_real(flags: &[Fr]) -> usize {
+    flags.iter().filter(|f| **f == Fr::ONE).count()
+}
+
+/// The real query records the witness holds, in its order.
+fn records(w: &StatementWitness) -> Vec<Query> {
+    w.queries[..n_real(&w.real)]
+        .iter()
+        .map(|q| Query {
+            query_id: u64_of(q.query_id),
+            fee: u64_of(q.fee),
+            slots: std::array::from_fn(|j| Slot {
+                adapter_id: u64_of(q.adapter[j]) as u32,
+                gate: u64_of(q.gate[j]) as u16,
+                score: u64_of(q.score[j]) as u32 as i32,
+            }),
+        })
+        .collect()
+}
+
+/// Publishes the log commitments of the records the witness holds.
+pub fn recommit_logs(w: &StatementWitness, instances: &mut [Fr]) {
+    let queries = records(w);
+    instances[2] = log_commitment(&Bn254Family, &queries, Log::Activation).unwrap();
+    instances[3] = log_commitment(&Bn254Family, &queries, Log::Influence).unwrap();
+}
+
+/// Re-sorts the per-query view into the sorted copy.
+pub fn resort(w: &mut StatementWitness) {
+    let mut pairs: Vec<(u64, u64)> = w
+        .queries
+        .iter()
+        .flat_map(|q| (0..SLOTS).map(move |j| (u64_of(q.adapter[j]), u64_of(q.share[j]))))
+        .collect();
+    pairs.sort_unstable();
+    w.sorted = pairs
+        .into_iter()
+        .map(|(a, v)| (Fr::from(a), Fr::from(v)))
+        .collect();
+}
+
+/// Rebuilds the payout list from the sorted copy's runs, and the totals and payout commitment
+/// from the witness.
+pub fn repay(w: &mut StatementWitness, instances: &mut [Fr]) {
+    let mut payouts: Vec<Payout> = Vec::new();
+    for &(a, v) in &w.sorted {
+        let (a, v) = (u64_of(a) as u32, u64_of(v));
+        if a == 0 {
+            continue;
+        }
+        match payouts.last_mut() {
+            Some(p) if p.adapter_id == a => p.amount += v,
+            _ => payouts.push(Payout {
+                adapter_id: a,
+                amount: v,
+            }),
+        }
+    }
+    set_payouts(w, instances, &payouts);
+    let pool: u64 = w.queries.iter().map(|q| u64_of(q.pool)).sum();
+    let paid: u64 = w
+        .queries
+        .iter()
+        .flat_map(|q| q.share.iter().map(|s| u64_of(*s)))
+        .sum();
+    instances[5] = Fr::from(pool);
+    instances[7] = Fr::from(pool - paid);
+}
+
+/// Puts `payouts` in the witness and publishes their commitment and total.
+pub fn set_payouts(w: &mut StatementWitness, instances: &mut [Fr], payouts: &[Payout]) {
+    let capacity = w.payees.len();
+    w.payees = payouts
+        .iter()
+        .map(|p| (Fr::from(u64::from(p.adapter_id)), Fr::from(p.amount)))
+        .chain(std::iter::repeat((Fr::ZERO, Fr::ZERO)))
+        .take(capacity)
+        .collect();
+    w.payee_real = (0..capacity)
+        .map(|i| Fr::from(u64::from(i < payouts.len())))
+        .collect();
+    instances[6] = Fr::from(payouts.iter().map(|p| p.amount).sum::<u64>());
+    instances[8] = payout_commitment(&Bn254Family, payouts).unwrap();
+}
+
+/// The first real query with at least two used slots and a non-zero total weight, and `W`.
+fn weighted_query(w: &StatementWitness) -> (usize, Fr) {
+    for (i, q) in w.queries.iter().enumerate() {
+        let total: Fr = (0..SLOTS)
+            .map(|j| {
+                let clipped = (Fr::ONE - q.negative[j]) * q.magnitude[j];
+                q.gate[j] * clipped
+            })
+            .sum();
+        let used = q.adapter.iter().filter(|a| **a != Fr::ZERO).count();
+        if used >= 2 && total != Fr::ZERO && q.share[0] != Fr::ZERO {
+            return (i, total);
+        }
+    }
+    panic!("the epoch has no weighted query");
+}
+
+/// A tamper: changes the witness and, where a cheating prover could, the published values.
+pub type Tamper = fn(&mut StatementWitness, &mut Vec<Fr>);
+
+/// SPEC's twelve cases, and two more (the padding and the rate bound).
+pub fn cases() -> Vec<(&'static str, Tamper)> {
+    vec![
+        (
+            "1: a share that is not the floor (one more, remainder negative)",
+            |w, i| {
+                let (q, total) = weighted_query(w);
+                w.queries[q].share[0] += Fr::ONE;
+                w.queries[q].share_remainder[0] -= total;
+                resort(w);
+                repay(w, i);
+            },
+        ),
+        (
+            "2: a remainder not below its divisor (one less share)",
+            |w, i| {
+                let (q, total) = weighted_query(w);
+                w.queries[q].share[0] -= Fr::ONE;
+                w.queries[q].share_remainder[0] += total;
+                resort(w);
+                repay(w, i);
+            },
+        ),
+        ("3: a negative score that was paid", |w, i| {
+            let (q, j) = w
+                .queries
+                .iter()
+                .enumerate()
+                .find_map(|(q, r)| {
+                    (0..SLOTS)
+                        .find(|&j| r.negative[j] == Fr::ONE && r.gate[j] != Fr::ZERO)
+                        .map(|j| (q, j))
+                })
+                .expect("the epoch has a negative score");
+            // Claim the pattern's low bits as a positive magnitude and pay the slot.
+            let record = &mut w.queries[q];
+            record.negative[j] = Fr::ZERO;
+            let weights: Vec<u64> = (0..SLOTS)
+                .map(|k| {
+                    let clipped = if record.negative[k] == Fr::ONE {
+                        0
+                    } else {
+                        u64_of(record.magnitude[k])
+                    };
+                    u64_of(record.gate[k]) * clipped
+                })
+                .collect();
+            let total: u64 = weights.iter().sum();
+            let pool = u64_of(record.pool) as u128;
+            for (k, weight) in weights.iter().enumerate() {
+                let product = pool * *weight as u128;
+                record.share[k] = Fr::from((product / total as u128) as u64);
+                record.share_remainder[k] = Fr::from((product % total as u128) as u64);
+            }
+            resort(w);
+            repay(w, i);
+        }),
+        ("4: a slot duplicated in the per-adapter view", |w, i| {
+            let last = w.sorted.len() - 1;
+            w.sorted[last - 1] = w.sorted[last];
+            repay(w, i);
+        }),
+        ("4: a slot dropped from the per-adapter view", |w, i| {
+            let last = w.sorted.len() - 1;
+            w.sorted.remove(last);
+            w.sorted.insert(0, (Fr::ZERO, Fr::ZERO));
+            repay(w, i);
+        }),
+        ("5: an adapter that differs between the two logs", |w, i| {
+            let mut queries = records(w);
+            queries[0].slots[0].adapter_id += 1;
+            i[3] = log_commitment(&Bn254Family, &queries, Log::Influence).unwrap();
+        }),
+        ("6: a query out of order", |w, i| {
+            w.queries.swap(0, 1);
+            recommit_logs(w, i);
+        }),
+        ("6: a query repeated", |w, i| {
+            w.queries[1] = w.queries[0].clone();
+            recommit_logs(w, i);
+            resort(w);
+            repay(w, i);
+        }),
+        (
+            "7: slots not in canonical form (two used slots swapped)",
+            |w, i| {
+                let (q, _) = weighted_query(w);
+                let record = &mut w.queries[q];
+                for field in [
+                    &mut record.adapter,
+                    &mut record.gate,
+                    &mut record.score,
+                    &mut record.negative,
+                    &mut record.magnitude,
+                    &mut record.share,
+                    &mut record.share_remainder,
+                ] {
+                    field.swap(0, 1);
+                }
+                recommit_logs(w, i);
+            },
+        ),
+        ("7: an unused slot with a gate", |w, i| {
+            let q = w.real.iter().position(|_| true).unwrap();
+            let record = &mut w.queries[q];
+            let j = (0..SLOTS)
+                .find(|&j| record.adapter[j] == Fr::ZERO)
+                .expect("a query with an unused slot");
+            record.gate[j] = Fr::from(7);
+            recommit_logs(w, i);
+        }),
+        (
+            "8: a log that does not open to its published commitment",
+            |w, _| {
+                w.queries[2].fee += Fr::ONE;
+            },
+        ),
+        ("9: a payout list out of order", |w, i| {
+            let n = n_real(&w.payee_real);
+            let mut payouts: Vec<Payout> = w.payees[..n]
+                .iter()
+                .map(|&(a, v)| Payout {
+                    adapter_id: u64_of(a) as u32,
+                    amount: u64_of(v),
+                })
+                .collect();
+            payouts.swap(0, 1);
+            set_payouts(w, i, &payouts);
+        }),
+        (
+            "10: a payout commitment that does not open to the totals",
+            |_, i| {
+                i[8] += Fr::ONE;
+            },
+        ),
+        (
+            "11: totals that do not add up (an amount raised)",
+            |w, i| {
+                let n = n_real(&w.payee_real);
+                let mut payouts: Vec<Payout> = w.payees[..n]
+                    .iter()
+                    .map(|&(a, v)| Payout {
+                        adapter_id: u64_of(a) as u32,
+                        amount: u64_of(v),
+                    })
+                    .collect();
+                payouts[0].amount += 1;
+                set_payouts(w, i, &payouts);
+            },
+        ),
+        ("11: a treasury that does not add up", |_, i| {
+            i[7] += Fr::ONE;
+        }),
+        (
+            "12: a value that wraps the field (pool remainder negative)",
+            |w, i| {
+                let q = 0;
+                w.queries[q].pool += Fr::ONE;
+                w.queries[q].pool_remainder -= Fr::from(10_000);
+                repay(w, i);
+            },
+        ),
+        ("12: a value that wraps the field (share -1)", |w, _| {
+            let (q, total) = weighted_query(w);
+            let share = w.queries[q].share[1];
+            // share' = -1 and remainder' = r + (share + 1)·W keep pool·w = share·W + r.
+            w.queries[q].share_remainder[1] += (share + Fr::ONE) * total;
+            w.queries[q].share[1] = -Fr::ONE;
+            w.queries[q].share[0] += share + Fr::ONE;
+        }),
+        (
+            "padding: a record past the count that carries a fee and an adapter",
+            |w, _| {
+                let n = n_real(&w.real);
+                w.queries[n] = w.queries[0].clone();
+            },
+        ),
+        ("public inputs: a rate above 10000", |w, i| {
+            w.rate = Fr::from(10_001);
+            i[1] = w.rate;
+        }),
+    ]
+}
