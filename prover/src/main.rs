@@ -83,6 +83,9 @@ enum Command {
         #[arg(long)]
         no_prove: bool,
     },
+    /// The gRPC service and its client: serve, submit, status, fetch, cancel, jobs.
+    #[command(flatten)]
+    Service(zkattr_prover::client::ServiceCommand),
 }
 
 /// Where an epoch comes from: SPEC's JSON file, or the CSV pair the two parties publish.
@@ -331,6 +334,7 @@ fn run(cli: Cli) -> Result<()> {
             )?;
             writeln!(out, "(the halo2/EVM backend is not built yet)")?;
         }
+        Command::Service(command) => zkattr_prover::client::run(command)?,
     }
     Ok(())
 }

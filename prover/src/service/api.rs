@@ -1,0 +1,695 @@
+//! The `attribution.v1` handlers. Thin: uploads stream into the artifact folder, store calls and
+//! validation run on the blocking pool, proving happens on the worker threads.
+
+use super::artifacts::{is_hex_digest, PartWriter};
+use super::backend::{BackendError, BackendKind};
+use super::store::{JobRecord, JobState, NewJob, Phase, StoreError, StoredPart};
+use super::{load_epoch, Core, EpochFormat, PART_ACTIVATIONS, PART_EPOCH_JSON, PART_INFLUENCE};
+use crate::proto;
+use crate::proto::attribution_service_server::AttributionService;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+pub type AttributionServer = proto::attribution_service_server::AttributionServiceServer<Api>;
+
+/// Bytes per FetchBundle chunk.
+const FETCH_CHUNK: usize = 1 << 20;
+/// Largest ListJobs page.
+const MAX_PAGE: u32 = 500;
+
+/// The service implementation.
+#[derive(Debug, Clone)]
+pub struct Api {
+    core: Arc<Core>,
+}
+
+impl Api {
+    pub fn new(core: Arc<Core>) -> Self {
+        Api { core }
+    }
+
+    /// Runs a store call on the blocking pool.
+    async fn store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn super::store::JobStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, Status> {
+        let core = Arc::clone(&self.core);
+        tokio::task::spawn_blocking(move || f(core.store.as_ref()))
+            .await
+            .map_err(|e| Status::internal(format!("store task failed: {e}")))?
+            .map_err(store_status)
+    }
+
+    async fn job(&self, id: &str) -> Result<JobRecord, Status> {
+        let key = id.to_string();
+        self.store(move |s| s.get(&key))
+            .await?
+            .ok_or_else(|| Status::not_found(format!("no job {id:?}")))
+    }
+}
+
+fn store_status(e: StoreError) -> Status {
+    match e {
+        StoreError::QueueFull { .. } => Status::resource_exhausted(e.to_string()),
+        other => {
+            tracing::error!(error = %other, "job store error");
+            Status::internal(other.to_string())
+        }
+    }
+}
+
+fn backend_status(e: BackendError) -> Status {
+    match e {
+        BackendError::NotBuilt(m) => Status::unimplemented(m),
+        BackendError::TooLarge(m) => Status::failed_precondition(m),
+        BackendError::UnknownShape(m) => Status::invalid_argument(m),
+        BackendError::Failed(e) => Status::internal(format!("{e:#}")),
+    }
+}
+
+fn io_status(what: &str, e: std::io::Error) -> Status {
+    tracing::error!(error = %e, "{what}");
+    Status::internal(format!("{what}: {e}"))
+}
+
+fn backend_kind(b: proto::Backend) -> BackendKind {
+    match b {
+        proto::Backend::Unspecified | proto::Backend::Plonky2 => BackendKind::Plonky2,
+        proto::Backend::Halo2 => BackendKind::Halo2,
+    }
+}
+
+fn backend_proto(s: &str) -> proto::Backend {
+    match BackendKind::parse(s) {
+        Some(BackendKind::Plonky2) => proto::Backend::Plonky2,
+        Some(BackendKind::Halo2) => proto::Backend::Halo2,
+        None => proto::Backend::Unspecified,
+    }
+}
+
+fn part_name(p: proto::Part) -> Option<&'static str> {
+    match p {
+        proto::Part::EpochJson => Some(PART_EPOCH_JSON),
+        proto::Part::ActivationsCsv => Some(PART_ACTIVATIONS),
+        proto::Part::InfluenceCsv => Some(PART_INFLUENCE),
+        proto::Part::Unspecified => None,
+    }
+}
+
+fn part_of(raw: i32) -> Result<&'static str, Status> {
+    proto::Part::try_from(raw)
+        .ok()
+        .and_then(part_name)
+        .ok_or_else(|| Status::invalid_argument(format!("unknown part {raw}")))
+}
+
+/// The API's view of a stored job.
+pub fn job_proto(job: &JobRecord) -> proto::Job {
+    let state = match (job.state, job.phase) {
+        (JobState::Queued, _) => proto::JobState::Queued,
+        (JobState::Running, Some(Phase::Validating) | None) => proto::JobState::Validating,
+        (JobState::Running, Some(Phase::Proving)) => proto::JobState::Proving,
+        (JobState::Running, Some(Phase::Aggregating)) => proto::JobState::Aggregating,
+        (JobState::Done, _) => proto::JobState::Done,
+        (JobState::Failed, _) => proto::JobState::Failed,
+        (JobState::Cancelled, _) => proto::JobState::Cancelled,
+    };
+    let format = match EpochFormat::parse(&job.format) {
+        Some(EpochFormat::Json) => proto::EpochFormat::Json,
+        Some(EpochFormat::CsvPair) => proto::EpochFormat::CsvPair,
+        None => proto::EpochFormat::Unspecified,
+    };
+    proto::Job {
+        job_id: job.id.clone(),
+        state: state.into(),
+        backend: backend_proto(&job.backend).into(),
+        format: format.into(),
+        content_hash: job.content_hash.clone(),
+        epoch_id: job.epoch_id,
+        n_queries: job.n_queries,
+        shape: job.shape.clone(),
+        batch_index: job.batch_index,
+        batch_count: job.batch_count,
+        message: job.message.clone(),
+        error: job.error.clone(),
+        attempts: job.attempts,
+        created_at_ms: job.created_ms,
+        updated_at_ms: job.updated_ms,
+        verifying_key_digest: job.vk_digest.clone(),
+        bundle_files: job.bundle_files.clone(),
+    }
+}
+
+/// Receives streamed parts within the upload limit.
+struct Upload<'a> {
+    core: &'a Core,
+    parts: BTreeMap<&'static str, PartWriter>,
+    total: u64,
+}
+
+impl<'a> Upload<'a> {
+    fn new(core: &'a Core) -> Self {
+        Upload {
+            core,
+            parts: BTreeMap::new(),
+            total: 0,
+        }
+    }
+
+    async fn write(&mut self, part: &'static str, data: &[u8]) -> Result<(), Status> {
+        let limit = self.core.config.max_upload_bytes;
+        self.total = self.total.saturating_add(data.len() as u64);
+        if self.total > limit {
+            return Err(Status::resource_exhausted(format!(
+                "upload too large: more than the limit of {limit} bytes (--max-upload-bytes)"
+            )));
+        }
+        if !self.parts.contains_key(part) {
+            let writer = PartWriter::create(&self.core.artifacts)
+                .await
+                .map_err(|e| io_status("cannot store the upload", e))?;
+            self.parts.insert(part, writer);
+        }
+        if let Some(writer) = self.parts.get_mut(part) {
+            writer
+                .write(data)
+                .await
+                .map_err(|e| io_status("cannot store the upload", e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the next message of an upload; a broken stream is refused with the transport's code.
+async fn next<T>(stream: &mut Streaming<T>) -> Result<Option<T>, Status> {
+    stream.message().await.map_err(|status| {
+        let code = match status.code() {
+            // tonic reports an over-long message as OUT_OF_RANGE or RESOURCE_EXHAUSTED.
+            tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => {
+                tonic::Code::ResourceExhausted
+            }
+            tonic::Code::Cancelled => tonic::Code::Cancelled,
+            _ => tonic::Code::InvalidArgument,
+        };
+        Status::new(
+            code,
+            format!(
+                "the upload stream broke off: {} (messages are limited to {} bytes; send chunks of at most 1 MiB)",
+                status.message(),
+                super::MAX_MESSAGE_BYTES
+            ),
+        )
+    })
+}
+
+fn truncated() -> Status {
+    Status::invalid_argument(
+        "the upload ended without a finish message: truncated upload refused (send header, chunks, then finish with every part's size)",
+    )
+}
+
+/// The idempotency key of a submission: settings and every part's digest.
+fn content_hash(
+    backend: BackendKind,
+    format: EpochFormat,
+    epoch_id: u64,
+    rate_bps: u16,
+    parts: &[StoredPart],
+) -> String {
+    let mut h = Sha256::new();
+    h.update(b"zkattr attribution.v1 submission\n");
+    h.update(format!("{}\n{}\n", backend.as_str(), format.as_str()));
+    if format == EpochFormat::CsvPair {
+        h.update(format!("{epoch_id}\n{rate_bps}\n"));
+    }
+    for p in parts {
+        h.update(format!("{} {} {}\n", p.part, p.size, p.sha256));
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl AttributionService for Api {
+    async fn submit_epoch(
+        &self,
+        request: Request<Streaming<proto::SubmitEpochRequest>>,
+    ) -> Result<Response<proto::SubmitEpochResponse>, Status> {
+        use proto::submit_epoch_request::Msg;
+        let mut stream = request.into_inner();
+        let header = match next(&mut stream).await? {
+            Some(proto::SubmitEpochRequest {
+                msg: Some(Msg::Header(h)),
+            }) => h,
+            None => return Err(truncated()),
+            Some(_) => {
+                return Err(Status::invalid_argument(
+                    "the first message of an upload must be the header",
+                ))
+            }
+        };
+        let kind = backend_kind(header.backend());
+        // Refuse what cannot run before reading the upload.
+        self.core.backends.get(kind).map_err(backend_status)?;
+        let format = match header.format() {
+            proto::EpochFormat::Json => EpochFormat::Json,
+            proto::EpochFormat::CsvPair => EpochFormat::CsvPair,
+            proto::EpochFormat::Unspecified => {
+                return Err(Status::invalid_argument(
+                    "the header must name the epoch format (JSON or CSV_PAIR)",
+                ))
+            }
+        };
+        let (epoch_id, rate_bps) = match format {
+            EpochFormat::Json => (0, 0),
+            EpochFormat::CsvPair => (
+                header.epoch_id,
+                u16::try_from(header.rate_bps).map_err(|_| {
+                    Status::invalid_argument(format!("rate_bps {} is above 10000", header.rate_bps))
+                })?,
+            ),
+        };
+        // The queue limit is checked when the job is inserted, after the upload: a resubmission
+        // of a known job is answered with that job even when the queue is full.
+        let limit = self.core.config.queue_limit;
+
+        // Parts uploaded earlier, by content id.
+        let mut parts: BTreeMap<&'static str, StoredPart> = BTreeMap::new();
+        for r in &header.uploaded_parts {
+            let name = part_of(r.part)?;
+            let hex = r.part_id.strip_prefix("sha256:").unwrap_or(&r.part_id);
+            let path = self.core.artifacts.part_path(hex);
+            let meta = match is_hex_digest(hex) {
+                true => tokio::fs::metadata(&path).await.ok(),
+                false => None,
+            };
+            let meta = meta.ok_or_else(|| {
+                Status::not_found(format!(
+                    "no uploaded part {:?} (UploadPart it first)",
+                    r.part_id
+                ))
+            })?;
+            parts.insert(
+                name,
+                StoredPart {
+                    part: name.into(),
+                    sha256: hex.into(),
+                    size: meta.len(),
+                },
+            );
+        }
+
+        // The streamed parts, then finish.
+        let mut upload = Upload::new(&self.core);
+        let finish = loop {
+            match next(&mut stream).await? {
+                None => return Err(truncated()),
+                Some(proto::SubmitEpochRequest { msg }) => match msg {
+                    Some(Msg::Chunk(c)) => {
+                        let name = part_of(c.part)?;
+                        if parts.contains_key(name) {
+                            return Err(Status::invalid_argument(format!(
+                                "part {name} is both referenced in the header and streamed"
+                            )));
+                        }
+                        upload.write(name, &c.data).await?;
+                    }
+                    Some(Msg::Finish(f)) => break f,
+                    Some(Msg::Header(_)) => {
+                        return Err(Status::invalid_argument("a second header in one upload"))
+                    }
+                    None => return Err(Status::invalid_argument("an empty upload message")),
+                },
+            }
+        };
+        let mut declared: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for s in &finish.sizes {
+            declared.insert(part_of(s.part)?, s.size);
+        }
+        for (name, size) in &declared {
+            let received = upload.parts.get(name).map_or(0, PartWriter::size);
+            if received != *size {
+                return Err(Status::invalid_argument(format!(
+                    "truncated upload: part {name} has {received} bytes but finish says {size}"
+                )));
+            }
+        }
+        if let Some(name) = upload.parts.keys().find(|n| !declared.contains_key(*n)) {
+            return Err(Status::invalid_argument(format!(
+                "finish does not give the size of the streamed part {name}"
+            )));
+        }
+        for name in declared.keys() {
+            if !upload.parts.contains_key(name) {
+                // A declared empty part.
+                upload.write(name, &[]).await?;
+            }
+        }
+        for (name, writer) in std::mem::take(&mut upload.parts) {
+            let committed = writer
+                .commit(&self.core.artifacts)
+                .await
+                .map_err(|e| io_status("cannot store the upload", e))?;
+            parts.insert(
+                name,
+                StoredPart {
+                    part: name.into(),
+                    sha256: committed.sha256,
+                    size: committed.size,
+                },
+            );
+        }
+        let expected: &[&str] = match format {
+            EpochFormat::Json => &[PART_EPOCH_JSON],
+            EpochFormat::CsvPair => &[PART_ACTIVATIONS, PART_INFLUENCE],
+        };
+        if parts.keys().copied().ne(expected
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>())
+        {
+            return Err(Status::invalid_argument(format!(
+                "a {} upload needs exactly the parts {expected:?}; got {:?}",
+                format.as_str(),
+                parts.keys().collect::<Vec<_>>()
+            )));
+        }
+        let parts: Vec<StoredPart> = parts.into_values().collect();
+        let hash = content_hash(kind, format, epoch_id, rate_bps, &parts);
+        let id = format!("job-{}", &hash["sha256:".len()..][..32]);
+
+        let existing_id = id.clone();
+        if let Some(existing) = self.store(move |s| s.get(&existing_id)).await? {
+            return Ok(Response::new(proto::SubmitEpochResponse {
+                job: Some(job_proto(&existing)),
+                deduplicated: true,
+            }));
+        }
+
+        // Validate before acknowledging.
+        let core = Arc::clone(&self.core);
+        let parts_for_check = parts.clone();
+        let (epoch_id, n_queries, plan) = tokio::task::spawn_blocking(move || {
+            let (epoch, payees) = load_epoch(
+                &core.artifacts,
+                format,
+                epoch_id,
+                rate_bps,
+                &parts_for_check,
+            )
+            .map_err(|e| Status::invalid_argument(format!("not a valid epoch: {e}")))?;
+            let plan = core
+                .backends
+                .get(kind)
+                .and_then(|b| b.plan(&epoch, payees))
+                .map_err(backend_status)?;
+            Ok::<_, Status>((epoch.params.epoch_id, epoch.queries.len() as u64, plan))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("validation task failed: {e}")))??;
+
+        let new = NewJob {
+            id,
+            content_hash: hash,
+            backend: kind.as_str().into(),
+            format: format.as_str().into(),
+            epoch_id,
+            rate_bps,
+            n_queries,
+            shape: plan.shape,
+            parts,
+        };
+        let (job, created) = self.store(move |s| s.insert_or_get(&new, limit)).await?;
+        if created {
+            tracing::info!(id = %job.id, queries = job.n_queries, shape = %job.shape, "job queued");
+            self.core.publish(&job);
+            self.core.wake.notify();
+        }
+        Ok(Response::new(proto::SubmitEpochResponse {
+            job: Some(job_proto(&job)),
+            deduplicated: !created,
+        }))
+    }
+
+    async fn upload_part(
+        &self,
+        request: Request<Streaming<proto::UploadPartRequest>>,
+    ) -> Result<Response<proto::UploadPartResponse>, Status> {
+        use proto::upload_part_request::Msg;
+        let mut stream = request.into_inner();
+        let name = match next(&mut stream).await? {
+            Some(proto::UploadPartRequest {
+                msg: Some(Msg::Part(p)),
+            }) => part_of(p)?,
+            None => return Err(truncated()),
+            Some(_) => {
+                return Err(Status::invalid_argument(
+                    "the first message of UploadPart must name the part",
+                ))
+            }
+        };
+        let mut upload = Upload::new(&self.core);
+        upload.write(name, &[]).await?;
+        let size = loop {
+            match next(&mut stream).await? {
+                None => return Err(truncated()),
+                Some(proto::UploadPartRequest { msg }) => match msg {
+                    Some(Msg::Data(d)) => upload.write(name, &d).await?,
+                    Some(Msg::FinishSize(n)) => break n,
+                    Some(Msg::Part(_)) | None => {
+                        return Err(Status::invalid_argument(
+                            "UploadPart takes one part: part, data..., finish_size",
+                        ))
+                    }
+                },
+            }
+        };
+        let writer = upload
+            .parts
+            .remove(name)
+            .ok_or_else(|| Status::internal("upload lost"))?;
+        if writer.size() != size {
+            return Err(Status::invalid_argument(format!(
+                "truncated upload: part {name} has {} bytes but finish says {size}",
+                writer.size()
+            )));
+        }
+        let committed = writer
+            .commit(&self.core.artifacts)
+            .await
+            .map_err(|e| io_status("cannot store the upload", e))?;
+        Ok(Response::new(proto::UploadPartResponse {
+            part_id: format!("sha256:{}", committed.sha256),
+            size: committed.size,
+        }))
+    }
+
+    async fn get_job(
+        &self,
+        request: Request<proto::GetJobRequest>,
+    ) -> Result<Response<proto::Job>, Status> {
+        let job = self.job(&request.into_inner().job_id).await?;
+        Ok(Response::new(job_proto(&job)))
+    }
+
+    type WatchJobStream = BoxStream<proto::Job>;
+
+    async fn watch_job(
+        &self,
+        request: Request<proto::WatchJobRequest>,
+    ) -> Result<Response<Self::WatchJobStream>, Status> {
+        let id = request.into_inner().job_id;
+        // Subscribe before reading, so no change between the two is missed.
+        let mut events = self.core.events.subscribe();
+        let first = self.job(&id).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let api = self.clone();
+        tokio::spawn(async move {
+            let mut last = first;
+            if tx.send(Ok(job_proto(&last))).await.is_err() {
+                return;
+            }
+            // Also re-read now and then: another process sharing the store does not publish here.
+            let mut poll = tokio::time::interval(std::time::Duration::from_secs(2));
+            while !last.state.is_terminal() {
+                let update = tokio::select! {
+                    event = events.recv() => match event {
+                        Ok(job) if job.id == id => Some(job),
+                        Ok(_) => None,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => api.job(&id).await.ok(),
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    },
+                    _ = poll.tick() => api.job(&id).await.ok(),
+                    _ = tx.closed() => break,
+                };
+                if let Some(job) = update {
+                    let changed = job.state != last.state
+                        || job.phase != last.phase
+                        || job.message != last.message
+                        || job.batch_index != last.batch_index
+                        || job.attempts != last.attempts;
+                    if changed && job.updated_ms >= last.updated_ms {
+                        if tx.send(Ok(job_proto(&job))).await.is_err() {
+                            break;
+                        }
+                        last = job;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    type FetchBundleStream = BoxStream<proto::BundleChunk>;
+
+    async fn fetch_bundle(
+        &self,
+        request: Request<proto::FetchBundleRequest>,
+    ) -> Result<Response<Self::FetchBundleStream>, Status> {
+        let job = self.job(&request.into_inner().job_id).await?;
+        if job.state != JobState::Done {
+            return Err(Status::failed_precondition(format!(
+                "job {} is {:?}, not DONE: no bundle{}",
+                job.id,
+                job_proto(&job).state(),
+                if job.error.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", job.error)
+                }
+            )));
+        }
+        let dir = self.core.artifacts.bundle_dir(&job.id);
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            for name in job.bundle_files {
+                let bytes = match tokio::fs::read(dir.join(&name)).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = tx
+                            .send(Err(io_status(
+                                &format!("cannot read bundle file {name}"),
+                                e,
+                            )))
+                            .await;
+                        return;
+                    }
+                };
+                let size = bytes.len() as u64;
+                let mut offset = 0usize;
+                loop {
+                    let end = (offset + FETCH_CHUNK).min(bytes.len());
+                    let chunk = proto::BundleChunk {
+                        file_name: name.clone(),
+                        offset: offset as u64,
+                        file_size: size,
+                        data: bytes[offset..end].to_vec(),
+                    };
+                    if tx.send(Ok(chunk)).await.is_err() {
+                        return;
+                    }
+                    offset = end;
+                    if offset >= bytes.len() {
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn cancel_job(
+        &self,
+        request: Request<proto::CancelJobRequest>,
+    ) -> Result<Response<proto::Job>, Status> {
+        let id = request.into_inner().job_id;
+        let key = id.clone();
+        let job = self
+            .store(move |s| s.cancel(&key))
+            .await?
+            .ok_or_else(|| Status::not_found(format!("no job {id:?}")))?;
+        if job.state == JobState::Cancelled {
+            tracing::info!(id = %job.id, "job cancelled");
+        }
+        self.core.publish(&job);
+        Ok(Response::new(job_proto(&job)))
+    }
+
+    async fn list_jobs(
+        &self,
+        request: Request<proto::ListJobsRequest>,
+    ) -> Result<Response<proto::ListJobsResponse>, Status> {
+        let req = request.into_inner();
+        let size = match req.page_size {
+            0 => 50,
+            n => n.min(MAX_PAGE),
+        };
+        let before = match req.page_token.as_str() {
+            "" => None,
+            t => Some(
+                t.parse::<i64>()
+                    .map_err(|_| Status::invalid_argument(format!("bad page_token {t:?}")))?,
+            ),
+        };
+        let state = match req.state() {
+            proto::JobState::Unspecified => None,
+            proto::JobState::Queued => Some(JobState::Queued),
+            proto::JobState::Validating
+            | proto::JobState::Proving
+            | proto::JobState::Aggregating => Some(JobState::Running),
+            proto::JobState::Done => Some(JobState::Done),
+            proto::JobState::Failed => Some(JobState::Failed),
+            proto::JobState::Cancelled => Some(JobState::Cancelled),
+        };
+        // One more than a page tells whether another page follows.
+        let mut jobs = self.store(move |s| s.list(state, before, size + 1)).await?;
+        let more = jobs.len() > size as usize;
+        jobs.truncate(size as usize);
+        let next_page_token = match (more, jobs.last()) {
+            (true, Some(last)) => last.seq.to_string(),
+            _ => String::new(),
+        };
+        Ok(Response::new(proto::ListJobsResponse {
+            jobs: jobs.iter().map(job_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_verifying_key(
+        &self,
+        request: Request<proto::GetVerifyingKeyRequest>,
+    ) -> Result<Response<proto::GetVerifyingKeyResponse>, Status> {
+        let req = request.into_inner();
+        let kind = backend_kind(req.backend());
+        let core = Arc::clone(&self.core);
+        let key = tokio::task::spawn_blocking(move || {
+            let backend = core.backends.get(kind)?;
+            let shape = match (req.shape.as_str(), req.queries) {
+                ("", 0) => {
+                    return Err(BackendError::UnknownShape(
+                        "give a shape (e.g. \"16x16\") or a query count".into(),
+                    ))
+                }
+                ("", q) => backend.shape_for_queries(q)?,
+                (s, _) => s.to_string(),
+            };
+            backend.verifying_key(&shape)
+        })
+        .await
+        .map_err(|e| Status::internal(format!("key task failed: {e}")))?
+        .map_err(backend_status)?;
+        Ok(Response::new(proto::GetVerifyingKeyResponse {
+            backend: backend_proto(kind.as_str()).into(),
+            shape: key.shape,
+            verifying_key: key.bytes,
+            digest: key.digest,
+            pinned_digest: key.pinned.unwrap_or_default(),
+        }))
+    }
+}

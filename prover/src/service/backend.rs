@@ -1,0 +1,268 @@
+//! Proving backends, as the service sees them: plan a job (which circuit, how many batches),
+//! prove it into a bundle folder, hand out verifying keys.
+//!
+//! [`Backends::get`] is the one place that says which backends exist. **halo2 is wired here**
+//! once `zkattr-halo2` can prove: implement [`ProvingBackend`] for it and return it from `get`.
+
+use super::artifacts::Artifacts;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use thiserror::Error;
+use zkattr_model::bundle::BundleManifest;
+use zkattr_model::Epoch;
+use zkattr_plonky2::prover::{shape_for, StatementCircuit, SHAPE_LADDER};
+use zkattr_plonky2::statement::StatementShape;
+use zkattr_verifier::bundle::{pinned_plonky2_digest, verifying_key_digest};
+
+/// The backends the API names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    Plonky2,
+    Halo2,
+}
+
+impl BackendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Plonky2 => "plonky2",
+            BackendKind::Halo2 => "halo2",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "plonky2" => Some(BackendKind::Plonky2),
+            "halo2" => Some(BackendKind::Halo2),
+            _ => None,
+        }
+    }
+}
+
+/// Why a backend could not plan, prove or give a key.
+#[derive(Debug, Error)]
+pub enum BackendError {
+    /// The backend exists in the API but not yet in this build.
+    #[error("{0}")]
+    NotBuilt(String),
+    /// The epoch is valid but no circuit of this backend holds it.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The requested shape is not one of the backend's circuits.
+    #[error("{0}")]
+    UnknownShape(String),
+    #[error("{0:#}")]
+    Failed(anyhow::Error),
+}
+
+/// What proving an epoch takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The circuit, e.g. `16x16`.
+    pub shape: String,
+    /// Batch proofs (more than one only once aggregation lands).
+    pub batches: u32,
+}
+
+/// A serialised verifying key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyingKey {
+    pub shape: String,
+    pub bytes: Vec<u8>,
+    pub digest: String,
+    /// The digest pinned in `params/` for this shape, if any.
+    pub pinned: Option<String>,
+}
+
+/// A proving backend. `prove` runs on a worker thread and may take minutes.
+pub trait ProvingBackend: Send + Sync + std::fmt::Debug {
+    fn kind(&self) -> BackendKind;
+    /// Which circuit and how many batches `epoch` needs (the epoch is already validated).
+    fn plan(&self, epoch: &Epoch, payees: usize) -> Result<Plan, BackendError>;
+    /// Proves `epoch` into the folder `out`; `progress` receives one line per stage.
+    fn prove(
+        &self,
+        epoch: &Epoch,
+        out: &Path,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<BundleManifest, BackendError>;
+    /// The verifying key of `shape` (a shape key like `16x16`).
+    fn verifying_key(&self, shape: &str) -> Result<VerifyingKey, BackendError>;
+    /// The shape key of the smallest circuit that holds `queries` queries.
+    fn shape_for_queries(&self, queries: u64) -> Result<String, BackendError>;
+}
+
+/// The backends of this build.
+#[derive(Debug)]
+pub struct Backends {
+    plonky2: Plonky2Backend,
+}
+
+impl Backends {
+    pub fn new(artifacts: Arc<Artifacts>, cache: Arc<CircuitCache>) -> Self {
+        Backends {
+            plonky2: Plonky2Backend { artifacts, cache },
+        }
+    }
+
+    /// The backend for `kind`, or why there is none.
+    pub fn get(&self, kind: BackendKind) -> Result<&dyn ProvingBackend, BackendError> {
+        match kind {
+            BackendKind::Plonky2 => Ok(&self.plonky2),
+            // HALO2: wire the halo2 backend here when it lands.
+            BackendKind::Halo2 => Err(BackendError::NotBuilt(
+                "halo2 backend not built yet; submit with backend PLONKY2".into(),
+            )),
+        }
+    }
+}
+
+/// Built plonky2 circuits, most recently used first. Building is deterministic and costs
+/// seconds to a minute, so the service keeps one or two; a 1024-query circuit holds gigabytes.
+#[derive(Debug)]
+pub struct CircuitCache {
+    capacity: usize,
+    circuits: Mutex<Vec<Arc<StatementCircuit>>>,
+    /// Held while building, so two workers never build the same circuit at once.
+    building: Mutex<()>,
+}
+
+impl CircuitCache {
+    pub fn new(capacity: usize) -> Self {
+        CircuitCache {
+            capacity: capacity.max(1),
+            circuits: Mutex::new(Vec::new()),
+            building: Mutex::new(()),
+        }
+    }
+
+    fn lookup(&self, shape: StatementShape) -> Option<Arc<StatementCircuit>> {
+        let mut circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        let at = circuits.iter().position(|c| c.shape == shape)?;
+        let circuit = circuits.remove(at);
+        circuits.insert(0, Arc::clone(&circuit));
+        Some(circuit)
+    }
+
+    /// The circuit of `shape`, built if not cached; `on_build` is told before a build.
+    pub fn get(&self, shape: StatementShape, on_build: impl FnOnce()) -> Arc<StatementCircuit> {
+        if let Some(circuit) = self.lookup(shape) {
+            return circuit;
+        }
+        let _building = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(circuit) = self.lookup(shape) {
+            return circuit;
+        }
+        on_build();
+        let started = std::time::Instant::now();
+        let circuit = Arc::new(StatementCircuit::build(shape));
+        tracing::info!(
+            shape = %format!("{}x{}", shape.queries, shape.payees),
+            seconds = started.elapsed().as_secs_f64(),
+            "built circuit"
+        );
+        let mut circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        circuits.insert(0, Arc::clone(&circuit));
+        circuits.truncate(self.capacity);
+        circuit
+    }
+}
+
+#[derive(Debug)]
+struct Plonky2Backend {
+    artifacts: Arc<Artifacts>,
+    cache: Arc<CircuitCache>,
+}
+
+fn shape_key(shape: StatementShape) -> String {
+    format!("{}x{}", shape.queries, shape.payees)
+}
+
+impl Plonky2Backend {
+    fn parse_shape(&self, key: &str) -> Result<StatementShape, BackendError> {
+        let unknown = || {
+            BackendError::UnknownShape(format!(
+                "no plonky2 circuit of shape {key:?}; the shapes are {}",
+                SHAPE_LADDER.map(|c| format!("{c}x{c}")).join(", ")
+            ))
+        };
+        let (q, p) = key.split_once('x').ok_or_else(unknown)?;
+        let (q, p): (usize, usize) = (
+            q.parse().map_err(|_| unknown())?,
+            p.parse().map_err(|_| unknown())?,
+        );
+        if q != p || !SHAPE_LADDER.contains(&q) {
+            return Err(unknown());
+        }
+        StatementShape::new(q, p).map_err(|_| unknown())
+    }
+
+    fn circuit(
+        &self,
+        shape: StatementShape,
+        progress: &mut dyn FnMut(&str),
+    ) -> Arc<StatementCircuit> {
+        self.cache.get(shape, || {
+            progress(&format!("building the {} circuit", shape_key(shape)))
+        })
+    }
+}
+
+impl ProvingBackend for Plonky2Backend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Plonky2
+    }
+
+    fn plan(&self, epoch: &Epoch, payees: usize) -> Result<Plan, BackendError> {
+        let shape = shape_for(epoch.queries.len(), payees)
+            .map_err(|e| BackendError::TooLarge(format!("{e:#}")))?;
+        Ok(Plan {
+            shape: shape_key(shape),
+            batches: 1,
+        })
+    }
+
+    fn prove(
+        &self,
+        epoch: &Epoch,
+        out: &Path,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<BundleManifest, BackendError> {
+        let shape = zkattr_plonky2::prover::required_shape(epoch).map_err(BackendError::Failed)?;
+        let circuit = self.circuit(shape, progress);
+        circuit
+            .prove_into(epoch, out, |line| progress(line))
+            .map_err(BackendError::Failed)
+    }
+
+    fn verifying_key(&self, key: &str) -> Result<VerifyingKey, BackendError> {
+        let shape = self.parse_shape(key)?;
+        let key = shape_key(shape);
+        let path = self.artifacts.key_path("plonky2", &key);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                let bytes = self
+                    .circuit(shape, &mut |_| {})
+                    .verifying_key_bytes()
+                    .map_err(BackendError::Failed)?;
+                if let Err(e) = self.artifacts.write_atomic(&path, &bytes) {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot store the verifying key");
+                }
+                bytes
+            }
+        };
+        Ok(VerifyingKey {
+            digest: verifying_key_digest(&bytes),
+            pinned: pinned_plonky2_digest(&key),
+            shape: key,
+            bytes,
+        })
+    }
+
+    fn shape_for_queries(&self, queries: u64) -> Result<String, BackendError> {
+        let queries = usize::try_from(queries).unwrap_or(usize::MAX);
+        shape_for(queries, 0)
+            .map(shape_key)
+            .map_err(|e| BackendError::TooLarge(format!("{e:#}")))
+    }
+}

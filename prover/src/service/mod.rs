@@ -1,0 +1,342 @@
+//! The gRPC proving service (`zkattr serve`): `attribution.v1` on tokio and tonic, with the
+//! standard health and reflection services.
+//!
+//! Handlers ([`api`]) are thin: they stream uploads into the artifact folder
+//! ([`artifacts`]), validate, and record jobs in the [`store`]. Proving runs on a fixed pool of
+//! OS threads ([`worker`]), never on the async runtime. [`backend`] is the one place that says
+//! which proof systems exist.
+
+pub mod api;
+pub mod artifacts;
+pub mod auth;
+pub mod backend;
+pub mod store;
+pub mod worker;
+
+use artifacts::Artifacts;
+use backend::{Backends, CircuitCache};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use store::{JobRecord, JobStore, SqliteStore, StoredPart};
+use thiserror::Error;
+use tokio::sync::broadcast;
+use zkattr_model::io::{read_csv_pair, read_epoch_json};
+use zkattr_model::{Epoch, EpochParams, InputError, Settlement};
+
+/// Largest gRPC message the service decodes: one upload chunk (clients send 1 MiB).
+pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
+
+/// How `zkattr serve` runs.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// Holds `jobs.sqlite` and the artifact folders.
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Proving threads; 0 runs an API-only node that queues jobs for other workers.
+    pub workers: usize,
+    /// Most jobs queued or running at once; more submissions get RESOURCE_EXHAUSTED.
+    pub queue_limit: u64,
+    /// Most bytes one upload may stream (all parts together).
+    pub max_upload_bytes: u64,
+    /// Bearer token every call but health must carry; `None`: no authentication.
+    pub token: Option<String>,
+    /// PEM certificate chain and private key: serve TLS (rustls).
+    pub tls: Option<TlsFiles>,
+    /// Built circuits kept in memory.
+    pub circuit_cache: usize,
+    /// A job whose proving the process died in this many times is failed, not re-queued.
+    pub max_attempts: u32,
+}
+
+/// Paths of the TLS identity.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            data_dir: PathBuf::from("zkattr-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            workers: 1,
+            queue_limit: 1000,
+            max_upload_bytes: 1 << 30,
+            token: None,
+            tls: None,
+            circuit_cache: 2,
+            max_attempts: 3,
+        }
+    }
+}
+
+/// Why the service could not start or run.
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    #[error("cannot prepare the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("cannot read the TLS {what} {path}: {source}")]
+    TlsFile {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the worker threads: {0}")]
+    Workers(std::io::Error),
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// The epoch formats of the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EpochFormat {
+    Json,
+    CsvPair,
+}
+
+impl EpochFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EpochFormat::Json => "json",
+            EpochFormat::CsvPair => "csv_pair",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "json" => Some(EpochFormat::Json),
+            "csv_pair" => Some(EpochFormat::CsvPair),
+            _ => None,
+        }
+    }
+}
+
+/// Part names as the store records them.
+pub const PART_EPOCH_JSON: &str = "epoch_json";
+pub const PART_ACTIVATIONS: &str = "activations_csv";
+pub const PART_INFLUENCE: &str = "influence_csv";
+
+/// Why stored parts are not an epoch.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error("missing part {0}")]
+    MissingPart(&'static str),
+    #[error("cannot open part {part}: {source}")]
+    Open {
+        part: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Input(#[from] InputError),
+}
+
+fn open_part(
+    artifacts: &Artifacts,
+    parts: &[StoredPart],
+    name: &'static str,
+) -> Result<std::fs::File, LoadError> {
+    let part = parts
+        .iter()
+        .find(|p| p.part == name)
+        .ok_or(LoadError::MissingPart(name))?;
+    std::fs::File::open(artifacts.part_path(&part.sha256)).map_err(|source| LoadError::Open {
+        part: name.to_string(),
+        source,
+    })
+}
+
+/// Reads and validates an epoch from its stored parts; also returns its payee count.
+pub fn load_epoch(
+    artifacts: &Artifacts,
+    format: EpochFormat,
+    epoch_id: u64,
+    rate_bps: u16,
+    parts: &[StoredPart],
+) -> Result<(Epoch, usize), LoadError> {
+    let epoch = match format {
+        EpochFormat::Json => read_epoch_json(open_part(artifacts, parts, PART_EPOCH_JSON)?)?,
+        EpochFormat::CsvPair => read_csv_pair(
+            EpochParams { epoch_id, rate_bps },
+            open_part(artifacts, parts, PART_ACTIVATIONS)?,
+            open_part(artifacts, parts, PART_INFLUENCE)?,
+        )?,
+    };
+    let settlement = Settlement::compute(&epoch).map_err(InputError::from)?;
+    Ok((epoch, settlement.payouts.len()))
+}
+
+/// What handlers and workers share.
+#[derive(Debug)]
+pub struct Core {
+    pub config: ServiceConfig,
+    pub store: Arc<dyn JobStore>,
+    pub artifacts: Arc<Artifacts>,
+    pub backends: Backends,
+    /// Every change of a job, for WatchJob.
+    pub events: broadcast::Sender<JobRecord>,
+    pub wake: worker::Wake,
+    /// Set on shutdown: workers stop after their current job.
+    pub stopping: AtomicBool,
+}
+
+impl Core {
+    /// Tells watchers about a change.
+    pub fn publish(&self, job: &JobRecord) {
+        // No receivers is fine: nobody is watching.
+        let _ = self.events.send(job.clone());
+    }
+}
+
+/// A started service: its address, and how to stop it.
+#[derive(Debug)]
+pub struct RunningService {
+    pub addr: SocketAddr,
+    pub core: Arc<Core>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl RunningService {
+    /// Stops accepting calls and lets the workers stop after their current job. Running jobs
+    /// stay `running` in the store and are re-queued at the next start.
+    pub async fn shutdown(mut self) -> Result<(), ServiceError> {
+        self.core
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.core.wake.notify();
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.server.await {
+            Ok(result) => Ok(result?),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Waits until the server stops by itself (it does not, short of an error).
+    pub async fn wait(self) -> Result<(), ServiceError> {
+        match self.server.await {
+            Ok(result) => Ok(result?),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// Opens the store and artifact folder, recovers interrupted jobs, starts the workers and the
+/// gRPC server. `cache` lets several in-process services share built circuits (tests).
+pub async fn start(
+    config: ServiceConfig,
+    cache: Option<Arc<CircuitCache>>,
+) -> Result<RunningService, ServiceError> {
+    let data_err = |source| ServiceError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(&config.data_dir).map_err(data_err)?;
+    let artifacts = Arc::new(Artifacts::open(&config.data_dir).map_err(data_err)?);
+    let store: Arc<dyn JobStore> =
+        Arc::new(SqliteStore::open(&config.data_dir.join("jobs.sqlite"))?);
+    let (requeued, failed) = store.recover(config.max_attempts)?;
+    if !requeued.is_empty() || !failed.is_empty() {
+        tracing::warn!(
+            ?requeued,
+            ?failed,
+            "recovered jobs that were running when the service stopped"
+        );
+    }
+    let cache = cache.unwrap_or_else(|| Arc::new(CircuitCache::new(config.circuit_cache)));
+    let core = Arc::new(Core {
+        backends: Backends::new(Arc::clone(&artifacts), cache),
+        store,
+        artifacts,
+        events: broadcast::channel(1024).0,
+        wake: worker::Wake::default(),
+        stopping: AtomicBool::new(false),
+        config: config.clone(),
+    });
+    worker::spawn_workers(&core, config.workers).map_err(ServiceError::Workers)?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServiceError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServiceError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<api::AttributionServer>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let auth = auth::BearerAuth::new(config.token.clone());
+    let attribution = api::AttributionServer::new(api::Api::new(Arc::clone(&core)))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &config.tls {
+        let read = |what, path: &PathBuf| {
+            std::fs::read(path).map_err(|source| ServiceError::TlsFile {
+                what,
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        let identity = tonic::transport::Identity::from_pem(
+            read("certificate", &tls.cert)?,
+            read("key", &tls.key)?,
+        );
+        builder =
+            builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    let router = builder
+        .add_service(health)
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            attribution,
+            auth.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            reflection, auth,
+        ));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let server = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+        let _ = rx.await;
+    }));
+    tracing::info!(
+        %addr,
+        workers = config.workers,
+        data_dir = %config.data_dir.display(),
+        tls = config.tls.is_some(),
+        auth = config.token.is_some(),
+        "zkattr service listening"
+    );
+    Ok(RunningService {
+        addr,
+        core,
+        shutdown: Some(tx),
+        server,
+    })
+}

@@ -1,0 +1,214 @@
+//! The proving pool: a fixed number of OS threads, off the async runtime. Each claims the oldest
+//! queued job from the store, proves it into a temp folder, renames the bundle into place and
+//! records the outcome. Every write names the claim's attempt, so a job cancelled or re-queued
+//! meanwhile is never overwritten.
+
+use super::store::{JobRecord, JobState, Outcome, Phase, Progress};
+use super::{load_epoch, Core, EpochFormat};
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+use zkattr_model::bundle::MANIFEST;
+
+/// Wakes idle workers when a job is queued (they also poll, for jobs queued by other processes).
+#[derive(Debug, Default)]
+pub struct Wake {
+    generation: Mutex<u64>,
+    cond: Condvar,
+}
+
+impl Wake {
+    pub fn notify(&self) {
+        let mut g = self.generation.lock().unwrap_or_else(|e| e.into_inner());
+        *g = g.wrapping_add(1);
+        self.cond.notify_all();
+    }
+
+    fn generation(&self) -> u64 {
+        *self.generation.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until notified after `seen`, or `timeout` passes.
+    fn wait(&self, seen: u64, timeout: Duration) {
+        let g = self.generation.lock().unwrap_or_else(|e| e.into_inner());
+        let _unused = self
+            .cond
+            .wait_timeout_while(g, timeout, |g| *g == seen)
+            .unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+const POLL: Duration = Duration::from_secs(2);
+
+/// Starts `count` worker threads.
+pub fn spawn_workers(core: &Arc<Core>, count: usize) -> std::io::Result<()> {
+    for n in 0..count {
+        let core = Arc::clone(core);
+        std::thread::Builder::new()
+            .name(format!("zkattr-worker-{n}"))
+            .spawn(move || worker_loop(&core, n))?;
+    }
+    Ok(())
+}
+
+fn worker_loop(core: &Core, n: usize) {
+    tracing::debug!(worker = n, "worker started");
+    while !core.stopping.load(Ordering::SeqCst) {
+        let seen = core.wake.generation();
+        match core.store.claim_next() {
+            Ok(Some(job)) => {
+                core.publish(&job);
+                run_claimed(core, job);
+            }
+            Ok(None) => core.wake.wait(seen, POLL),
+            Err(e) => {
+                tracing::error!(worker = n, error = %e, "cannot claim a job");
+                core.wake.wait(seen, POLL);
+            }
+        }
+    }
+    tracing::debug!(worker = n, "worker stopped");
+}
+
+/// Runs one claimed job to its outcome; a panic in the prover fails the job, not the worker.
+fn run_claimed(core: &Core, job: JobRecord) {
+    let span = tracing::info_span!("job", id = %job.id, attempt = job.attempts);
+    let _entered = span.enter();
+    tracing::info!(shape = %job.shape, queries = job.n_queries, "proving");
+    let started = std::time::Instant::now();
+    let tmp = core.artifacts.temp_path("bundle");
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| prove_job(core, &job, &tmp)));
+    let outcome = match result {
+        Ok(Ok(Some(outcome))) => outcome,
+        Ok(Ok(None)) => {
+            tracing::info!("the job was cancelled or re-queued meanwhile; result discarded");
+            let _ = std::fs::remove_dir_all(&tmp);
+            return;
+        }
+        Ok(Err(reason)) => Outcome::Failed { reason },
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Outcome::Failed {
+                reason: format!("internal error: the prover panicked: {what}"),
+            }
+        }
+    };
+    let _ = std::fs::remove_dir_all(&tmp);
+    match core.store.finish(&job.id, job.attempts, &outcome) {
+        Ok(Some(done)) => {
+            tracing::info!(
+                state = done.state.as_str(),
+                seconds = started.elapsed().as_secs_f64(),
+                error = %done.error,
+                "job finished"
+            );
+            core.publish(&done);
+        }
+        Ok(None) => {
+            tracing::info!("the job was cancelled meanwhile; result discarded");
+            if matches!(outcome, Outcome::Done { .. }) {
+                // Only remove the bundle if no later attempt owns the job now.
+                if let Ok(Some(now)) = core.store.get(&job.id) {
+                    if now.state.is_terminal() && now.state != JobState::Done {
+                        let _ = std::fs::remove_dir_all(core.artifacts.bundle_dir(&job.id));
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record the outcome; the job will be re-run after a restart")
+        }
+    }
+}
+
+/// Records progress; `Ok(false)` when the claim no longer holds (cancelled).
+fn report(core: &Core, job: &JobRecord, progress: Progress) -> Result<bool, String> {
+    match core.store.progress(&job.id, job.attempts, &progress) {
+        Ok(Some(updated)) => {
+            core.publish(&updated);
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(e) => Err(format!("job store: {e}")),
+    }
+}
+
+/// Proves the job into `tmp` and moves the bundle into place. `Ok(None)`: the job was
+/// cancelled meanwhile. `Err`: why it failed.
+fn prove_job(core: &Core, job: &JobRecord, tmp: &Path) -> Result<Option<Outcome>, String> {
+    let format = EpochFormat::parse(&job.format)
+        .ok_or_else(|| format!("internal error: unknown epoch format {:?}", job.format))?;
+    let (epoch, _payees) = load_epoch(
+        &core.artifacts,
+        format,
+        job.epoch_id,
+        job.rate_bps,
+        &job.parts,
+    )
+    .map_err(|e| format!("the stored epoch is not valid any more: {e}"))?;
+    let kind = super::backend::BackendKind::parse(&job.backend)
+        .ok_or_else(|| format!("internal error: unknown backend {:?}", job.backend))?;
+    let backend = core.backends.get(kind).map_err(|e| e.to_string())?;
+    let batch = |message: String| Progress {
+        phase: Phase::Proving,
+        batch_index: 1,
+        batch_count: 1,
+        message,
+    };
+    if !report(
+        core,
+        job,
+        batch(format!("proving with the {} circuit", job.shape)),
+    )? {
+        return Ok(None);
+    }
+    let mut still_ours = true;
+    let mut store_error = None;
+    let manifest = backend
+        .prove(&epoch, tmp, &mut |line: &str| {
+            if still_ours && store_error.is_none() {
+                match report(core, job, batch(line.to_string())) {
+                    Ok(ours) => still_ours = ours,
+                    Err(e) => store_error = Some(e),
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    if let Some(e) = store_error {
+        return Err(e);
+    }
+    if !still_ours {
+        return Ok(None);
+    }
+    let bundle_files = list_bundle(tmp).map_err(|e| format!("reading the bundle: {e}"))?;
+    // The claim may have been lost while proving; check before replacing anything in bundles/.
+    match core.store.get(&job.id) {
+        Ok(Some(now)) if now.attempts == job.attempts && now.state == JobState::Running => {}
+        Ok(_) => return Ok(None),
+        Err(e) => return Err(format!("job store: {e}")),
+    }
+    core.artifacts
+        .commit_bundle(tmp, &job.id)
+        .map_err(|e| format!("storing the bundle: {e}"))?;
+    Ok(Some(Outcome::Done {
+        vk_digest: manifest.verifying_key_digest,
+        bundle_files,
+    }))
+}
+
+/// The bundle's files, manifest first.
+fn list_bundle(dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    files.sort_by_key(|f| (f != MANIFEST, f.clone()));
+    Ok(files)
+}
