@@ -470,6 +470,7 @@ async fn run_async(command: ServiceCommand) -> anyhow::Result<()> {
                         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
                 )
                 .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
                 .try_init();
             let config = crate::service::ServiceConfig {
                 data_dir,
