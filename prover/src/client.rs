@@ -494,7 +494,14 @@ async fn run_async(command: ServiceCommand) -> anyhow::Result<()> {
                 result = shutdown_signal() => result?,
             }
             tracing::info!("shutting down; running jobs resume at the next start");
-            service.shutdown().await?;
+            // Open WatchJob streams would hold a graceful shutdown; nothing is lost by not
+            // waiting for them (running jobs are re-queued at the next start).
+            if tokio::time::timeout(Duration::from_secs(5), service.shutdown())
+                .await
+                .is_err()
+            {
+                tracing::warn!("open calls did not finish within 5 s; stopping anyway");
+            }
         }
         ServiceCommand::Submit {
             epoch,
