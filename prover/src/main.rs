@@ -66,6 +66,10 @@ enum Command {
         /// Bundle folder to write.
         #[arg(long)]
         out: PathBuf,
+        /// halo2: folder of KZG parameters (`kzg_bn254_{k}.srs`, halo2 format). Without a file
+        /// for the circuit's size, UNSAFE development parameters are generated and cached there.
+        #[arg(long, env = "ZKATTR_PARAMS_DIR", default_value = "params")]
+        params: PathBuf,
     },
     /// Generate an epoch, print its payouts and commitments in both families, then prove it
     /// with plonky2 and verify the bundle.
@@ -252,11 +256,23 @@ fn run(cli: Cli) -> Result<()> {
             input,
             backend,
             out,
+            params,
         } => {
             let epoch = input.load()?;
             match backend {
                 Backend::Halo2 => {
-                    bail!("the halo2 backend is not built yet; use --backend plonky2")
+                    let started = Instant::now();
+                    let manifest =
+                        zkattr_halo2::prover::prove_epoch(&epoch, &out, &params, |stage| {
+                            eprintln!("[{:>6.1} s] {stage}", started.elapsed().as_secs_f64())
+                        })?;
+                    println!(
+                        "wrote {} ({} circuit, proved in {:.1} s); check it with: zkattr-verify verify {}",
+                        out.display(),
+                        manifest.shape.key(),
+                        manifest.prove_seconds,
+                        out.display()
+                    );
                 }
                 Backend::Plonky2 => {
                     let started = Instant::now();

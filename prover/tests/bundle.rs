@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use zkattr_model::bundle::{BundleManifest, MANIFEST};
-use zkattr_verifier::bundle::{verify_bundle, BundleError};
+use zkattr_verifier::bundle::{verify_bundle, verify_bundle_with_params, BundleError};
 
 fn zkattr(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_zkattr"))
@@ -149,24 +149,108 @@ fn plonky2_bundle_verifies_and_tampering_is_named() {
     ));
 }
 
+fn workspace_params() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../params")
+}
+
 #[test]
-fn halo2_backend_is_refused_clearly() {
+fn halo2_bundle_verifies_and_tampering_is_named() {
     let dir = std::env::temp_dir().join(format!("zkattr-halo2-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let epoch = dir.join("epoch.json");
-    assert!(
-        zkattr(&["gen", "--queries", "2", "--out", epoch.to_str().unwrap()])
-            .status
-            .success()
-    );
-    let o = zkattr(&[
-        "prove",
-        epoch.to_str().unwrap(),
-        "--backend",
-        "halo2",
+    assert!(zkattr(&[
+        "gen",
+        "--queries",
+        "12",
+        "--adapters",
+        "7",
+        "--seed",
+        "3",
         "--out",
-        dir.join("b").to_str().unwrap(),
-    ]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not built yet"));
+        epoch.to_str().unwrap()
+    ])
+    .status
+    .success());
+    let bundle = dir.join("bundle");
+    let o = Command::new(env!("CARGO_BIN_EXE_zkattr"))
+        .args([
+            "prove",
+            epoch.to_str().unwrap(),
+            "--backend",
+            "halo2",
+            "--out",
+            bundle.to_str().unwrap(),
+        ])
+        .env("ZKATTR_PARAMS_DIR", workspace_params())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("UNSAFE development parameters"));
+
+    let params = workspace_params();
+    let verified = verify_bundle_with_params(&bundle, &params).unwrap();
+    assert_eq!(verified.backend, "halo2");
+    assert_eq!(verified.shape, "16x16");
+    assert_eq!(verified.statement.n_queries, 12);
+    assert!(verified.unsafe_params);
+
+    let d = copy(&bundle, "pi");
+    edit_manifest(&d, |m| m.public_inputs.treasury += 1);
+    assert!(matches!(
+        verify_bundle_with_params(&d, &params),
+        Err(BundleError::PublicInput { .. })
+    ));
+
+    let d = copy(&bundle, "table");
+    edit_manifest(&d, |m| {
+        m.payouts.payouts[0].amount += 1;
+        m.payouts.payouts[1].amount -= 1;
+    });
+    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    assert!(matches!(err, BundleError::PayoutTable(_)), "{err}");
+
+    // Claimed public inputs that agree with a changed table still fail at the proof.
+    let d = copy(&bundle, "consistent-lie");
+    edit_manifest(&d, |m| {
+        m.public_inputs.total_pool += 1;
+        m.public_inputs.treasury += 1;
+        m.payouts.total_pool += 1;
+        m.payouts.treasury += 1;
+    });
+    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    assert!(matches!(err, BundleError::Proof(_)), "{err}");
+
+    let d = copy(&bundle, "proofbyte");
+    let mut proof = std::fs::read(d.join("proof.bin")).unwrap();
+    let middle = proof.len() / 2;
+    proof[middle] ^= 1;
+    std::fs::write(d.join("proof.bin"), proof).unwrap();
+    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    assert!(matches!(err, BundleError::Proof(_)), "{err}");
+
+    let d = copy(&bundle, "keyfile");
+    let mut key = std::fs::read(d.join("vk.bin")).unwrap();
+    let last = key.len() - 1;
+    key[last] ^= 1;
+    std::fs::write(d.join("vk.bin"), key).unwrap();
+    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    assert!(
+        matches!(err, BundleError::KeyDigest { .. } | BundleError::KeyFile(_)),
+        "{err}"
+    );
+
+    let d = copy(&bundle, "params");
+    edit_manifest(&d, |m| {
+        if let Some(h) = m.halo2.as_mut() {
+            h.kzg_sha256 = "00".repeat(32);
+        }
+    });
+    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    assert!(matches!(err, BundleError::Params(_)), "{err}");
+
+    let d = copy(&bundle, "nosection");
+    edit_manifest(&d, |m| m.halo2 = None);
+    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    assert!(matches!(err, BundleError::Manifest(_)), "{err}");
 }

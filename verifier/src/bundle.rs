@@ -62,6 +62,8 @@ pub enum BundleError {
     PayoutTable(String),
     #[error("the proof does not verify: {0}")]
     Proof(String),
+    #[error("KZG parameters: {0}")]
+    Params(String),
 }
 
 /// What a verified bundle proves.
@@ -71,9 +73,12 @@ pub struct Verified {
     pub shape: String,
     pub statement: PublicStatement,
     pub n_payees: u64,
+    /// The proof was made with development KZG parameters (public toxic waste): it proves
+    /// nothing to anyone else. Never settle on it.
+    pub unsafe_params: bool,
 }
 
-fn read(dir: &Path, name: &str) -> Result<Vec<u8>, BundleError> {
+pub(crate) fn read(dir: &Path, name: &str) -> Result<Vec<u8>, BundleError> {
     let path = dir.join(name);
     std::fs::read(&path).map_err(|source| BundleError::Read {
         path: path.display().to_string(),
@@ -130,7 +135,10 @@ fn statement_of(fields: &[F]) -> Option<PublicStatement> {
     })
 }
 
-fn compare(proven: &PublicStatement, claimed: &PublicStatement) -> Result<(), BundleError> {
+pub(crate) fn compare(
+    proven: &PublicStatement,
+    claimed: &PublicStatement,
+) -> Result<(), BundleError> {
     let fields: [(&'static str, String, String); 9] = [
         (
             "epoch_id",
@@ -192,14 +200,18 @@ fn compare(proven: &PublicStatement, claimed: &PublicStatement) -> Result<(), Bu
 
 /// Checks the payout table against the proven statement: same public values, amounts that add
 /// up, payees in strictly increasing order, and a payout commitment that opens to the table.
-fn check_table(manifest: &BundleManifest, proven: &PublicStatement) -> Result<u64, BundleError> {
+pub(crate) fn check_table<Family: CommitmentFamily>(
+    family: &Family,
+    manifest: &BundleManifest,
+    proven: &PublicStatement,
+) -> Result<u64, BundleError> {
     let table = &manifest.payouts;
     compare(proven, &PublicStatement::from_report(table))?;
     let err = |m: String| Err(BundleError::PayoutTable(m));
-    if table.family != GoldilocksTwin::NAME {
+    if table.family != Family::NAME {
         return err(format!(
-            "family {} does not match the plonky2 backend",
-            table.family
+            "family {} does not match the {} backend",
+            table.family, manifest.backend
         ));
     }
     let mut paid: u128 = 0;
@@ -238,9 +250,9 @@ fn check_table(manifest: &BundleManifest, proven: &PublicStatement) -> Result<u6
             amount: p.amount,
         })
         .collect();
-    let commitment = payout_commitment(&GoldilocksTwin, &payouts)
-        .map_err(|e| BundleError::PayoutTable(e.to_string()))?;
-    let hex = GoldilocksTwin::to_hex(&commitment);
+    let commitment =
+        payout_commitment(family, &payouts).map_err(|e| BundleError::PayoutTable(e.to_string()))?;
+    let hex = Family::to_hex(&commitment);
     if hex != proven.payout_commitment {
         return err(format!(
             "the entries hash to {hex}, not the proven payout commitment {}",
@@ -250,15 +262,23 @@ fn check_table(manifest: &BundleManifest, proven: &PublicStatement) -> Result<u6
     Ok(table.n_payees)
 }
 
-/// Verifies the bundle in `dir`.
+/// Verifies the bundle in `dir`; a halo2 bundle's KZG parameters come from
+/// [`crate::halo2::params_dir`].
 pub fn verify_bundle(dir: &Path) -> Result<Verified, BundleError> {
+    verify_bundle_with_params(dir, &crate::halo2::params_dir())
+}
+
+/// Verifies the bundle in `dir`, reading halo2 KZG parameters from `params_dir`.
+pub fn verify_bundle_with_params(dir: &Path, params_dir: &Path) -> Result<Verified, BundleError> {
     let manifest: BundleManifest = serde_json::from_slice(&read(dir, MANIFEST)?)
         .map_err(|e| BundleError::Manifest(e.to_string()))?;
     if manifest.version != BUNDLE_VERSION {
         return Err(BundleError::Version(manifest.version));
     }
-    if manifest.backend != "plonky2" {
-        return Err(BundleError::Backend(manifest.backend));
+    match manifest.backend.as_str() {
+        "plonky2" => {}
+        "halo2" => return crate::halo2::verify_halo2_bundle(dir, params_dir, manifest),
+        _ => return Err(BundleError::Backend(manifest.backend)),
     }
     let shape = manifest.shape.key();
     let pinned = pinned_plonky2_digest(&shape).ok_or_else(|| BundleError::UnknownShape {
@@ -285,7 +305,7 @@ pub fn verify_bundle(dir: &Path) -> Result<Verified, BundleError> {
     let proven = statement_of(&proof.public_inputs)
         .ok_or(BundleError::PublicInputCount(proof.public_inputs.len()))?;
     compare(&proven, &manifest.public_inputs)?;
-    let n_payees = check_table(&manifest, &proven)?;
+    let n_payees = check_table(&GoldilocksTwin, &manifest, &proven)?;
     key.verify(proof)
         .map_err(|e| BundleError::Proof(e.to_string()))?;
     Ok(Verified {
@@ -293,5 +313,6 @@ pub fn verify_bundle(dir: &Path) -> Result<Verified, BundleError> {
         shape,
         statement: proven,
         n_payees,
+        unsafe_params: false,
     })
 }

@@ -7,6 +7,7 @@
 pub mod bn254;
 pub mod bundle;
 pub mod goldilocks;
+pub mod halo2;
 pub mod poseidon;
 
 pub use bn254::ArkBn254Family;

@@ -4,13 +4,17 @@
 //! - [`chip`]: the Poseidon permutation chip (custom gates) and [`chip::PoseidonInstructions`];
 //! - [`circuit`]: the configuration (halo2-base columns plus the chip) and synthesis;
 //! - [`statement`]: the statement's constraints and its witness;
-//! - [`prover`]: keys, parameters, proofs and bundles.
+//! - [`keys`]: parameters, verifying keys and verification (what a verifier needs);
+//! - [`prover`]: layouts, key generation and proving (feature `prover`, on by default).
 
 pub mod chip;
 pub mod circuit;
+pub mod keys;
 pub mod native;
 pub mod poseidon;
+#[cfg(feature = "prover")]
 pub mod prover;
+#[cfg(feature = "prover")]
 pub mod statement;
 
 pub use native::Bn254Family;

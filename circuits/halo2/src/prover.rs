@@ -6,7 +6,8 @@
 //! a Blake2b transcript.
 
 use crate::chip::ROWS_PER_PERMUTATION;
-use crate::circuit::{usable_rows, AttributionCircuit, KeyLayout, UNUSABLE_ROWS};
+use crate::circuit::{usable_rows, AttributionCircuit, UNUSABLE_ROWS};
+pub use crate::keys::*;
 use crate::poseidon::Fr;
 use crate::statement::{build_statement, public_inputs, Halo2Shape, StatementWitness};
 use crate::Bn254Family;
@@ -16,45 +17,26 @@ use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
 use halo2_base::halo2_proofs::dev::MockProver;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
 use halo2_base::halo2_proofs::plonk::{
-    create_proof, keygen_pk, keygen_vk, verify_proof, ProvingKey, VerifyingKey,
+    create_proof, keygen_pk, keygen_vk, ProvingKey, VerifyingKey,
 };
-use halo2_base::halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_base::halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
-use halo2_base::halo2_proofs::poly::kzg::multiopen::{ProverSHPLONK, VerifierSHPLONK};
-use halo2_base::halo2_proofs::poly::kzg::strategy::SingleStrategy;
-use halo2_base::halo2_proofs::transcript::{
-    Blake2bRead, Blake2bWrite, Challenge255, TranscriptReadBuffer, TranscriptWriterBuffer,
-};
-use halo2_base::halo2_proofs::SerdeFormat;
+use halo2_base::halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
+use halo2_base::halo2_proofs::transcript::{Blake2bWrite, Challenge255, TranscriptWriterBuffer};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use sha2::{Digest as _, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::Instant;
+use zkattr_model::bundle::{
+    BundleManifest, BundleShape, Halo2Section, PublicStatement, BUNDLE_VERSION, MANIFEST,
+};
 use zkattr_model::commit::EpochCommitments;
-use zkattr_model::{Epoch, Settlement};
+use zkattr_model::{payout_report, Epoch, Settlement};
 
 /// halo2-base advice columns a layout may use before it takes more rows instead.
 pub const MAX_BASE_ADVICE: usize = 4;
 
 /// The circuit sizes the prover picks from (query capacity; payee capacity is the same).
 pub const HALO2_LADDER: [usize; 4] = [16, 64, 256, 1024];
-
-/// Errors of the halo2 backend.
-#[derive(Debug, thiserror::Error)]
-pub enum Halo2Error {
-    #[error("{0}")]
-    Shape(String),
-    #[error("the KZG parameters at {path}: {reason}")]
-    Params { path: PathBuf, reason: String },
-    #[error("key generation failed: {0}")]
-    Keygen(String),
-    #[error("the prover failed: {0}")]
-    Prove(String),
-    #[error("the proof does not verify: {0}")]
-    Verify(String),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-}
 
 /// A shape's row count and halo2-base column layout.
 #[derive(Clone, Debug)]
@@ -139,101 +121,6 @@ pub fn mock_prove(
     })
 }
 
-/// KZG parameters and where they came from.
-#[derive(Debug)]
-pub struct KzgParams {
-    pub params: ParamsKZG<Bn256>,
-    /// `dev-unsafe` (generated from a public seed: anyone can forge proofs) or `file`.
-    pub source: String,
-    pub path: PathBuf,
-    /// SHA-256 of the serialised parameters at this `k`.
-    pub sha256: String,
-}
-
-/// The seed of development parameters. Public, so their toxic waste is known: never settle
-/// anything proved with them.
-const DEV_SEED: [u8; 32] = *b"zkattr dev params: UNSAFE, known";
-
-/// The file name of parameters for `2^k` rows, in halo2's format.
-pub fn params_file_name(k: usize) -> String {
-    format!("kzg_bn254_{k}.srs")
-}
-
-fn read_params(path: &Path) -> Result<ParamsKZG<Bn256>, Halo2Error> {
-    let bad = |reason: String| Halo2Error::Params {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let mut file = std::io::BufReader::new(
-        std::fs::File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?,
-    );
-    ParamsKZG::<Bn256>::read(&mut file).map_err(|e| bad(format!("not halo2 KZG parameters: {e}")))
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-impl KzgParams {
-    /// Parameters for `2^k` rows from `dir`: `dir/kzg_bn254_{k}.srs`, or a larger file there cut
-    /// down to `k` (real ceremony parameters, e.g. the Perpetual Powers of Tau in halo2 format).
-    pub fn load(dir: &Path, k: usize) -> Result<Self, Halo2Error> {
-        for bigger in k..=28 {
-            let path = dir.join(params_file_name(bigger));
-            if !path.exists() {
-                continue;
-            }
-            let mut params = read_params(&path)?;
-            if (params.k() as usize) < k {
-                return Err(Halo2Error::Params {
-                    path,
-                    reason: format!("holds 2^{} rows, not 2^{k}", params.k()),
-                });
-            }
-            params.downsize(k as u32);
-            let mut bytes = Vec::new();
-            params.write(&mut bytes)?;
-            return Ok(KzgParams {
-                params,
-                source: "file".into(),
-                path,
-                sha256: sha256_hex(&bytes),
-            });
-        }
-        Err(Halo2Error::Params {
-            path: dir.join(params_file_name(k)),
-            reason: "missing (put ceremony parameters there, or use development parameters)".into(),
-        })
-    }
-
-    /// Deterministic development parameters for `2^k` rows, cached in `dir/dev-unsafe/`.
-    /// UNSAFE: generated from a public seed.
-    pub fn dev_unsafe(dir: &Path, k: usize) -> Result<Self, Halo2Error> {
-        let dev_dir = dir.join("dev-unsafe");
-        let path = dev_dir.join(params_file_name(k));
-        let params = if path.exists() {
-            read_params(&path)?
-        } else {
-            std::fs::create_dir_all(&dev_dir)?;
-            let params = ParamsKZG::<Bn256>::setup(k as u32, ChaCha20Rng::from_seed(DEV_SEED));
-            let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-            let mut file = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
-            params.write(&mut file)?;
-            drop(file);
-            std::fs::rename(&temporary, &path)?;
-            params
-        };
-        let mut bytes = Vec::new();
-        params.write(&mut bytes)?;
-        Ok(KzgParams {
-            params,
-            source: "dev-unsafe".into(),
-            path,
-            sha256: sha256_hex(&bytes),
-        })
-    }
-}
-
 /// A proving key with what the prover needs to lay out witnesses the same way.
 #[derive(Debug)]
 pub struct Halo2Keys {
@@ -301,54 +188,6 @@ impl Halo2Keys {
     }
 }
 
-/// Checks a SHPLONK/Blake2b proof against a verifying key and SPEC's public inputs.
-pub fn verify(
-    params: &ParamsKZG<Bn256>,
-    vk: &VerifyingKey<G1Affine>,
-    proof: &[u8],
-    instances: &[Fr],
-) -> Result<(), Halo2Error> {
-    let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(proof);
-    verify_proof::<
-        KZGCommitmentScheme<Bn256>,
-        VerifierSHPLONK<'_, Bn256>,
-        Challenge255<G1Affine>,
-        Blake2bRead<&[u8], G1Affine, Challenge255<G1Affine>>,
-        SingleStrategy<'_, Bn256>,
-    >(
-        params.verifier_params(),
-        vk,
-        SingleStrategy::new(params),
-        &[&[instances]],
-        &mut transcript,
-    )
-    .map_err(|e| Halo2Error::Verify(format!("{e:?}")))
-}
-
-/// The serialised verifying key.
-pub fn verifying_key_bytes(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
-    vk.to_bytes(SerdeFormat::RawBytes)
-}
-
-/// Reads a verifying key written by [`verifying_key_bytes`] for a circuit laid out with `params`.
-pub fn read_verifying_key(
-    bytes: &[u8],
-    params: BaseCircuitParams,
-) -> std::io::Result<VerifyingKey<G1Affine>> {
-    VerifyingKey::read::<_, KeyLayout>(&mut &bytes[..], SerdeFormat::RawBytes, params)
-}
-
-/// The pinned digest of a verifying key: SHA-256 over a domain string, the key's bytes and
-/// halo2's transcript representation of it (which hashes the whole constraint system, gates
-/// included, with the fixed commitments).
-pub fn halo2_key_digest(vk: &VerifyingKey<G1Affine>) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"zkattr-halo2-vk-v1");
-    hasher.update(verifying_key_bytes(vk));
-    hasher.update(format!("{:?}", vk.transcript_repr()).as_bytes());
-    hex::encode(hasher.finalize())
-}
-
 /// The witness and SPEC's public inputs of a validated epoch in `shape`.
 pub fn witness_for(
     shape: Halo2Shape,
@@ -362,3 +201,87 @@ pub fn witness_for(
 
 /// The family the halo2 backend commits with.
 pub const FAMILY: Bn254Family = Bn254Family;
+
+/// Proves `epoch` in the smallest ladder circuit that fits it and writes the bundle into `out`:
+/// `bundle.json`, `proof.bin` and `vk.bin`. KZG parameters come from `params_dir` (a ceremony
+/// file `kzg_bn254_{k}.srs`, or a larger one cut down); when there is none, deterministic
+/// development parameters are generated and the bundle says `dev-unsafe`. `progress` receives
+/// one line per stage.
+pub fn prove_epoch(
+    epoch: &Epoch,
+    out: &Path,
+    params_dir: &Path,
+    mut progress: impl FnMut(&str),
+) -> Result<BundleManifest, Halo2Error> {
+    let (settlement, commitments, report) =
+        payout_report(&Bn254Family, epoch).map_err(|e| Halo2Error::Shape(e.to_string()))?;
+    let shape = shape_for(epoch.queries.len(), settlement.payouts.len())?;
+    let layout = Layout::for_shape(shape);
+    progress(&format!(
+        "circuit for {} queries and {} payees: 2^{} rows, {} permutations, {} halo2-base cells",
+        shape.queries, shape.payees, layout.k, layout.permutations, layout.base_cells
+    ));
+    let params = match KzgParams::load(params_dir, layout.k)? {
+        Some(params) => params,
+        None => {
+            progress(&format!(
+                "no KZG parameters for 2^{} rows in {}: using UNSAFE development parameters (never settle with them)",
+                layout.k,
+                params_dir.display()
+            ));
+            KzgParams::dev_unsafe(params_dir, layout.k)?
+        }
+    };
+    let start = Instant::now();
+    let keys = Halo2Keys::generate(&layout, &params.params)?;
+    progress(&format!(
+        "keys ready ({:.1} s); proving",
+        start.elapsed().as_secs_f64()
+    ));
+    let (witness, instances) = witness_for(shape, epoch, &settlement, &commitments)?;
+    let start = Instant::now();
+    let proof = keys.prove(&params.params, &witness, &instances)?;
+    let prove_seconds = start.elapsed().as_secs_f64();
+    verify(&params.params, keys.vk(), &proof, &instances).map_err(|e| {
+        Halo2Error::Prove(format!(
+            "internal error: the fresh proof does not verify: {e}"
+        ))
+    })?;
+    progress(&format!(
+        "proved in {prove_seconds:.1} s ({} bytes); writing {}",
+        proof.len(),
+        out.display()
+    ));
+
+    std::fs::create_dir_all(out)?;
+    let manifest = BundleManifest {
+        version: BUNDLE_VERSION,
+        backend: "halo2".into(),
+        shape: BundleShape {
+            queries: shape.queries as u64,
+            payees: shape.payees as u64,
+        },
+        verifying_key_digest: halo2_key_digest(keys.vk()),
+        proof_file: "proof.bin".into(),
+        verifying_key_file: "vk.bin".into(),
+        public_inputs: PublicStatement::from_report(&report),
+        payouts: report,
+        prove_seconds,
+        halo2: Some(Halo2Section {
+            circuit_params: serde_json::to_value(&layout.params)
+                .map_err(|e| Halo2Error::Keygen(e.to_string()))?,
+            kzg_k: layout.k as u32,
+            kzg_source: params.source.clone(),
+            kzg_sha256: params.sha256.clone(),
+        }),
+    };
+    std::fs::write(out.join(&manifest.proof_file), &proof)?;
+    std::fs::write(
+        out.join(&manifest.verifying_key_file),
+        verifying_key_bytes(keys.vk()),
+    )?;
+    let text =
+        serde_json::to_string_pretty(&manifest).map_err(|e| Halo2Error::Keygen(e.to_string()))?;
+    std::fs::write(out.join(MANIFEST), text + "\n")?;
+    Ok(manifest)
+}

@@ -15,7 +15,7 @@ pub const BUNDLE_VERSION: u32 = 1;
 #[serde(deny_unknown_fields)]
 pub struct BundleManifest {
     pub version: u32,
-    /// `plonky2` (and `halo2` once it lands).
+    /// `plonky2` or `halo2`.
     pub backend: String,
     /// The circuit's capacities.
     pub shape: BundleShape,
@@ -30,6 +30,23 @@ pub struct BundleManifest {
     pub payouts: PayoutReport,
     /// Seconds spent proving, for the record.
     pub prove_seconds: f64,
+    /// halo2 bundles only: what reading the key and checking the proof needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halo2: Option<Halo2Section>,
+}
+
+/// The halo2-specific part of a bundle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Halo2Section {
+    /// halo2-base's column layout (`BaseCircuitParams`) the verifying key was made for.
+    pub circuit_params: serde_json::Value,
+    /// The KZG parameters: rows `2^k`, where they came from (`dev-unsafe`: generated from a
+    /// public seed, so anyone can forge proofs; `file`: read from a ceremony file), and the
+    /// SHA-256 of their serialised form.
+    pub kzg_k: u32,
+    pub kzg_source: String,
+    pub kzg_sha256: String,
 }
 
 /// A circuit's capacities.

@@ -167,6 +167,7 @@ impl StatementCircuit {
             public_inputs: PublicStatement::from_report(&report),
             payouts: report,
             prove_seconds,
+            halo2: None,
         };
         debug_assert_eq!(
             manifest.public_inputs.payout_commitment,

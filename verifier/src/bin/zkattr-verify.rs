@@ -20,7 +20,8 @@ struct Cli {
 enum Command {
     /// Check a bundle folder: its shape and pinned key, its payout table, then the proof.
     Verify {
-        /// The folder `zkattr prove --out` wrote.
+        /// The folder `zkattr prove --out` wrote. halo2 bundles read KZG parameters from
+        /// `ZKATTR_PARAMS_DIR` (default `./params`).
         dir: PathBuf,
     },
 }
@@ -37,6 +38,11 @@ fn main() -> ExitCode {
                 println!("activation commitment  {}", s.activation_commitment);
                 println!("influence commitment   {}", s.influence_commitment);
                 println!("payout commitment      {}", s.payout_commitment);
+                if v.unsafe_params {
+                    eprintln!(
+                        "WARNING: proved with UNSAFE development KZG parameters (public seed): this proof convinces no one else; never settle on it"
+                    );
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -1,0 +1,136 @@
+//! Checking a halo2 bundle: the manifest's halo2 section, the verifying key against the pinned
+//! digest, the payout table against the proven commitment (with the independent ark-bn254
+//! implementation), the KZG parameters against the recorded hash, then the proof.
+
+use crate::bn254::ArkBn254Family;
+use crate::bundle::{check_table, read, BundleError, Verified};
+use halo2_base::gates::circuit::BaseCircuitParams;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use zkattr_halo2::keys::{halo2_key_digest, read_verifying_key, verify, KzgParams};
+use zkattr_halo2::poseidon::Fr;
+use zkattr_halo2::Bn254Family;
+use zkattr_model::bundle::{BundleManifest, PublicStatement};
+use zkattr_model::CommitmentFamily;
+
+/// SPEC's public inputs: one instance column of nine.
+pub const BN254_PUBLIC_INPUTS: usize = 9;
+
+/// The pinned verifying-key digests of the halo2 circuits, by parameter source and shape.
+const PINNED_HALO2: &str = include_str!("../../params/halo2_vk_digests.json");
+
+/// The pinned digest of the halo2 circuit of `shape` (e.g. `16x16`) under parameters from
+/// `source` (`dev-unsafe`; ceremony parameters get their own entries once chosen).
+pub fn pinned_halo2_digest(source: &str, shape: &str) -> Option<String> {
+    let pinned: BTreeMap<String, BTreeMap<String, String>> =
+        serde_json::from_str(PINNED_HALO2).ok()?;
+    pinned.get(source)?.get(shape).cloned()
+}
+
+/// Where KZG parameters are read from: `ZKATTR_PARAMS_DIR`, else `./params`.
+pub fn params_dir() -> PathBuf {
+    std::env::var_os("ZKATTR_PARAMS_DIR").map_or_else(|| PathBuf::from("params"), PathBuf::from)
+}
+
+fn instances(statement: &PublicStatement) -> Result<Vec<Fr>, BundleError> {
+    let digest = |name: &'static str, hex: &str| {
+        Bn254Family::from_hex(hex).ok_or_else(|| {
+            BundleError::Manifest(format!("{name} {hex:?} is not a BN254 field element"))
+        })
+    };
+    Ok(vec![
+        Fr::from(statement.epoch_id),
+        Fr::from(u64::from(statement.rate_bps)),
+        digest("activation_commitment", &statement.activation_commitment)?,
+        digest("influence_commitment", &statement.influence_commitment)?,
+        Fr::from(statement.n_queries),
+        Fr::from(statement.total_pool),
+        Fr::from(statement.total_paid),
+        Fr::from(statement.treasury),
+        digest("payout_commitment", &statement.payout_commitment)?,
+    ])
+}
+
+/// Verifies a halo2 bundle whose manifest has been read.
+pub fn verify_halo2_bundle(
+    dir: &Path,
+    params_dir: &Path,
+    manifest: BundleManifest,
+) -> Result<Verified, BundleError> {
+    let section = manifest.halo2.clone().ok_or_else(|| {
+        BundleError::Manifest("a halo2 bundle needs its \"halo2\" section".into())
+    })?;
+    let shape = manifest.shape.key();
+    let pinned = pinned_halo2_digest(&section.kzg_source, &shape).ok_or_else(|| {
+        BundleError::UnknownShape {
+            backend: format!("halo2 ({} parameters)", section.kzg_source),
+            shape: shape.clone(),
+        }
+    })?;
+    let circuit_params: BaseCircuitParams = serde_json::from_value(section.circuit_params)
+        .map_err(|e| BundleError::Manifest(format!("halo2.circuit_params: {e}")))?;
+    if circuit_params.k != section.kzg_k as usize
+        || circuit_params.num_instance_columns != 1
+        || circuit_params.k > 26
+    {
+        return Err(BundleError::Manifest(format!(
+            "halo2.circuit_params do not describe this statement's circuit: {circuit_params:?}"
+        )));
+    }
+    let key_bytes = read(dir, &manifest.verifying_key_file)?;
+    let vk = read_verifying_key(&key_bytes, circuit_params)
+        .map_err(|e| BundleError::KeyFile(e.to_string()))?;
+    let found = halo2_key_digest(&vk);
+    if found != pinned || manifest.verifying_key_digest != pinned {
+        return Err(BundleError::KeyDigest {
+            shape,
+            pinned,
+            found,
+        });
+    }
+    let proof = read(dir, &manifest.proof_file)?;
+    if proof.is_empty() || proof.len() > 1 << 20 {
+        return Err(BundleError::ProofFile(format!(
+            "{} bytes is not a halo2 proof of this circuit",
+            proof.len()
+        )));
+    }
+    let statement = manifest.public_inputs.clone();
+    let instances = instances(&statement)?;
+    debug_assert_eq!(instances.len(), BN254_PUBLIC_INPUTS);
+    let n_payees = check_table(&ArkBn254Family, &manifest, &statement)?;
+
+    let k = section.kzg_k as usize;
+    let params = match section.kzg_source.as_str() {
+        "dev-unsafe" => KzgParams::dev_unsafe(params_dir, k),
+        "file" => KzgParams::load(params_dir, k).and_then(|p| {
+            p.ok_or_else(|| zkattr_halo2::keys::Halo2Error::Params {
+                path: params_dir.to_path_buf(),
+                reason: format!("no kzg_bn254_{k}.srs (or larger) here"),
+            })
+        }),
+        other => {
+            return Err(BundleError::Params(format!(
+                "unknown parameter source {other:?}"
+            )))
+        }
+    }
+    .map_err(|e| BundleError::Params(e.to_string()))?;
+    if params.sha256 != section.kzg_sha256 {
+        return Err(BundleError::Params(format!(
+            "{} hashes to {}, but the proof was made with {}",
+            params.path.display(),
+            params.sha256,
+            section.kzg_sha256
+        )));
+    }
+    verify(&params.params, &vk, &proof, &instances)
+        .map_err(|e| BundleError::Proof(e.to_string()))?;
+    Ok(Verified {
+        backend: manifest.backend,
+        shape,
+        statement,
+        n_payees,
+        unsafe_params: section.kzg_source == "dev-unsafe",
+    })
+}
