@@ -2,6 +2,7 @@
 //! ([`client`]); the `zkattr` binary adds the offline commands.
 
 pub mod client;
+pub mod progress;
 pub mod service;
 
 /// The generated `attribution.v1` gRPC types, clients and servers.

@@ -13,6 +13,7 @@ use zkattr_model::io::{read_csv_pair, read_epoch_json, write_csv_pair, write_epo
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::{payout_report, Epoch, EpochParams, PayoutReport};
 use zkattr_plonky2::GoldilocksFamily;
+use zkattr_prover::progress::StageProgress;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -261,11 +262,12 @@ fn run(cli: Cli) -> Result<()> {
             let epoch = input.load()?;
             match backend {
                 Backend::Halo2 => {
-                    let started = Instant::now();
+                    let mut progress = StageProgress::new(4);
                     let manifest =
                         zkattr_halo2::prover::prove_epoch(&epoch, &out, &params, |stage| {
-                            eprintln!("[{:>6.1} s] {stage}", started.elapsed().as_secs_f64())
+                            progress.stage(stage)
                         })?;
+                    drop(progress);
                     println!(
                         "wrote {} ({} circuit, proved in {:.1} s); check it with: zkattr-verify verify {}",
                         out.display(),
@@ -275,10 +277,11 @@ fn run(cli: Cli) -> Result<()> {
                     );
                 }
                 Backend::Plonky2 => {
-                    let started = Instant::now();
+                    let mut progress = StageProgress::new(6);
                     let manifest = zkattr_plonky2::prover::prove_epoch(&epoch, &out, |stage| {
-                        eprintln!("[{:>6.1} s] {stage}", started.elapsed().as_secs_f64())
+                        progress.stage(stage)
                     })?;
+                    drop(progress);
                     println!(
                         "wrote {} ({} circuit, proved in {:.1} s); check it with: zkattr-verify verify {}",
                         out.display(),
@@ -327,10 +330,9 @@ fn run(cli: Cli) -> Result<()> {
                 dir.display()
             )?;
             out.flush()?;
-            let started = Instant::now();
-            zkattr_plonky2::prover::prove_epoch(&epoch, &dir, |stage| {
-                eprintln!("[{:>6.1} s] {stage}", started.elapsed().as_secs_f64())
-            })?;
+            let mut progress = StageProgress::new(6);
+            zkattr_plonky2::prover::prove_epoch(&epoch, &dir, |stage| progress.stage(stage))?;
+            drop(progress);
             let verified = zkattr_verifier::bundle::verify_bundle(&dir)
                 .with_context(|| format!("verifying {}", dir.display()))?;
             writeln!(
