@@ -391,6 +391,10 @@ pub enum ServiceCommand {
         /// Built circuits kept in memory (the 1024 one holds gigabytes).
         #[arg(long, default_value_t = 2)]
         circuit_cache: usize,
+        /// halo2: folder of KZG parameters (`kzg_bn254_{k}.srs`); without a file for a
+        /// circuit's size, UNSAFE development parameters are generated and cached there.
+        #[arg(long, env = "ZKATTR_PARAMS_DIR", default_value = "params")]
+        params: PathBuf,
     },
     /// Upload an epoch to a service and queue its proof.
     Submit {
@@ -463,6 +467,7 @@ async fn run_async(command: ServiceCommand) -> anyhow::Result<()> {
             tls_cert,
             tls_key,
             circuit_cache,
+            params,
         } => {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(
@@ -483,6 +488,7 @@ async fn run_async(command: ServiceCommand) -> anyhow::Result<()> {
                     .zip(tls_key)
                     .map(|(cert, key)| crate::service::TlsFiles { cert, key }),
                 circuit_cache,
+                kzg_params_dir: params,
                 ..Default::default()
             };
             if config.token.is_none() && !listen.ip().is_loopback() {

@@ -64,7 +64,7 @@ async fn submit_watch_fetch_verify_and_resubmit() {
         Some(Code::InvalidArgument)
     );
 
-    // halo2 is in the API but not in this build.
+    // The same epoch proved with halo2: the bundle verifies and names the pinned key.
     let mut header = json_header();
     header.backend = proto::Backend::Halo2.into();
     let halo2 = client::submit(
@@ -73,10 +73,36 @@ async fn submit_watch_fetch_verify_and_resubmit() {
         vec![(proto::Part::EpochJson, PartData::Bytes(json_bytes(&epoch)))],
         |_| {},
     )
+    .await
+    .expect("submit halo2");
+    let halo2_job = job_of(&halo2);
+    assert_eq!(halo2_job.shape, "16x16");
+    assert_ne!(
+        halo2_job.job_id, job.job_id,
+        "another backend is another job"
+    );
+    let (_, halo2_done) = watch_states(&mut client, &halo2_job.job_id).await;
+    assert_eq!(halo2_done.state(), proto::JobState::Done, "{halo2_done:?}");
+    let verified = fetch_and_verify(
+        &mut client,
+        &halo2_job.job_id,
+        &dir.path().join("halo2-bundle"),
+    )
     .await;
-    let (code, message) = code_of(halo2);
-    assert_eq!(code, Code::Unimplemented);
-    assert!(message.contains("halo2 backend not built yet"), "{message}");
+    assert_eq!(verified.backend, "halo2");
+    assert_eq!(verified.statement.n_queries, 12);
+    let halo2_key = client
+        .get_verifying_key(proto::GetVerifyingKeyRequest {
+            backend: proto::Backend::Halo2.into(),
+            queries: 12,
+            ..Default::default()
+        })
+        .await
+        .expect("halo2 verifying key")
+        .into_inner();
+    assert_eq!(halo2_key.shape, "16x16");
+    assert_eq!(halo2_key.digest, halo2_key.pinned_digest);
+    assert_eq!(halo2_key.digest, halo2_done.verifying_key_digest);
 
     // The CSV pair from two parties: activations uploaded on their own, influence streamed.
     let (act, inf) = csv_bytes(&epoch);
@@ -156,8 +182,19 @@ async fn submit_watch_fetch_verify_and_resubmit() {
         .expect("list")
         .into_inner();
     assert_eq!(page2.jobs.len(), 1);
-    assert_eq!(page2.jobs[0].job_id, job.job_id);
-    assert!(page2.next_page_token.is_empty());
+    assert_eq!(page2.jobs[0].job_id, halo2_job.job_id);
+    let page3 = client
+        .list_jobs(proto::ListJobsRequest {
+            page_size: 1,
+            page_token: page2.next_page_token,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(page3.jobs.len(), 1);
+    assert_eq!(page3.jobs[0].job_id, job.job_id);
+    assert!(page3.next_page_token.is_empty());
     running.shutdown().await.expect("shutdown");
 }
 

@@ -65,7 +65,6 @@ fn store_status(e: StoreError) -> Status {
 
 fn backend_status(e: BackendError) -> Status {
     match e {
-        BackendError::NotBuilt(m) => Status::unimplemented(m),
         BackendError::TooLarge(m) => Status::failed_precondition(m),
         BackendError::UnknownShape(m) => Status::invalid_argument(m),
         BackendError::Failed(e) => Status::internal(format!("{e:#}")),

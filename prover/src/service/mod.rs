@@ -46,6 +46,9 @@ pub struct ServiceConfig {
     pub tls: Option<TlsFiles>,
     /// Built circuits kept in memory.
     pub circuit_cache: usize,
+    /// KZG parameters for halo2 jobs (`kzg_bn254_{k}.srs`); without a file for a circuit's
+    /// size, UNSAFE development parameters are generated and cached there.
+    pub kzg_params_dir: PathBuf,
     /// A job whose proving the process died in this many times is failed, not re-queued.
     pub max_attempts: u32,
 }
@@ -68,6 +71,7 @@ impl Default for ServiceConfig {
             token: None,
             tls: None,
             circuit_cache: 2,
+            kzg_params_dir: zkattr_verifier::halo2::params_dir(),
             max_attempts: 3,
         }
     }
@@ -261,7 +265,7 @@ pub async fn start(
     }
     let cache = cache.unwrap_or_else(|| Arc::new(CircuitCache::new(config.circuit_cache)));
     let core = Arc::new(Core {
-        backends: Backends::new(Arc::clone(&artifacts), cache),
+        backends: Backends::new(Arc::clone(&artifacts), cache, config.kzg_params_dir.clone()),
         store,
         artifacts,
         events: broadcast::channel(1024).0,

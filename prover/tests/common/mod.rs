@@ -26,6 +26,8 @@ pub async fn start(
         data_dir: dir.path().join("data"),
         listen: "127.0.0.1:0".parse().expect("address"),
         workers: 1,
+        // The repository's params/, so cached development KZG parameters are reused.
+        kzg_params_dir: std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../params"),
         ..Default::default()
     };
     configure(&mut config);
