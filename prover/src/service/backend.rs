@@ -180,27 +180,31 @@ struct Plonky2Backend {
     cache: Arc<CircuitCache>,
 }
 
+/// The capacity of a shape key `CxC` naming one of `ladder`'s circuits.
+fn parse_ladder_shape(backend: &str, key: &str, ladder: &[usize]) -> Result<usize, BackendError> {
+    let unknown = || {
+        let shapes: Vec<String> = ladder.iter().map(|c| format!("{c}x{c}")).collect();
+        BackendError::UnknownShape(format!(
+            "no {backend} circuit of shape {key:?}; the shapes are {}",
+            shapes.join(", ")
+        ))
+    };
+    let (q, p) = key.split_once('x').ok_or_else(unknown)?;
+    match (q.parse::<usize>(), p.parse::<usize>()) {
+        (Ok(q), Ok(p)) if q == p && ladder.contains(&q) => Ok(q),
+        _ => Err(unknown()),
+    }
+}
+
 fn shape_key(shape: StatementShape) -> String {
     format!("{}x{}", shape.queries, shape.payees)
 }
 
 impl Plonky2Backend {
     fn parse_shape(&self, key: &str) -> Result<StatementShape, BackendError> {
-        let unknown = || {
-            BackendError::UnknownShape(format!(
-                "no plonky2 circuit of shape {key:?}; the shapes are {}",
-                SHAPE_LADDER.map(|c| format!("{c}x{c}")).join(", ")
-            ))
-        };
-        let (q, p) = key.split_once('x').ok_or_else(unknown)?;
-        let (q, p): (usize, usize) = (
-            q.parse().map_err(|_| unknown())?,
-            p.parse().map_err(|_| unknown())?,
-        );
-        if q != p || !SHAPE_LADDER.contains(&q) {
-            return Err(unknown());
-        }
-        StatementShape::new(q, p).map_err(|_| unknown())
+        let capacity = parse_ladder_shape("plonky2", key, &SHAPE_LADDER)?;
+        StatementShape::new(capacity, capacity)
+            .map_err(|e| BackendError::UnknownShape(format!("{e:#}")))
     }
 
     fn circuit(
@@ -285,22 +289,9 @@ struct Halo2Backend {
 
 impl Halo2Backend {
     fn parse_shape(&self, key: &str) -> Result<zkattr_halo2::statement::Halo2Shape, BackendError> {
-        use zkattr_halo2::prover::HALO2_LADDER;
-        let unknown = || {
-            BackendError::UnknownShape(format!(
-                "no halo2 circuit of shape {key:?}; the shapes are {}",
-                HALO2_LADDER.map(|c| format!("{c}x{c}")).join(", ")
-            ))
-        };
-        let (q, p) = key.split_once('x').ok_or_else(unknown)?;
-        let (q, p): (usize, usize) = (
-            q.parse().map_err(|_| unknown())?,
-            p.parse().map_err(|_| unknown())?,
-        );
-        if q != p || !HALO2_LADDER.contains(&q) {
-            return Err(unknown());
-        }
-        zkattr_halo2::statement::Halo2Shape::new(q, p).map_err(|_| unknown())
+        let capacity = parse_ladder_shape("halo2", key, &zkattr_halo2::prover::HALO2_LADDER)?;
+        zkattr_halo2::statement::Halo2Shape::new(capacity, capacity)
+            .map_err(BackendError::UnknownShape)
     }
 
     fn params(&self, k: usize) -> Result<zkattr_halo2::prover::KzgParams, BackendError> {
