@@ -1,6 +1,7 @@
 //! The `zkattr` prover crate: the gRPC proving service ([`service`]) and its client
 //! ([`client`]); the `zkattr` binary adds the offline commands.
 
+pub mod bench;
 pub mod client;
 pub mod progress;
 pub mod service;

@@ -88,6 +88,43 @@ enum Command {
         #[arg(long)]
         no_prove: bool,
     },
+    /// Measure proofs of synthetic epochs end to end: writes report.json, report.md and
+    /// prove_time.svg into --out and prints the table.
+    Bench {
+        /// Epoch sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "16,64,250")]
+        queries: Vec<u64>,
+        /// Backends, comma-separated.
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "plonky2,halo2"
+        )]
+        backend: Vec<Backend>,
+        #[arg(long, default_value_t = 5)]
+        seed: u64,
+        /// Folder for the report files.
+        #[arg(long, default_value = "bench-report")]
+        out: PathBuf,
+        #[arg(long, env = "ZKATTR_PARAMS_DIR", default_value = "params")]
+        params: PathBuf,
+    },
+    /// One measurement of `zkattr bench`, run in its own process (peak memory is per process).
+    #[command(hide = true)]
+    BenchOne {
+        #[arg(long, value_enum)]
+        backend: Backend,
+        #[arg(long)]
+        queries: u64,
+        #[arg(long)]
+        seed: u64,
+        #[arg(long)]
+        params: PathBuf,
+        /// Where to write the row as JSON.
+        #[arg(long)]
+        row: PathBuf,
+    },
     /// The gRPC service and its client: serve, submit, status, fetch, cancel, jobs.
     #[command(flatten)]
     Service(zkattr_prover::client::ServiceCommand),
@@ -115,6 +152,13 @@ struct EpochInput {
 enum Backend {
     Plonky2,
     Halo2,
+}
+
+fn backend_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Plonky2 => "plonky2",
+        Backend::Halo2 => "halo2",
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -351,6 +395,77 @@ fn run(cli: Cli) -> Result<()> {
                 dir.display()
             )?;
             writeln!(out, "(the halo2/EVM backend is not built yet)")?;
+        }
+        Command::Bench {
+            queries,
+            backend,
+            seed,
+            out,
+            params,
+        } => {
+            if queries.is_empty() || backend.is_empty() {
+                bail!("give at least one --queries size and one --backend");
+            }
+            let exe = std::env::current_exe().context("locating the zkattr binary")?;
+            let scratch = tempfile::tempdir()?;
+            let mut rows = Vec::new();
+            for &b in &backend {
+                for &n in &queries {
+                    let name = backend_name(b);
+                    eprintln!("bench: {name}, {n} queries ...");
+                    let row_path = scratch.path().join(format!("{name}-{n}.json"));
+                    let status = std::process::Command::new(&exe)
+                        .args(["bench-one", "--backend", name])
+                        .args(["--queries", &n.to_string(), "--seed", &seed.to_string()])
+                        .arg("--params")
+                        .arg(&params)
+                        .arg("--row")
+                        .arg(&row_path)
+                        .status()
+                        .context("running zkattr bench-one")?;
+                    if !status.success() {
+                        bail!("the {name} measurement of {n} queries failed ({status})");
+                    }
+                    let row: zkattr_prover::bench::BenchRow =
+                        serde_json::from_slice(&std::fs::read(&row_path)?)?;
+                    eprintln!(
+                        "bench: {name}, {n} queries: prove {:.1} s, verify {:.3} s, {} B",
+                        row.prove_seconds, row.verify_seconds, row.proof_bytes
+                    );
+                    rows.push(row);
+                }
+            }
+            let command: Vec<String> = std::env::args().collect();
+            let report = zkattr_prover::bench::BenchReport::new(command.join(" "), rows);
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            std::fs::write(
+                out.join("report.json"),
+                serde_json::to_string_pretty(&report)? + "\n",
+            )?;
+            std::fs::write(out.join("report.md"), report.markdown())?;
+            std::fs::write(out.join("prove_time.svg"), report.svg())?;
+            print!("{}", report.markdown());
+            println!(
+                "\nwrote {0}/report.json, {0}/report.md, {0}/prove_time.svg",
+                out.display()
+            );
+        }
+        Command::BenchOne {
+            backend,
+            queries,
+            seed,
+            params,
+            row,
+        } => {
+            let scratch = tempfile::tempdir()?;
+            let measured = zkattr_prover::bench::bench_one(
+                backend_name(backend),
+                queries,
+                seed,
+                &params,
+                scratch.path(),
+            )?;
+            std::fs::write(row, serde_json::to_vec(&measured)?)?;
         }
         Command::Service(command) => zkattr_prover::client::run(command)?,
     }
