@@ -4,6 +4,7 @@
 pub mod native;
 
 pub use native::GoldilocksFamily;
+pub mod aggregate;
 pub mod gadgets;
 pub mod prover;
 pub mod rule;
