@@ -150,6 +150,37 @@ fn check_position(height: u32, index: u64) -> Result<(), AggregateError> {
 }
 
 impl BatchSummary {
+    /// Length of [`Self::to_fields`].
+    pub const LEN: usize = 30;
+
+    /// The public inputs of a batch or merge proof, in this order: epoch_id (2 limbs), rate,
+    /// height, index, activation root (4), influence root (4), first and last query id (2 limbs
+    /// each, zero when empty), n_queries, total_pool, total_paid, treasury (2 limbs each),
+    /// α, β, accumulator (2 each).
+    pub fn to_fields(&self) -> Vec<F> {
+        let mut out = Vec::with_capacity(Self::LEN);
+        out.extend(limbs(self.params.epoch_id));
+        out.push(F::from_canonical_u16(self.params.rate_bps));
+        out.push(F::from_canonical_u32(self.height));
+        out.push(F::from_canonical_u64(self.index));
+        out.extend(self.activation_root.elements);
+        out.extend(self.influence_root.elements);
+        out.extend(limbs(self.first_query.unwrap_or(0)));
+        out.extend(limbs(self.last_query.unwrap_or(0)));
+        out.push(F::from_canonical_u64(self.n_queries));
+        for total in [self.total_pool, self.total_paid, self.treasury] {
+            out.extend(limbs(total));
+        }
+        for e in [
+            self.challenges.alpha,
+            self.challenges.beta,
+            self.accumulator,
+        ] {
+            out.extend(e.0);
+        }
+        out
+    }
+
     /// The constant summary of an empty subtree: padding to the right of the last batch.
     pub fn empty(params: EpochParams, challenges: Challenges, height: u32, index: u64) -> Self {
         let empty = empty_subtrees(&GoldilocksFamily, height as usize)[height as usize];
