@@ -5,6 +5,7 @@ pub mod native;
 
 pub use native::GoldilocksFamily;
 pub mod aggregate;
+pub mod batch;
 pub mod gadgets;
 pub mod merge;
 pub mod prover;
