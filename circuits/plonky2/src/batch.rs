@@ -112,11 +112,11 @@ impl BatchCircuit {
             .query_id
             .map(|l| b.mul(l, prefix.real[0].target));
         let mut last = [zero, zero];
-        for i in 0..capacity {
+        for (i, (q, _)) in queries.iter().enumerate() {
             let next = prefix.real.get(i + 1).map_or(zero, |r| r.target);
             let ends = b.sub(prefix.real[i].target, next);
-            for (k, acc) in last.iter_mut().enumerate() {
-                *acc = b.mul_add(ends, queries[i].0.query_id[k], *acc);
+            for (acc, limb) in last.iter_mut().zip(q.query_id) {
+                *acc = b.mul_add(ends, limb, *acc);
             }
         }
 
