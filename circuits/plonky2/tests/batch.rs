@@ -40,7 +40,7 @@ fn batch_proofs_match_the_native_summary_and_merge() {
     );
 
     // Records out of order cannot be proved (or do not verify).
-    let swapped = [q[1].clone(), q[0].clone(), q[2].clone(), q[3].clone()];
+    let swapped = [q[1], q[0], q[2], q[3]];
     let bad = catch_unwind(AssertUnwindSafe(|| batch.prove(p, ch, 0, &swapped)));
     let accepted = matches!(bad, Ok(Ok(proof)) if batch.data.verify(proof.clone()).is_ok());
     assert!(!accepted, "a batch out of order was accepted");
