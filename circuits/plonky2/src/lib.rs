@@ -6,6 +6,7 @@ pub mod native;
 pub use native::GoldilocksFamily;
 pub mod aggregate;
 pub mod batch;
+pub mod final_layer;
 pub mod gadgets;
 pub mod merge;
 pub mod prover;

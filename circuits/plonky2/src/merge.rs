@@ -23,22 +23,22 @@ use plonky2::plonk::proof::{ProofWithPublicInputs, ProofWithPublicInputsTarget};
 
 /// A summary's public inputs as targets, in [`BatchSummary::to_fields`]' layout.
 #[derive(Clone, Copy, Debug)]
-struct SummaryTargets {
-    epoch: [Target; 3],
-    height: Target,
-    index: Target,
-    activation: HashOutTarget,
-    influence: HashOutTarget,
-    first: [Target; 2],
-    last: [Target; 2],
-    n_queries: Target,
-    totals: [[Target; 2]; 3],
-    challenges: [Target; 4],
-    accumulator: ExtensionTarget<D>,
+pub(crate) struct SummaryTargets {
+    pub(crate) epoch: [Target; 3],
+    pub(crate) height: Target,
+    pub(crate) index: Target,
+    pub(crate) activation: HashOutTarget,
+    pub(crate) influence: HashOutTarget,
+    pub(crate) first: [Target; 2],
+    pub(crate) last: [Target; 2],
+    pub(crate) n_queries: Target,
+    pub(crate) totals: [[Target; 2]; 3],
+    pub(crate) challenges: [Target; 4],
+    pub(crate) accumulator: ExtensionTarget<D>,
 }
 
 impl SummaryTargets {
-    fn read(t: &[Target]) -> Self {
+    pub(crate) fn read(t: &[Target]) -> Self {
         assert_eq!(t.len(), BatchSummary::LEN);
         let hash = |i: usize| HashOutTarget {
             elements: [t[i], t[i + 1], t[i + 2], t[i + 3]],
@@ -77,7 +77,7 @@ impl SummaryTargets {
 
 /// `a + b` over two 32-bit limbs each; the sum must fit in 64 bits (the high limb is
 /// range-checked, so an overflow makes the proof fail).
-fn add_u64(b: &mut CircuitBuilder<F, D>, x: [Target; 2], y: [Target; 2]) -> [Target; 2] {
+pub(crate) fn add_u64(b: &mut CircuitBuilder<F, D>, x: [Target; 2], y: [Target; 2]) -> [Target; 2] {
     let low = b.add(x[0], y[0]);
     let (low, carry) = b.split_low_high(low, 32, 33);
     let high = b.add(x[1], y[1]);
