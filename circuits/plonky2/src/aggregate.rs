@@ -1,7 +1,7 @@
 //! The native twin of batch aggregation (docs/aggregation.md): what a batch proof, a merge
 //! proof and the final layer each establish, computed in plain Rust over the same Goldilocks
-//! values the circuits will expose. The recursive circuits are not built yet; their tests will
-//! compare their public inputs with [`BatchSummary`] and [`finalize`].
+//! values the circuits expose ([`crate::batch`], [`crate::merge`], [`crate::final_layer`]);
+//! their tests compare public inputs with [`BatchSummary`] and [`finalize`].
 //!
 //! Per-adapter payouts aggregate additively: each batch contributes
 //! `acc = Σ_{used slots} (share + β) / (α − adapter)` in `F_p^2`, merges add, and the final layer

@@ -126,8 +126,10 @@ impl FinalCircuit {
         let beta = ExtensionTarget([s.challenges[2], s.challenges[3]]);
 
         // Σ_payees (amount + β·slots)/(α − adapter) must equal the batches' accumulator
-        // (soundness: `aggregate::finalize`). Amounts enter as lo + 2^32·hi < 2^64, and the
-        // list total below is checked in limbs against the accumulated total paid.
+        // (soundness: `aggregate::finalize`). Amounts enter the field as lo + 2^32·hi, which
+        // wraps only for amounts >= p: such a listed amount is its true value plus p, so the
+        // integer total (checked in limbs below against the accumulated total paid) would
+        // exceed the truth unless every amount is exact.
         let one_ext = b.one_extension();
         let zero_ext = b.zero_extension();
         let two_32 = b.constant(F::from_canonical_u64(1 << 32));

@@ -1,5 +1,7 @@
 //! The Goldilocks backend: SPEC's Goldilocks commitments natively ([`native`]).
 //! In-circuit commitment gadgets ([`gadgets`]) are the first part of the plonky2 circuit.
+//! Epochs beyond one circuit: [`batch`] proofs, [`merge`]d by recursion, [`final_layer`] to
+//! SPEC's public inputs, with the native twin in [`aggregate`] (docs/aggregation.md).
 
 pub mod native;
 

@@ -1,10 +1,9 @@
 //! The merge circuit (docs/aggregation.md): verifies two child proofs of one pinned circuit
 //! whose public inputs are [`BatchSummary::to_fields`] and exposes their parent's summary.
 //!
-//! Built so far: children of one fixed circuit (verifier data is a constant of this circuit,
-//! so a prover cannot substitute another circuit), both children real proofs. Not built yet:
-//! the empty right child as a constant (padding), the batch circuit that produces level-0
-//! summaries from query records, and the final layer.
+//! Children are proofs of one fixed circuit (its verifier data is a constant of this circuit,
+//! so a prover cannot substitute another circuit), so there is one merge circuit per level.
+//! Not built yet: the empty right child as a constant (padding needs a proof of an empty batch).
 
 use crate::aggregate::BatchSummary;
 use crate::gadgets::CommitmentInstructions;
