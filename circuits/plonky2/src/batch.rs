@@ -1,0 +1,257 @@
+//! The batch circuit of aggregation (docs/aggregation.md): SPEC's rule for up to `2^height`
+//! queries placed at subtree `index` of both logs, exposing [`BatchSummary::to_fields`] instead
+//! of SPEC's public inputs. No sorted copy and no payout list: per-adapter totals leave the
+//! batch only through the accumulator `Σ_used (share + β) / (α − adapter)`, whose challenges
+//! are public inputs that the final layer (not built yet) recomputes from the commitments.
+
+use crate::aggregate::{BatchSummary, Challenges};
+use crate::gadgets::{CommitmentInstructions, PrefixTargets, QueryTargets};
+use crate::native::{limbs, F};
+use crate::prover::Config;
+use crate::rule::{check_rate, query_rule, QueryRuleTargets};
+use crate::statement::D;
+use anyhow::{ensure, Context, Result};
+use plonky2::field::extension::quadratic::QuadraticExtension;
+use plonky2::field::types::Field;
+use plonky2::hash::hash_types::HashOutTarget;
+use plonky2::iop::ext_target::ExtensionTarget;
+use plonky2::iop::target::{BoolTarget, Target};
+use plonky2::iop::witness::{PartialWitness, WitnessWrite};
+use plonky2::plonk::circuit_builder::CircuitBuilder;
+use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
+use plonky2::plonk::proof::ProofWithPublicInputs;
+use zkattr_model::types::{EpochParams, SLOTS};
+use zkattr_model::{Query, QueryShares, Slot};
+
+/// A built batch circuit for `2^height` queries.
+#[derive(Debug)]
+pub struct BatchCircuit {
+    pub height: u32,
+    pub data: CircuitData<F, Config, D>,
+    epoch_id: [Target; 2],
+    rate: Target,
+    index: Target,
+    queries: Vec<(QueryTargets, QueryRuleTargets)>,
+    prefix: PrefixTargets,
+    order_borrows: Vec<BoolTarget>,
+    challenges: [Target; 4],
+    /// `1 / (α − adapter)` per slot, query-major.
+    inverses: Vec<ExtensionTarget<D>>,
+}
+
+/// Limbs of a sum known below 2^63 (at most 2^15 queries of fees below 2^48).
+fn split_u63(b: &mut CircuitBuilder<F, D>, x: Target) -> [Target; 2] {
+    let (lo, hi) = b.split_low_high(x, 32, 63);
+    [lo, hi]
+}
+
+impl BatchCircuit {
+    pub fn build(height: u32) -> Self {
+        assert!(height <= 15, "batches hold at most 2^15 queries");
+        let capacity = 1usize << height;
+        let config = CircuitConfig::standard_recursion_zk_config();
+        let mut b = CircuitBuilder::<F, D>::new(config);
+        let zero = b.zero();
+        let one = b.one();
+
+        let epoch_id = [b.add_virtual_target(), b.add_virtual_target()];
+        for limb in epoch_id {
+            b.range_check(limb, 32);
+        }
+        let rate = b.add_virtual_target();
+        check_rate(&mut b, rate);
+        let index = b.add_virtual_target();
+        b.range_check(index, 32 - height as usize);
+
+        let queries: Vec<(QueryTargets, QueryRuleTargets)> = (0..capacity)
+            .map(|_| {
+                let q = QueryTargets::new(&mut b);
+                let r = query_rule(&mut b, &q, rate);
+                (q, r)
+            })
+            .collect();
+        let prefix = b.prefix_flags(capacity);
+        for ((q, _), real) in queries.iter().zip(&prefix.real) {
+            let padding = b.not(*real);
+            for value in q.adapter.iter().chain([&q.fee]) {
+                let stray = b.mul(*value, padding.target);
+                b.connect(stray, zero);
+            }
+        }
+
+        // Strictly increasing ids across real records (as in the single-proof statement).
+        let two_32 = b.constant(F::from_canonical_u64(1 << 32));
+        let order_borrows: Vec<BoolTarget> = (1..capacity)
+            .map(|_| b.add_virtual_bool_target_safe())
+            .collect();
+        for i in 1..capacity {
+            let (previous, current) = (queries[i - 1].0.query_id, queries[i].0.query_id);
+            let borrow = order_borrows[i - 1];
+            let real = prefix.real[i].target;
+            let low = b.sub(current[0], previous[0]);
+            let low = b.sub(low, one);
+            let low = b.mul_add(borrow.target, two_32, low);
+            let low = b.mul(low, real);
+            b.range_check(low, 32);
+            let high = b.sub(current[1], previous[1]);
+            let high = b.sub(high, borrow.target);
+            let high = b.mul(high, real);
+            b.range_check(high, 32);
+        }
+
+        // Subtree roots at `height` (no lifting: the merges and the final layer do that).
+        let act: Vec<HashOutTarget> = queries.iter().map(|(q, _)| b.activation_leaf(q)).collect();
+        let inf: Vec<HashOutTarget> = queries.iter().map(|(q, _)| b.influence_leaf(q)).collect();
+        let activation = b.padded_root(&act, &prefix.real, height as usize);
+        let influence = b.padded_root(&inf, &prefix.real, height as usize);
+
+        // First and last real id, zero for an empty batch: the last real record is where
+        // `real_i - real_{i+1}` is 1.
+        let first = queries[0]
+            .0
+            .query_id
+            .map(|l| b.mul(l, prefix.real[0].target));
+        let mut last = [zero, zero];
+        for (i, (q, _)) in queries.iter().enumerate() {
+            let next = prefix.real.get(i + 1).map_or(zero, |r| r.target);
+            let ends = b.sub(prefix.real[i].target, next);
+            for (acc, limb) in last.iter_mut().zip(q.query_id) {
+                *acc = b.mul_add(ends, limb, *acc);
+            }
+        }
+
+        let total_pool = b.add_many(queries.iter().map(|(_, r)| r.pool));
+        let treasury = b.add_many(queries.iter().map(|(_, r)| r.residual));
+        let total_paid = b.add_many(queries.iter().flat_map(|(_, r)| r.share));
+
+        // Accumulator. α is outside F_p (the final layer checks it is the hash of the
+        // commitments, and the native derivation refuses α in F_p), so every `α − adapter`
+        // has an inverse, which the prover supplies and one extension product checks.
+        let challenges = [(); 4].map(|()| b.add_virtual_target());
+        let alpha = ExtensionTarget([challenges[0], challenges[1]]);
+        let beta = ExtensionTarget([challenges[2], challenges[3]]);
+        let one_ext = b.one_extension();
+        let mut accumulator = b.zero_extension();
+        let mut inverses = Vec::with_capacity(capacity * SLOTS);
+        for (q, r) in &queries {
+            for j in 0..SLOTS {
+                let inverse = b.add_virtual_extension_target();
+                let adapter = b.convert_to_ext(q.adapter[j]);
+                let denominator = b.sub_extension(alpha, adapter);
+                let product = b.mul_extension(denominator, inverse);
+                b.connect_extension(product, one_ext);
+                let share = b.convert_to_ext(r.share[j]);
+                let numerator = b.add_extension(share, beta);
+                let term = b.mul_extension(numerator, inverse);
+                let zero_ext = b.zero_extension();
+                let term = b.select_ext(r.used[j], term, zero_ext);
+                accumulator = b.add_extension(accumulator, term);
+                inverses.push(inverse);
+            }
+        }
+
+        let height_target = b.constant(F::from_canonical_u32(height));
+        b.register_public_inputs(&epoch_id);
+        b.register_public_input(rate);
+        b.register_public_input(height_target);
+        b.register_public_input(index);
+        b.register_public_inputs(&activation.elements);
+        b.register_public_inputs(&influence.elements);
+        b.register_public_inputs(&first);
+        b.register_public_inputs(&last);
+        b.register_public_input(prefix.count);
+        for total in [total_pool, total_paid, treasury] {
+            let limbs = split_u63(&mut b, total);
+            b.register_public_inputs(&limbs);
+        }
+        b.register_public_inputs(&challenges);
+        b.register_public_inputs(&accumulator.0);
+
+        BatchCircuit {
+            height,
+            data: b.build::<Config>(),
+            epoch_id,
+            rate,
+            index,
+            queries,
+            prefix,
+            order_borrows,
+            challenges,
+            inverses,
+        }
+    }
+
+    /// Proves batch `index`: `queries` (canonical, at most `2^height`) under `challenges`.
+    pub fn prove(
+        &self,
+        params: EpochParams,
+        challenges: Challenges,
+        index: u64,
+        queries: &[Query],
+    ) -> Result<ProofWithPublicInputs<F, Config, D>> {
+        ensure!(
+            queries.len() <= self.queries.len(),
+            "{} queries do not fit a batch of {}",
+            queries.len(),
+            self.queries.len()
+        );
+        let mut pw = PartialWitness::new();
+        let [lo, hi] = limbs(params.epoch_id);
+        pw.set_target(self.epoch_id[0], lo)?;
+        pw.set_target(self.epoch_id[1], hi)?;
+        pw.set_target(self.rate, F::from_canonical_u16(params.rate_bps))?;
+        pw.set_target(self.index, F::from_canonical_u64(index))?;
+        for (t, v) in self
+            .challenges
+            .iter()
+            .zip(challenges.alpha.0.into_iter().chain(challenges.beta.0))
+        {
+            pw.set_target(*t, v)?;
+        }
+        let empty = Query {
+            query_id: 0,
+            fee: 0,
+            slots: [Slot::UNUSED; SLOTS],
+        };
+        for (i, (qt, rt)) in self.queries.iter().enumerate() {
+            let query = queries.get(i).unwrap_or(&empty);
+            qt.set(&mut pw, query)?;
+            rt.set(
+                &mut pw,
+                query,
+                &QueryShares::compute(query, params.rate_bps),
+            )?;
+            for (j, slot) in query.slots.iter().enumerate() {
+                let denominator = challenges.alpha
+                    - QuadraticExtension([F::from_canonical_u32(slot.adapter_id), F::ZERO]);
+                let inverse = denominator
+                    .try_inverse()
+                    .context("the challenge α equals an adapter id")?;
+                pw.set_extension_target(self.inverses[i * SLOTS + j], inverse)?;
+            }
+        }
+        self.prefix.set(&mut pw, queries.len())?;
+        for (i, borrow) in self.order_borrows.iter().enumerate() {
+            let (previous, current) = match (queries.get(i), queries.get(i + 1)) {
+                (Some(p), Some(c)) => (p.query_id, c.query_id),
+                _ => (0, 1),
+            };
+            pw.set_bool_target(
+                *borrow,
+                (current & 0xffff_ffff) < (previous & 0xffff_ffff) + 1,
+            )?;
+        }
+        self.data.prove(pw)
+    }
+}
+
+/// The summary a batch proof exposes, checked against the native twin by the tests.
+pub fn expected_summary(
+    params: EpochParams,
+    challenges: Challenges,
+    height: u32,
+    index: u64,
+    queries: &[Query],
+) -> Result<Vec<F>> {
+    Ok(BatchSummary::of_batch(params, challenges, height, index, queries)?.to_fields())
+}

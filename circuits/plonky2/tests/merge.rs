@@ -1,0 +1,109 @@
+//! The merge circuit in real recursive proofs. Level-0 children here are proofs of a stand-in
+//! circuit that only exposes a native summary as public inputs (the batch circuit with these
+//! public inputs is not built yet), so these tests check the merge constraints, not a batch.
+
+use plonky2::field::types::Field;
+use plonky2::iop::target::Target;
+use plonky2::iop::witness::{PartialWitness, WitnessWrite};
+use plonky2::plonk::circuit_builder::CircuitBuilder;
+use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
+use plonky2::plonk::proof::ProofWithPublicInputs;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use zkattr_model::commit::commit_epoch;
+use zkattr_model::synth::{generate, SynthConfig};
+use zkattr_model::Settlement;
+use zkattr_plonky2::aggregate::{BatchSummary, Challenges};
+use zkattr_plonky2::merge::MergeCircuit;
+use zkattr_plonky2::native::F;
+use zkattr_plonky2::prover::Config;
+use zkattr_plonky2::GoldilocksFamily;
+
+const D: usize = 2;
+type Proof = ProofWithPublicInputs<F, Config, D>;
+
+type StandIn = (CircuitData<F, Config, D>, Vec<Target>);
+
+/// A circuit whose public inputs are free: stands in for the batch circuit. `tag` is a
+/// constant of one gate, so two stand-ins share their shape (common data) but not their
+/// verifier data.
+fn stand_in(tag: u64) -> StandIn {
+    let mut b = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
+    let t = b.add_virtual_targets(BatchSummary::LEN);
+    b.register_public_inputs(&t);
+    let y = b.mul_const(F::from_canonical_u64(tag), t[0]);
+    let z = b.add_virtual_target();
+    b.connect(y, z);
+    (b.build::<Config>(), t)
+}
+
+fn prove_stand_in(circuit: &StandIn, s: &BatchSummary) -> Proof {
+    let mut pw = PartialWitness::new();
+    for (t, v) in circuit.1.iter().zip(s.to_fields()) {
+        pw.set_target(*t, v).unwrap();
+    }
+    circuit.0.prove(pw).unwrap()
+}
+
+fn rejected(circuit: &MergeCircuit, left: &Proof, right: &Proof) -> bool {
+    match catch_unwind(AssertUnwindSafe(|| circuit.prove(left, right))) {
+        Err(_) | Ok(Err(_)) => true,
+        Ok(Ok(proof)) => circuit.data.verify(proof).is_err(),
+    }
+}
+
+#[test]
+fn merges_prove_adjacent_batches_and_reject_cheats() {
+    let epoch = generate(&SynthConfig::new(16, 6, 3));
+    let settlement = Settlement::compute(&epoch).unwrap();
+    let c = commit_epoch(&GoldilocksFamily, &epoch, &settlement).unwrap();
+    let ch = Challenges::derive(&epoch.params, &c).unwrap();
+    let summary = |index: u64, range: std::ops::Range<usize>| {
+        BatchSummary::of_batch(epoch.params, ch, 2, index, &epoch.queries[range]).unwrap()
+    };
+    let s: Vec<BatchSummary> = (0..4)
+        .map(|b| summary(b as u64, 4 * b..4 * b + 4))
+        .collect();
+
+    let leaf = stand_in(3);
+    let proofs: Vec<Proof> = s.iter().map(|x| prove_stand_in(&leaf, x)).collect();
+    let merge1 = MergeCircuit::build(&leaf.0.verifier_data());
+
+    // Honest: the parent's public inputs are the native merge's.
+    let p01 = merge1.prove(&proofs[0], &proofs[1]).unwrap();
+    merge1.data.verify(p01.clone()).unwrap();
+    let s01 = BatchSummary::merge(&s[0], &s[1]).unwrap();
+    assert_eq!(p01.public_inputs, s01.to_fields());
+    let p23 = merge1.prove(&proofs[2], &proofs[3]).unwrap();
+    let s23 = BatchSummary::merge(&s[2], &s[3]).unwrap();
+    assert_eq!(p23.public_inputs, s23.to_fields());
+
+    // Swapped children, non-siblings (a dropped batch between them).
+    assert!(rejected(&merge1, &proofs[1], &proofs[0]));
+    assert!(rejected(&merge1, &proofs[0], &proofs[2]));
+    // Order across the seam: batch 1's contents proved at index 0 and batch 0's at index 1.
+    let a = prove_stand_in(&leaf, &summary(0, 4..8));
+    let b = prove_stand_in(&leaf, &summary(1, 0..4));
+    assert!(rejected(&merge1, &a, &b));
+    // A hole: three queries on the left, a non-empty right.
+    let short = prove_stand_in(&leaf, &summary(0, 0..3));
+    assert!(rejected(&merge1, &short, &proofs[1]));
+    // A proof of another circuit of the same shape (another constant) and the same inputs.
+    let other = stand_in(7);
+    assert!(other.0.common == leaf.0.common);
+    assert_ne!(
+        other.0.verifier_only.circuit_digest,
+        leaf.0.verifier_only.circuit_digest
+    );
+    let foreign = prove_stand_in(&other, &s[1]);
+    other.0.verify(foreign.clone()).unwrap();
+    assert!(rejected(&merge1, &proofs[0], &foreign));
+
+    // Level 2 over level-1 proofs: the whole 16-query subtree.
+    let merge2 = MergeCircuit::build(&merge1.data.verifier_data());
+    let top = merge2.prove(&p01, &p23).unwrap();
+    merge2.data.verify(top.clone()).unwrap();
+    let native = BatchSummary::merge(&s01, &s23).unwrap();
+    assert_eq!(top.public_inputs, native.to_fields());
+    // A level-0 proof is not accepted where a level-1 proof is expected.
+    assert!(rejected(&merge2, &p01, &proofs[2]));
+}
