@@ -1,0 +1,1 @@
+//! EVM settlement.
