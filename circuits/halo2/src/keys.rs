@@ -12,12 +12,12 @@ use halo2_base::halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, Param
 use halo2_base::halo2_proofs::poly::kzg::multiopen::VerifierSHPLONK;
 use halo2_base::halo2_proofs::poly::kzg::strategy::SingleStrategy;
 use halo2_base::halo2_proofs::transcript::TranscriptReadBuffer;
-use snark_verifier::loader::native::NativeLoader;
-use snark_verifier::system::halo2::transcript::evm::{ChallengeEvm, EvmTranscript};
 use halo2_base::halo2_proofs::SerdeFormat;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use sha2::{Digest as _, Sha256};
+use snark_verifier::loader::native::NativeLoader;
+use snark_verifier::system::halo2::transcript::evm::{ChallengeEvm, EvmTranscript};
 use std::path::{Path, PathBuf};
 
 /// Errors of the halo2 backend.
@@ -138,7 +138,9 @@ pub fn verify(
     instances: &[Fr],
 ) -> Result<(), Halo2Error> {
     let mut transcript =
-        <EvmTranscript<G1Affine, NativeLoader, _, Vec<u8>> as TranscriptReadBuffer<_, _, _>>::init(proof);
+        <EvmTranscript<G1Affine, NativeLoader, _, Vec<u8>> as TranscriptReadBuffer<_, _, _>>::init(
+            proof,
+        );
     verify_proof::<
         KZGCommitmentScheme<Bn256>,
         VerifierSHPLONK<'_, Bn256>,

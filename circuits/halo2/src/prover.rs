@@ -23,10 +23,10 @@ use halo2_base::halo2_proofs::plonk::{
 use halo2_base::halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_base::halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
 use halo2_base::halo2_proofs::transcript::TranscriptWriterBuffer;
-use snark_verifier::loader::native::NativeLoader;
-use snark_verifier::system::halo2::transcript::evm::{ChallengeEvm, EvmTranscript};
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
+use snark_verifier::loader::native::NativeLoader;
+use snark_verifier::system::halo2::transcript::evm::{ChallengeEvm, EvmTranscript};
 use std::path::Path;
 use std::time::Instant;
 use zkattr_model::bundle::{
@@ -171,7 +171,11 @@ impl Halo2Keys {
             permutations,
         };
         let mut transcript =
-            <EvmTranscript<G1Affine, NativeLoader, _, Vec<u8>> as TranscriptWriterBuffer<_, _, _>>::init(vec![]);
+            <EvmTranscript<G1Affine, NativeLoader, _, Vec<u8>> as TranscriptWriterBuffer<
+                _,
+                _,
+                _,
+            >>::init(vec![]);
         create_proof::<
             KZGCommitmentScheme<Bn256>,
             ProverSHPLONK<'_, Bn256>,

@@ -39,10 +39,7 @@ pub enum EvmError {
     #[error("generating the Solidity verifier failed: {0}")]
     Generate(String),
     #[error("running node ({cmd}) failed: {source}")]
-    Node {
-        cmd: String,
-        source: std::io::Error,
-    },
+    Node { cmd: String, source: std::io::Error },
     #[error("solc-js failed: {0}")]
     Solc(String),
     #[error("contract {0} missing from the solc output")]
@@ -121,7 +118,10 @@ pub fn ensure_tools() -> Result<(), EvmError> {
             source,
         })?;
     if !status.success() {
-        return Err(EvmError::Solc(format!("{} failed: {status}", script.display())));
+        return Err(EvmError::Solc(format!(
+            "{} failed: {status}",
+            script.display()
+        )));
     }
     Ok(())
 }
@@ -184,7 +184,9 @@ pub struct Chain {
 
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Chain").field("nonces", &self.nonces).finish()
+        f.debug_struct("Chain")
+            .field("nonces", &self.nonces)
+            .finish()
     }
 }
 
@@ -276,7 +278,12 @@ impl Chain {
     }
 
     /// Calls `to` with `data` from `from`; a revert or halt is an error.
-    pub fn call(&mut self, from: Address, to: Address, data: Vec<u8>) -> Result<CallResult, EvmError> {
+    pub fn call(
+        &mut self,
+        from: Address,
+        to: Address,
+        data: Vec<u8>,
+    ) -> Result<CallResult, EvmError> {
         match self.transact(from, TxKind::Call(to), data)? {
             ExecutionResult::Success {
                 gas_used, output, ..
@@ -359,14 +366,16 @@ pub fn poseidon_sponge_solidity() -> String {
         .iter()
         .flat_map(|row| row.iter().map(fr_hex))
         .collect();
-    let mut mds = String::new();
+    let q = "0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001";
+    let mut mix = String::new();
     for (i, row) in k.mds.iter().enumerate() {
-        for (j, m) in row.iter().enumerate() {
-            mds.push_str(&format!(
-                "    uint256 internal constant M{i}{j} = 0x{};\n",
-                fr_hex(m)
-            ));
-        }
+        let term = |j: usize| format!("mulmod(0x{}, s{j}, {q})", fr_hex(&row[j]));
+        mix.push_str(&format!(
+            "            t{i} := addmod(addmod({}, {}, {q}), {}, {q})\n",
+            term(0),
+            term(1),
+            term(2)
+        ));
     }
     let rounds = k.round_constants.len();
     let half = FULL_ROUNDS / 2;
@@ -381,11 +390,17 @@ pragma solidity 0.8.19;
 /// and 2, the last pair padded with 0.
 library PoseidonSponge {{
     uint256 internal constant Q = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001;
-{mds}    bytes internal constant RC = hex"{rc}";
+    bytes internal constant RC = hex"{rc}";
 
     function pow5(uint256 x) private pure returns (uint256) {{
         uint256 x2 = mulmod(x, x, Q);
         return mulmod(mulmod(x2, x2, Q), x, Q);
+    }}
+
+    /// The MDS matrix times the state; in assembly, as nine nested terms are too deep a stack.
+    function mix(uint256 s0, uint256 s1, uint256 s2) private pure returns (uint256 t0, uint256 t1, uint256 t2) {{
+        assembly {{
+{mix}        }}
     }}
 
     function permute(uint256 s0, uint256 s1, uint256 s2) internal pure returns (uint256, uint256, uint256) {{
@@ -407,11 +422,7 @@ library PoseidonSponge {{
                 s1 = pow5(s1);
                 s2 = pow5(s2);
             }}
-            (s0, s1, s2) = (
-                addmod(addmod(mulmod(M00, s0, Q), mulmod(M01, s1, Q), Q), mulmod(M02, s2, Q), Q),
-                addmod(addmod(mulmod(M10, s0, Q), mulmod(M11, s1, Q), Q), mulmod(M12, s2, Q), Q),
-                addmod(addmod(mulmod(M20, s0, Q), mulmod(M21, s1, Q), Q), mulmod(M22, s2, Q), Q)
-            );
+            (s0, s1, s2) = mix(s0, s1, s2);
         }}
         return (s0, s1, s2);
     }}
@@ -503,7 +514,8 @@ impl Deployment {
         let (deployer, operator, engine, registrar, payer) =
             (address(1), address(2), address(3), address(4), address(5));
         let mut chain = Chain::new();
-        let (verifier, _) = chain.deploy(deployer, "Halo2Verifier", &verifier_code.creation, &[])?;
+        let (verifier, _) =
+            chain.deploy(deployer, "Halo2Verifier", &verifier_code.creation, &[])?;
         let verifier_code_size = chain.code_size(verifier);
         let (poseidon, _) = chain.deploy(deployer, "PoseidonT3", &poseidon_code, &[])?;
         let (token, _) = chain.deploy(deployer, "MiniToken", &token_code.creation, &[])?;
@@ -540,10 +552,19 @@ impl Deployment {
     /// Calls the generated verifier directly; returns whole-transaction gas.
     pub fn verify(&mut self, instances: &[Fr], proof: &[u8]) -> Result<u64, EvmError> {
         let calldata = verifier_calldata(instances, proof);
-        Ok(self.chain.call(self.payer, self.verifier, calldata)?.gas_used)
+        Ok(self
+            .chain
+            .call(self.payer, self.verifier, calldata)?
+            .gas_used)
     }
 
-    fn register(&mut self, from: Address, which: &str, epoch: u64, c: &Fr) -> Result<u64, EvmError> {
+    fn register(
+        &mut self,
+        from: Address,
+        which: &str,
+        epoch: u64,
+        c: &Fr,
+    ) -> Result<u64, EvmError> {
         let mut data = abi::selector(&format!("{which}(uint64,uint256)")).to_vec();
         data.extend(abi::word_u64(epoch));
         data.extend(abi::word_fr(c));
@@ -561,8 +582,18 @@ impl Deployment {
     }
 
     /// Calls `register*` from an arbitrary address (for tests of the access rule).
-    pub fn register_from(&mut self, from: Address, activation: bool, epoch: u64, c: &Fr) -> Result<u64, EvmError> {
-        let which = if activation { "registerActivation" } else { "registerInfluence" };
+    pub fn register_from(
+        &mut self,
+        from: Address,
+        activation: bool,
+        epoch: u64,
+        c: &Fr,
+    ) -> Result<u64, EvmError> {
+        let which = if activation {
+            "registerActivation"
+        } else {
+            "registerInfluence"
+        };
         self.register(from, which, epoch, c)
     }
 
@@ -571,7 +602,10 @@ impl Deployment {
         let mut data = abi::selector("setAdapterOwner(uint32,address)").to_vec();
         data.extend(abi::word_u64(adapter.into()));
         data.extend(abi::word_address(owner));
-        Ok(self.chain.call(self.registrar, self.settlement, data)?.gas_used)
+        Ok(self
+            .chain
+            .call(self.registrar, self.settlement, data)?
+            .gas_used)
     }
 
     /// The payer settles `epoch`; returns whole-transaction gas.
@@ -584,7 +618,10 @@ impl Deployment {
         n_payees: u64,
     ) -> Result<u64, EvmError> {
         if instances.len() != 9 {
-            return Err(EvmError::Evm(format!("{} public inputs, want 9", instances.len())));
+            return Err(EvmError::Evm(format!(
+                "{} public inputs, want 9",
+                instances.len()
+            )));
         }
         let mut data = abi::selector("settle(uint64,uint256[9],bytes,uint256,uint256)").to_vec();
         data.extend(abi::word_u64(epoch));
@@ -602,7 +639,10 @@ impl Deployment {
     /// Anyone (here the payer's account) submits `claim`; returns whole-transaction gas.
     pub fn claim(&mut self, epoch: u64, claim: &Claim) -> Result<u64, EvmError> {
         if claim.siblings.len() != 20 {
-            return Err(EvmError::Evm(format!("{} siblings, want 20", claim.siblings.len())));
+            return Err(EvmError::Evm(format!(
+                "{} siblings, want 20",
+                claim.siblings.len()
+            )));
         }
         let mut data = abi::selector("claim(uint64,uint32,uint64,uint32,uint256[20])").to_vec();
         data.extend(abi::word_u64(epoch));

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use zkattr_evm::{address, poseidon_sponge_solidity, verifier_solidity, Claim, Deployment, EvmError};
+use zkattr_evm::{
+    address, poseidon_sponge_solidity, verifier_solidity, Claim, Deployment, EvmError,
+};
 use zkattr_halo2::keys::verify;
 use zkattr_halo2::poseidon::Fr;
 use zkattr_halo2::prover::{Halo2Keys, KzgParams, Layout};
@@ -42,7 +44,11 @@ fn setup() -> &'static Setup {
         let instances = public_inputs(&epoch, &s, &c);
         let start = Instant::now();
         let proof = keys.prove(&params.params, &w, &instances).unwrap();
-        eprintln!("prove k={}: {:.1} s", layout.k, start.elapsed().as_secs_f64());
+        eprintln!(
+            "prove k={}: {:.1} s",
+            layout.k,
+            start.elapsed().as_secs_f64()
+        );
         verify(&params.params, keys.vk(), &proof, &instances).unwrap();
         let start = Instant::now();
         let sol = verifier_solidity(&params.params, keys.vk(), instances.len()).unwrap();
@@ -80,7 +86,10 @@ fn poseidon_sponge_contract_is_generated_from_the_constants() {
         std::fs::write(&path, &generated).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap();
-    assert!(committed == generated, "contracts/PoseidonSponge.sol is stale: rerun with ZKATTR_REGEN_SOL=1");
+    assert!(
+        committed == generated,
+        "contracts/PoseidonSponge.sol is stale: rerun with ZKATTR_REGEN_SOL=1"
+    );
 }
 
 #[test]
@@ -105,44 +114,112 @@ fn verifier_and_settlement_on_revm() {
     for position in [0, s.proof.len() / 2, s.proof.len() - 1] {
         let mut bent = s.proof.clone();
         bent[position] ^= 1;
-        assert!(is_revert(d.verify(&s.instances, &bent)), "proof byte {position}");
+        assert!(
+            is_revert(d.verify(&s.instances, &bent)),
+            "proof byte {position}"
+        );
     }
     for index in 0..s.instances.len() {
         let mut changed = s.instances.clone();
         changed[index] += Fr::from(1);
-        assert!(is_revert(d.verify(&changed, &s.proof)), "public input {index}");
+        assert!(
+            is_revert(d.verify(&changed, &s.proof)),
+            "public input {index}"
+        );
     }
 
     // Settling before both commitments are registered fails; so do registrations by others.
-    assert!(is_revert(d.settle(epoch, &s.instances, &s.proof, &s.root, n)));
-    assert!(is_revert(d.register_from(address(77), true, epoch, &s.instances[2])));
-    assert!(is_revert(d.register_from(d.operator, false, epoch, &s.instances[3])));
+    assert!(is_revert(d.settle(
+        epoch,
+        &s.instances,
+        &s.proof,
+        &s.root,
+        n
+    )));
+    assert!(is_revert(d.register_from(
+        address(77),
+        true,
+        epoch,
+        &s.instances[2]
+    )));
+    assert!(is_revert(d.register_from(
+        d.operator,
+        false,
+        epoch,
+        &s.instances[3]
+    )));
     d.register_activation(epoch, &s.instances[2]).unwrap();
-    assert!(is_revert(d.register_activation(epoch, &s.instances[2])), "re-registration");
-    assert!(is_revert(d.settle(epoch, &s.instances, &s.proof, &s.root, n)));
+    assert!(
+        is_revert(d.register_activation(epoch, &s.instances[2])),
+        "re-registration"
+    );
+    assert!(is_revert(d.settle(
+        epoch,
+        &s.instances,
+        &s.proof,
+        &s.root,
+        n
+    )));
     // A mismatched registered influence commitment blocks this proof for good.
     let other_epoch = epoch + 1;
     d.register_activation(other_epoch, &s.instances[2]).unwrap();
-    d.register_influence(other_epoch, &(s.instances[3] + Fr::from(1))).unwrap();
-    assert!(is_revert(d.settle(other_epoch, &s.instances, &s.proof, &s.root, n)));
+    d.register_influence(other_epoch, &(s.instances[3] + Fr::from(1)))
+        .unwrap();
+    assert!(is_revert(d.settle(
+        other_epoch,
+        &s.instances,
+        &s.proof,
+        &s.root,
+        n
+    )));
     d.register_influence(epoch, &s.instances[3]).unwrap();
 
     // Mismatched public inputs, a bad proof, a wrong payout opening: all revert.
     let mut wrong_rate = s.instances.clone();
     wrong_rate[1] += Fr::from(1);
-    assert!(is_revert(d.settle(epoch, &wrong_rate, &s.proof, &s.root, n)));
+    assert!(is_revert(d.settle(
+        epoch,
+        &wrong_rate,
+        &s.proof,
+        &s.root,
+        n
+    )));
     let mut wrong_paid = s.instances.clone();
     wrong_paid[6] += Fr::from(1);
-    assert!(is_revert(d.settle(epoch, &wrong_paid, &s.proof, &s.root, n)));
+    assert!(is_revert(d.settle(
+        epoch,
+        &wrong_paid,
+        &s.proof,
+        &s.root,
+        n
+    )));
     let mut bent = s.proof.clone();
     bent[100] ^= 1;
     assert!(is_revert(d.settle(epoch, &s.instances, &bent, &s.root, n)));
-    assert!(is_revert(d.settle(epoch, &s.instances, &s.proof, &s.root, n + 1)));
-    assert!(is_revert(d.settle(epoch, &s.instances, &s.proof, &(s.root + Fr::from(1)), n)));
+    assert!(is_revert(d.settle(
+        epoch,
+        &s.instances,
+        &s.proof,
+        &s.root,
+        n + 1
+    )));
+    assert!(is_revert(d.settle(
+        epoch,
+        &s.instances,
+        &s.proof,
+        &(s.root + Fr::from(1)),
+        n
+    )));
 
     let settle_gas = d.settle(epoch, &s.instances, &s.proof, &s.root, n).unwrap();
-    assert!(is_revert(d.settle(epoch, &s.instances, &s.proof, &s.root, n)), "settled twice");
-    assert_eq!(d.balance(d.settlement).unwrap(), revm::primitives::U256::from(total_paid));
+    assert!(
+        is_revert(d.settle(epoch, &s.instances, &s.proof, &s.root, n)),
+        "settled twice"
+    );
+    assert_eq!(
+        d.balance(d.settlement).unwrap(),
+        revm::primitives::U256::from(total_paid)
+    );
 
     // Claims: pick the payee with the largest amount.
     let (i, payout) = s
@@ -159,21 +236,38 @@ fn verifier_and_settlement_on_revm() {
         siblings: s.paths[i].clone(),
     };
     let owner = address(1000 + u64::from(payout.adapter_id));
-    assert!(is_revert(d.claim(epoch, &claim)), "claim with no registered owner");
+    assert!(
+        is_revert(d.claim(epoch, &claim)),
+        "claim with no registered owner"
+    );
     d.set_owner(claim.adapter, owner).unwrap();
-    assert!(is_revert(d.claim(other_epoch, &claim)), "claim on an unsettled epoch");
+    assert!(
+        is_revert(d.claim(other_epoch, &claim)),
+        "claim on an unsettled epoch"
+    );
     for amount in [claim.amount - 1, claim.amount + 1] {
-        let off = Claim { amount, ..claim.clone() };
+        let off = Claim {
+            amount,
+            ..claim.clone()
+        };
         assert!(is_revert(d.claim(epoch, &off)), "amount {amount}");
     }
     let mut wrong_path = claim.clone();
     wrong_path.siblings[3] += Fr::from(1);
     assert!(is_revert(d.claim(epoch, &wrong_path)));
-    let wrong_index = Claim { index: claim.index ^ 1, ..claim.clone() };
+    let wrong_index = Claim {
+        index: claim.index ^ 1,
+        ..claim.clone()
+    };
     assert!(is_revert(d.claim(epoch, &wrong_index)));
     let claim_gas = d.claim(epoch, &claim).unwrap();
-    assert_eq!(d.balance(owner).unwrap(), revm::primitives::U256::from(payout.amount));
+    assert_eq!(
+        d.balance(owner).unwrap(),
+        revm::primitives::U256::from(payout.amount)
+    );
     assert!(is_revert(d.claim(epoch, &claim)), "double claim");
 
-    eprintln!("gas (whole transaction): verify {verify_gas}, settle {settle_gas}, claim {claim_gas}");
+    eprintln!(
+        "gas (whole transaction): verify {verify_gas}, settle {settle_gas}, claim {claim_gas}"
+    );
 }
