@@ -1,6 +1,6 @@
 //! What both the prover and a verifier need of the halo2 backend, and nothing of the prover's:
 //! KZG parameters (loading ceremony files, generating development ones), verifying-key
-//! serialisation and digests, and proof verification (SHPLONK over KZG, Blake2b transcript).
+//! serialisation and digests, and proof verification (SHPLONK over KZG, Keccak EVM transcript).
 
 use crate::circuit::KeyLayout;
 use crate::poseidon::Fr;
@@ -11,11 +11,13 @@ use halo2_base::halo2_proofs::poly::commitment::{Params, ParamsProver};
 use halo2_base::halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_base::halo2_proofs::poly::kzg::multiopen::VerifierSHPLONK;
 use halo2_base::halo2_proofs::poly::kzg::strategy::SingleStrategy;
-use halo2_base::halo2_proofs::transcript::{Blake2bRead, Challenge255, TranscriptReadBuffer};
+use halo2_base::halo2_proofs::transcript::TranscriptReadBuffer;
 use halo2_base::halo2_proofs::SerdeFormat;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use sha2::{Digest as _, Sha256};
+use snark_verifier::loader::native::NativeLoader;
+use snark_verifier::system::halo2::transcript::evm::{ChallengeEvm, EvmTranscript};
 use std::path::{Path, PathBuf};
 
 /// Errors of the halo2 backend.
@@ -128,19 +130,22 @@ impl KzgParams {
     }
 }
 
-/// Checks a SHPLONK/Blake2b proof against a verifying key and SPEC's public inputs.
+/// Checks a SHPLONK proof with the Keccak (EVM) transcript against a verifying key and SPEC's public inputs.
 pub fn verify(
     params: &ParamsKZG<Bn256>,
     vk: &VerifyingKey<G1Affine>,
     proof: &[u8],
     instances: &[Fr],
 ) -> Result<(), Halo2Error> {
-    let mut transcript = Blake2bRead::<_, G1Affine, Challenge255<_>>::init(proof);
+    let mut transcript =
+        <EvmTranscript<G1Affine, NativeLoader, _, Vec<u8>> as TranscriptReadBuffer<_, _, _>>::init(
+            proof,
+        );
     verify_proof::<
         KZGCommitmentScheme<Bn256>,
         VerifierSHPLONK<'_, Bn256>,
-        Challenge255<G1Affine>,
-        Blake2bRead<&[u8], G1Affine, Challenge255<G1Affine>>,
+        ChallengeEvm<G1Affine>,
+        EvmTranscript<G1Affine, NativeLoader, &[u8], Vec<u8>>,
         SingleStrategy<'_, Bn256>,
     >(
         params.verifier_params(),

@@ -3,7 +3,8 @@
 //! A circuit is fixed by its [`Halo2Shape`]: [`Layout::for_shape`] picks the number of rows `k`
 //! (the smallest that holds the chip's permutations and halo2-base's cells in at most
 //! [`MAX_BASE_ADVICE`] columns) and halo2-base's column counts. Proofs use SHPLONK over KZG with
-//! a Blake2b transcript.
+//! a Keccak transcript (snark-verifier's `EvmTranscript`, so the same proof verifies natively and
+//! in the generated Solidity verifier).
 
 use crate::chip::ROWS_PER_PERMUTATION;
 use crate::circuit::{usable_rows, AttributionCircuit, UNUSABLE_ROWS};
@@ -21,9 +22,11 @@ use halo2_base::halo2_proofs::plonk::{
 };
 use halo2_base::halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_base::halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
-use halo2_base::halo2_proofs::transcript::{Blake2bWrite, Challenge255, TranscriptWriterBuffer};
+use halo2_base::halo2_proofs::transcript::TranscriptWriterBuffer;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
+use snark_verifier::loader::native::NativeLoader;
+use snark_verifier::system::halo2::transcript::evm::{ChallengeEvm, EvmTranscript};
 use std::path::Path;
 use std::time::Instant;
 use zkattr_model::bundle::{
@@ -167,13 +170,18 @@ impl Halo2Keys {
             builder,
             permutations,
         };
-        let mut transcript = Blake2bWrite::<_, G1Affine, Challenge255<_>>::init(vec![]);
+        let mut transcript =
+            <EvmTranscript<G1Affine, NativeLoader, _, Vec<u8>> as TranscriptWriterBuffer<
+                _,
+                _,
+                _,
+            >>::init(vec![]);
         create_proof::<
             KZGCommitmentScheme<Bn256>,
             ProverSHPLONK<'_, Bn256>,
-            Challenge255<_>,
+            ChallengeEvm<G1Affine>,
             _,
-            Blake2bWrite<Vec<u8>, G1Affine, _>,
+            EvmTranscript<G1Affine, NativeLoader, Vec<u8>, Vec<u8>>,
             _,
         >(
             params,

@@ -1,0 +1,273 @@
+//! The EVM path on the 16x16 halo2 circuit (k=15, UNSAFE dev parameters): the generated Solidity
+//! verifier (solc-js 0.8.19, revm) accepts the proof the native verifier accepts (one Keccak
+//! transcript) within EIP-170, and the settlement contract registers, settles and pays claims;
+//! every negative path reverts.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use zkattr_evm::{
+    address, poseidon_sponge_solidity, verifier_solidity, Claim, Deployment, EvmError,
+};
+use zkattr_halo2::keys::verify;
+use zkattr_halo2::poseidon::Fr;
+use zkattr_halo2::prover::{Halo2Keys, KzgParams, Layout};
+use zkattr_halo2::statement::{public_inputs, Halo2Shape, StatementWitness};
+use zkattr_halo2::Bn254Family;
+use zkattr_model::commit::{commit_epoch, payout_tree};
+use zkattr_model::rule::Payout;
+use zkattr_model::synth::{generate, SynthConfig};
+use zkattr_model::Settlement;
+
+struct Setup {
+    sol: String,
+    instances: Vec<Fr>,
+    proof: Vec<u8>,
+    payouts: Vec<Payout>,
+    root: Fr,
+    paths: Vec<Vec<Fr>>,
+}
+
+fn setup() -> &'static Setup {
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+    SETUP.get_or_init(|| {
+        let shape = Halo2Shape::new(16, 16).unwrap();
+        let layout = Layout::for_shape(shape);
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../params");
+        let params = KzgParams::dev_unsafe(&dir, layout.k).unwrap();
+        let keys = Halo2Keys::generate(&layout, &params.params).unwrap();
+        let epoch = generate(&SynthConfig::new(12, 6, 3));
+        let s = Settlement::compute(&epoch).unwrap();
+        let c = commit_epoch(&Bn254Family, &epoch, &s).unwrap();
+        let w = StatementWitness::new(shape, &epoch, &s).unwrap();
+        let instances = public_inputs(&epoch, &s, &c);
+        let start = Instant::now();
+        let proof = keys.prove(&params.params, &w, &instances).unwrap();
+        eprintln!(
+            "prove k={}: {:.1} s",
+            layout.k,
+            start.elapsed().as_secs_f64()
+        );
+        verify(&params.params, keys.vk(), &proof, &instances).unwrap();
+        let start = Instant::now();
+        let sol = verifier_solidity(&params.params, keys.vk(), instances.len()).unwrap();
+        eprintln!("generate verifier: {:.1} s", start.elapsed().as_secs_f64());
+        let tree = payout_tree(&Bn254Family, &s.payouts).unwrap();
+        let paths = (0..s.payouts.len() as u64)
+            .map(|i| tree.path(i).unwrap().siblings)
+            .collect();
+        Setup {
+            sol,
+            instances,
+            proof,
+            payouts: s.payouts.clone(),
+            root: tree.root(),
+            paths,
+        }
+    })
+}
+
+fn is_revert<T: std::fmt::Debug>(r: Result<T, EvmError>) -> bool {
+    matches!(r, Err(EvmError::Revert { .. } | EvmError::Halt { .. }))
+}
+
+fn u64_of(f: &Fr) -> u64 {
+    use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
+    let repr = f.to_repr();
+    u64::from_le_bytes(repr.as_ref()[..8].try_into().unwrap())
+}
+
+#[test]
+fn poseidon_sponge_contract_is_generated_from_the_constants() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contracts/PoseidonSponge.sol");
+    let generated = poseidon_sponge_solidity();
+    if std::env::var_os("ZKATTR_REGEN_SOL").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        committed == generated,
+        "contracts/PoseidonSponge.sol is stale: rerun with ZKATTR_REGEN_SOL=1"
+    );
+}
+
+#[test]
+fn verifier_and_settlement_on_revm() {
+    let s = setup();
+    let epoch = u64_of(&s.instances[0]);
+    let rate = u64_of(&s.instances[1]) as u16;
+    let total_paid = u64_of(&s.instances[6]);
+    let n = s.payouts.len() as u64;
+
+    let start = Instant::now();
+    let mut d = Deployment::new(&s.sol, rate, total_paid).unwrap();
+    eprintln!(
+        "compile + deploy: {:.1} s; verifier runtime code {} bytes",
+        start.elapsed().as_secs_f64(),
+        d.verifier_code_size
+    );
+    assert!(d.verifier_code_size <= zkattr_evm::EIP170_LIMIT);
+
+    // The verifier alone: accepts, and reverts on a changed proof byte or public input.
+    let verify_gas = d.verify(&s.instances, &s.proof).unwrap();
+    for position in [0, s.proof.len() / 2, s.proof.len() - 1] {
+        let mut bent = s.proof.clone();
+        bent[position] ^= 1;
+        assert!(
+            is_revert(d.verify(&s.instances, &bent)),
+            "proof byte {position}"
+        );
+    }
+    for index in 0..s.instances.len() {
+        let mut changed = s.instances.clone();
+        changed[index] += Fr::from(1);
+        assert!(
+            is_revert(d.verify(&changed, &s.proof)),
+            "public input {index}"
+        );
+    }
+
+    // Settling before both commitments are registered fails; so do registrations by others.
+    assert!(is_revert(d.settle(
+        epoch,
+        &s.instances,
+        &s.proof,
+        &s.root,
+        n
+    )));
+    assert!(is_revert(d.register_from(
+        address(77),
+        true,
+        epoch,
+        &s.instances[2]
+    )));
+    assert!(is_revert(d.register_from(
+        d.operator,
+        false,
+        epoch,
+        &s.instances[3]
+    )));
+    d.register_activation(epoch, &s.instances[2]).unwrap();
+    assert!(
+        is_revert(d.register_activation(epoch, &s.instances[2])),
+        "re-registration"
+    );
+    assert!(is_revert(d.settle(
+        epoch,
+        &s.instances,
+        &s.proof,
+        &s.root,
+        n
+    )));
+    // A mismatched registered influence commitment blocks this proof for good.
+    let other_epoch = epoch + 1;
+    d.register_activation(other_epoch, &s.instances[2]).unwrap();
+    d.register_influence(other_epoch, &(s.instances[3] + Fr::from(1)))
+        .unwrap();
+    assert!(is_revert(d.settle(
+        other_epoch,
+        &s.instances,
+        &s.proof,
+        &s.root,
+        n
+    )));
+    d.register_influence(epoch, &s.instances[3]).unwrap();
+
+    // Mismatched public inputs, a bad proof, a wrong payout opening: all revert.
+    let mut wrong_rate = s.instances.clone();
+    wrong_rate[1] += Fr::from(1);
+    assert!(is_revert(d.settle(
+        epoch,
+        &wrong_rate,
+        &s.proof,
+        &s.root,
+        n
+    )));
+    let mut wrong_paid = s.instances.clone();
+    wrong_paid[6] += Fr::from(1);
+    assert!(is_revert(d.settle(
+        epoch,
+        &wrong_paid,
+        &s.proof,
+        &s.root,
+        n
+    )));
+    let mut bent = s.proof.clone();
+    bent[100] ^= 1;
+    assert!(is_revert(d.settle(epoch, &s.instances, &bent, &s.root, n)));
+    assert!(is_revert(d.settle(
+        epoch,
+        &s.instances,
+        &s.proof,
+        &s.root,
+        n + 1
+    )));
+    assert!(is_revert(d.settle(
+        epoch,
+        &s.instances,
+        &s.proof,
+        &(s.root + Fr::from(1)),
+        n
+    )));
+
+    let settle_gas = d.settle(epoch, &s.instances, &s.proof, &s.root, n).unwrap();
+    assert!(
+        is_revert(d.settle(epoch, &s.instances, &s.proof, &s.root, n)),
+        "settled twice"
+    );
+    assert_eq!(
+        d.balance(d.settlement).unwrap(),
+        revm::primitives::U256::from(total_paid)
+    );
+
+    // Claims: pick the payee with the largest amount.
+    let (i, payout) = s
+        .payouts
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, p)| p.amount)
+        .unwrap();
+    assert!(payout.amount > 0);
+    let claim = Claim {
+        adapter: payout.adapter_id,
+        amount: payout.amount,
+        index: i as u32,
+        siblings: s.paths[i].clone(),
+    };
+    let owner = address(1000 + u64::from(payout.adapter_id));
+    assert!(
+        is_revert(d.claim(epoch, &claim)),
+        "claim with no registered owner"
+    );
+    d.set_owner(claim.adapter, owner).unwrap();
+    assert!(
+        is_revert(d.claim(other_epoch, &claim)),
+        "claim on an unsettled epoch"
+    );
+    for amount in [claim.amount - 1, claim.amount + 1] {
+        let off = Claim {
+            amount,
+            ..claim.clone()
+        };
+        assert!(is_revert(d.claim(epoch, &off)), "amount {amount}");
+    }
+    let mut wrong_path = claim.clone();
+    wrong_path.siblings[3] += Fr::from(1);
+    assert!(is_revert(d.claim(epoch, &wrong_path)));
+    let wrong_index = Claim {
+        index: claim.index ^ 1,
+        ..claim.clone()
+    };
+    assert!(is_revert(d.claim(epoch, &wrong_index)));
+    let claim_gas = d.claim(epoch, &claim).unwrap();
+    assert_eq!(
+        d.balance(owner).unwrap(),
+        revm::primitives::U256::from(payout.amount)
+    );
+    assert!(is_revert(d.claim(epoch, &claim)), "double claim");
+
+    eprintln!(
+        "gas (whole transaction): verify {verify_gas}, settle {settle_gas}, claim {claim_gas}"
+    );
+}
