@@ -10,8 +10,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 use zkattr_halo2::Bn254Family;
 use zkattr_model::io::{read_csv_pair, read_epoch_json, write_csv_pair, write_epoch_json};
+use zkattr_model::paths::PathFile;
 use zkattr_model::synth::{generate, SynthConfig};
-use zkattr_model::{payout_report, Epoch, EpochParams, PayoutReport};
+use zkattr_model::{payout_report, Epoch, EpochParams, Log, PayoutReport};
 use zkattr_plonky2::GoldilocksFamily;
 use zkattr_prover::progress::StageProgress;
 
@@ -125,6 +126,27 @@ enum Command {
         #[arg(long)]
         row: PathBuf,
     },
+    /// Write a path file for `zkattr-verify claim` (a payee's payout, --adapter) or
+    /// `zkattr-verify inclusion` (a query record in one log, --query and --log).
+    Paths {
+        #[command(flatten)]
+        input: EpochInput,
+        /// The payee whose claim path to write.
+        #[arg(long, conflicts_with_all = ["query", "log"], required_unless_present = "query")]
+        adapter: Option<u32>,
+        /// The query whose inclusion path to write (needs --log).
+        #[arg(long, requires = "log")]
+        query: Option<u64>,
+        /// Which log the query path opens.
+        #[arg(long, value_enum)]
+        log: Option<LogArg>,
+        /// Hash family (bn254 for halo2 bundles and the EVM, goldilocks for plonky2 bundles).
+        #[arg(long, value_enum, default_value_t = Family::Bn254)]
+        family: Family,
+        /// Path file to write ("-" for standard output).
+        #[arg(long, short, default_value = "-")]
+        out: PathBuf,
+    },
     /// The gRPC service and its client: serve, submit, status, fetch, cancel, jobs.
     #[command(flatten)]
     Service(zkattr_prover::client::ServiceCommand),
@@ -159,6 +181,12 @@ fn backend_name(backend: Backend) -> &'static str {
         Backend::Plonky2 => "plonky2",
         Backend::Halo2 => "halo2",
     }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogArg {
+    Activation,
+    Influence,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -204,6 +232,29 @@ impl EpochInput {
             _ => bail!("give an epoch JSON file, or --activations and --influence"),
         }
     }
+}
+
+/// The path file of one payee (`adapter`) or one query record (`query`, `log`).
+fn path_file_for<F: zkattr_model::CommitmentFamily>(
+    family: &F,
+    epoch: &Epoch,
+    adapter: Option<u32>,
+    query: Option<(u64, LogArg)>,
+) -> Result<PathFile> {
+    Ok(match (adapter, query) {
+        (Some(adapter), None) => {
+            let settlement = zkattr_model::Settlement::compute(epoch)?;
+            PathFile::for_payout(family, &settlement.payouts, adapter)?
+        }
+        (None, Some((query_id, log))) => {
+            let log = match log {
+                LogArg::Activation => Log::Activation,
+                LogArg::Influence => Log::Influence,
+            };
+            PathFile::for_query(family, &epoch.queries, log, query_id)?
+        }
+        _ => bail!("give --adapter A, or --query Q with --log activation|influence"),
+    })
 }
 
 fn report_for(family: Family, epoch: &Epoch) -> Result<PayoutReport> {
@@ -394,7 +445,10 @@ fn run(cli: Cli) -> Result<()> {
                 "check it yourself: zkattr-verify verify {}",
                 dir.display()
             )?;
-            writeln!(out, "(the halo2/EVM backend is not built yet)")?;
+            writeln!(
+                out,
+                "for a proof the EVM can check: zkattr prove EPOCH --backend halo2 --out DIR"
+            )?;
         }
         Command::Bench {
             queries,
@@ -466,6 +520,28 @@ fn run(cli: Cli) -> Result<()> {
                 scratch.path(),
             )?;
             std::fs::write(row, serde_json::to_vec(&measured)?)?;
+        }
+        Command::Paths {
+            input,
+            adapter,
+            query,
+            log,
+            family,
+            out,
+        } => {
+            let epoch = input.load()?;
+            let query = match (query, log) {
+                (Some(q), Some(log)) => Some((q, log)),
+                (None, None) => None,
+                _ => bail!("--query and --log go together"),
+            };
+            let file = match family {
+                Family::Bn254 => path_file_for(&Bn254Family, &epoch, adapter, query)?,
+                Family::Goldilocks => path_file_for(&GoldilocksFamily, &epoch, adapter, query)?,
+            };
+            let mut writer = create(&out)?;
+            serde_json::to_writer_pretty(&mut writer, &file)?;
+            writeln!(writer)?;
         }
         Command::Service(command) => zkattr_prover::client::run(command)?,
     }

@@ -2,12 +2,17 @@
 //!
 //! It verifies plonky2 proof bundles ([`bundle`]) and holds the auditors' independent
 //! commitments ([`bn254`] and [`poseidon`] on ark-bn254, [`goldilocks`] on plonky2's hash).
-//! Payout audits, claim checks and halo2 bundles arrive with the verifier and halo2 issues.
+//! Payout audits against the published logs ([`audit`]) and contributor claim and inclusion
+//! checks on path files ([`claims`]); [`cli`] holds their subcommands.
 
+pub mod audit;
 pub mod bn254;
 pub mod bundle;
+pub mod claims;
+pub mod cli;
 pub mod goldilocks;
 pub mod halo2;
 pub mod poseidon;
 
 pub use bn254::ArkBn254Family;
+pub use goldilocks::GoldilocksTwin;

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod commit;
 pub mod io;
 pub mod merkle;
+pub mod paths;
 pub mod report;
 pub mod rule;
 pub mod synth;

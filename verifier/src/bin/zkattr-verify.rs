@@ -24,6 +24,9 @@ enum Command {
         /// `ZKATTR_PARAMS_DIR` (default `./params`).
         dir: PathBuf,
     },
+    /// audit, claim, inclusion.
+    #[command(flatten)]
+    Audit(zkattr_verifier::cli::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,5 +53,6 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Audit(command) => zkattr_verifier::cli::run(command),
     }
 }
