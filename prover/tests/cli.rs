@@ -185,3 +185,100 @@ fn demo_prints_both_families() {
         "{out}"
     );
 }
+
+/// `zkattr paths` writes path files that the verifier's own hashes (ark-bn254, plonky2's
+/// Poseidon twin) accept against the commitments `zkattr payouts` prints; unknown payees and
+/// queries are one clear line.
+#[test]
+fn path_files_open_with_the_verifier() {
+    use zkattr_verifier::claims::{check_claim, check_inclusion, FamilyName};
+    let dir = tempdir("paths");
+    let epoch = dir.join("epoch.json");
+    let e = epoch.to_str().unwrap();
+    let o = zkattr(&[
+        "gen",
+        "--queries",
+        "30",
+        "--adapters",
+        "8",
+        "--seed",
+        "6",
+        "--out",
+        e,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (family, name) in [
+        (FamilyName::Bn254, "bn254"),
+        (FamilyName::Goldilocks, "goldilocks"),
+    ] {
+        let report = zkattr(&["payouts", e, "--json", "--family", name]);
+        let report: PayoutReport = serde_json::from_slice(&report.stdout).unwrap();
+        let payee = &report.payouts[report.payouts.len() / 2];
+
+        let claim = dir.join(format!("claim-{name}.json"));
+        let o = zkattr(&[
+            "paths",
+            e,
+            "--adapter",
+            &payee.adapter_id.to_string(),
+            "--family",
+            name,
+            "--out",
+            claim.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let bytes = std::fs::read(&claim).unwrap();
+        let opened = check_claim(
+            family,
+            &report.payout_commitment,
+            payee.adapter_id,
+            payee.amount,
+            &bytes,
+        )
+        .unwrap();
+        assert_eq!(opened.count, report.payouts.len() as u64);
+        assert!(check_claim(
+            family,
+            &report.payout_commitment,
+            payee.adapter_id,
+            payee.amount + 1,
+            &bytes
+        )
+        .is_err());
+
+        let inclusion = dir.join(format!("inclusion-{name}.json"));
+        let query_id = zkattr_model::io::read_epoch_json(std::fs::File::open(&epoch).unwrap())
+            .unwrap()
+            .queries[7]
+            .query_id;
+        for (log, commitment) in [
+            ("activation", &report.activation_commitment),
+            ("influence", &report.influence_commitment),
+        ] {
+            let o = zkattr(&[
+                "paths",
+                e,
+                "--query",
+                &query_id.to_string(),
+                "--log",
+                log,
+                "--family",
+                name,
+                "--out",
+                inclusion.to_str().unwrap(),
+            ]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let bytes = std::fs::read(&inclusion).unwrap();
+            let opened = check_inclusion(family, commitment, &bytes).unwrap();
+            assert_eq!(opened.index, 7);
+        }
+    }
+    assert_clean_failure(
+        &zkattr(&["paths", e, "--adapter", "4000000000"]),
+        "adapter 4000000000 is not a payee",
+    );
+    assert_clean_failure(
+        &zkattr(&["paths", e, "--query", "1", "--log", "activation"]),
+        "query 1 is not in this epoch",
+    );
+}
