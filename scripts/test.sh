@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --locked
+# `zkattr-verify evm` sits behind the verifier's off-by-default `evm` feature.
+cargo test -p zkattr-verifier --features evm --test evm_cli --locked
 bash scripts/circomlib-check/run.sh

@@ -19,7 +19,8 @@ use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use revm::context::result::{ExecutionResult, Output};
 use revm::context::TxEnv;
 use revm::database::InMemoryDB;
-use revm::primitives::{Address, TxKind, U256};
+use revm::primitives::TxKind;
+pub use revm::primitives::{Address, U256};
 use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
 use snark_verifier::loader::evm::EvmLoader;
 use snark_verifier::pcs::kzg::{Bdfg21, KzgAs, LimbsEncoding};
@@ -50,8 +51,8 @@ pub enum EvmError {
     CodeTooLarge { name: String, size: usize },
     #[error("deploying {name} failed: {reason}")]
     Deploy { name: String, reason: String },
-    #[error("call reverted (gas used {gas_used}): 0x{output}")]
-    Revert { gas_used: u64, output: String },
+    #[error("reverted with {} (gas used {gas_used})", revert_reason(output))]
+    Revert { gas_used: u64, output: Vec<u8> },
     #[error("call halted (gas used {gas_used}): {reason}")]
     Halt { gas_used: u64, reason: String },
     #[error("EVM error: {0}")]
@@ -102,9 +103,11 @@ pub struct Compiled {
     pub runtime: Vec<u8>,
 }
 
-/// The directory holding package.json, scripts/ and contracts/.
+/// The directory holding package.json, scripts/ and contracts/: `ZKATTR_EVM_DIR` if set (for a
+/// binary run away from its source tree), else this crate's source folder.
 pub fn tools_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("ZKATTR_EVM_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
 /// Installs the pinned npm tools if missing (`npm ci` from package-lock.json).
@@ -164,6 +167,54 @@ pub fn compile_source(dir: &Path, name: &str, source: &str) -> Result<Compiled, 
         source,
     })?;
     compile_solidity(&[&path], name)
+}
+
+/// The custom errors of contracts/Settlement.sol, to name a revert.
+const SETTLEMENT_ERRORS: &[&str] = &[
+    "NotAuthorized()",
+    "AlreadyRegistered()",
+    "BadCommitment()",
+    "NotRegistered()",
+    "AlreadySettled()",
+    "InstanceMismatch(uint256)",
+    "ProofRejected()",
+    "PayoutOpeningMismatch()",
+    "NotSettled()",
+    "AlreadyClaimed()",
+    "BadPath()",
+    "NoOwner()",
+    "TransferFailed()",
+];
+
+/// Names a revert from its return data: a Settlement error (with its argument), a
+/// `require` message, empty data (the generated verifier reverts without data), or raw hex.
+pub fn revert_reason(output: &[u8]) -> String {
+    if output.is_empty() {
+        return "no data (the generated verifier rejects a proof this way)".into();
+    }
+    if output.len() >= 4 {
+        let (sel, args) = output.split_at(4);
+        for sig in SETTLEMENT_ERRORS {
+            if sel == abi::selector(sig) {
+                return match sig.strip_suffix("(uint256)") {
+                    Some(name) if args.len() == 32 => {
+                        format!("{name}({})", U256::from_be_slice(args))
+                    }
+                    _ => (*sig).to_string(),
+                };
+            }
+        }
+        // Error(string): offset word, length word, bytes.
+        if sel == abi::selector("Error(string)") && args.len() >= 64 {
+            let len = U256::from_be_slice(&args[32..64]);
+            if let Ok(len) = usize::try_from(len) {
+                if let Some(text) = args.get(64..64 + len) {
+                    return format!("\"{}\"", String::from_utf8_lossy(text));
+                }
+            }
+        }
+    }
+    format!("0x{}", hex::encode(output))
 }
 
 /// The result of a successful call.
@@ -293,7 +344,7 @@ impl Chain {
             }),
             ExecutionResult::Revert { gas_used, output } => Err(EvmError::Revert {
                 gas_used,
-                output: hex::encode(output),
+                output: output.to_vec(),
             }),
             ExecutionResult::Halt { reason, gas_used } => Err(EvmError::Halt {
                 gas_used,
