@@ -271,3 +271,82 @@ fn verifier_and_settlement_on_revm() {
         "gas (whole transaction): verify {verify_gas}, settle {settle_gas}, claim {claim_gas}"
     );
 }
+
+/// The committed 16x16 bundle (fixtures/halo2-16x16) and the verifier generated from its key
+/// (fixtures/Halo2Verifier.sol) feed `zkattr-verify evm`'s test and the local-chain test
+/// (scripts/chain-test.js). This keeps them from rotting: the key must still be the pinned one,
+/// the proof must verify natively, and the committed Solidity must be what the key generates
+/// (`ZKATTR_REGEN_SOL=1` rewrites it).
+#[test]
+fn fixture_bundle_verifies_and_its_verifier_is_current() {
+    use halo2_base::gates::circuit::BaseCircuitParams;
+    use zkattr_halo2::keys::{halo2_key_digest, read_verifying_key};
+    use zkattr_model::bundle::BundleManifest;
+
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let dir = fixtures.join("halo2-16x16");
+    let manifest: BundleManifest =
+        serde_json::from_slice(&std::fs::read(dir.join("bundle.json")).unwrap()).unwrap();
+    let section = manifest.halo2.clone().unwrap();
+    assert_eq!(section.kzg_source, "dev-unsafe");
+    let circuit_params: BaseCircuitParams =
+        serde_json::from_value(section.circuit_params.clone()).unwrap();
+    let vk = read_verifying_key(
+        &std::fs::read(dir.join(&manifest.verifying_key_file)).unwrap(),
+        circuit_params,
+    )
+    .unwrap();
+    let pinned: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("../../../params/halo2_vk_digests.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        pinned["dev-unsafe"]["16x16"].as_str(),
+        Some(halo2_key_digest(&vk).as_str()),
+        "the 16x16 circuit was re-pinned: regenerate verifier/evm/fixtures (README)"
+    );
+
+    let p = &manifest.public_inputs;
+    let digest = |h: &str| {
+        use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
+        let mut repr = [0u8; 32];
+        let bytes = hex::decode(h.trim_start_matches("0x")).unwrap();
+        for (i, b) in bytes.iter().rev().enumerate() {
+            repr[i] = *b;
+        }
+        Option::<Fr>::from(Fr::from_repr(repr)).unwrap()
+    };
+    let instances = vec![
+        Fr::from(p.epoch_id),
+        Fr::from(u64::from(p.rate_bps)),
+        digest(&p.activation_commitment),
+        digest(&p.influence_commitment),
+        Fr::from(p.n_queries),
+        Fr::from(p.total_pool),
+        Fr::from(p.total_paid),
+        Fr::from(p.treasury),
+        digest(&p.payout_commitment),
+    ];
+    let params = KzgParams::dev_unsafe(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../params"),
+        section.kzg_k as usize,
+    )
+    .unwrap();
+    assert_eq!(params.sha256, section.kzg_sha256);
+    let proof = std::fs::read(dir.join(&manifest.proof_file)).unwrap();
+    verify(&params.params, &vk, &proof, &instances).unwrap();
+    let mut bent = proof.clone();
+    bent[7] ^= 1;
+    assert!(verify(&params.params, &vk, &bent, &instances).is_err());
+
+    let generated = verifier_solidity(&params.params, &vk, instances.len()).unwrap();
+    let path = fixtures.join("Halo2Verifier.sol");
+    if std::env::var_os("ZKATTR_REGEN_SOL").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "fixtures/Halo2Verifier.sol is stale: rerun with ZKATTR_REGEN_SOL=1"
+    );
+}
