@@ -4,10 +4,12 @@
 # chain node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --locked
-# `zkattr-verify evm` sits behind the verifier's off-by-default `evm` feature.
-cargo test -p zkattr-verifier --features evm --test evm_cli --locked
+# The EVM tools (solc-js, circomlibjs, ganache, ethers: npm ci from the lock file) before the
+# Rust tests that call them.
+bash verifier/evm/scripts/setup.sh
+# `zkattr-verify evm` sits behind the verifier's off-by-default `evm` feature; enabling it here
+# (one build) also runs its test, verifier/tests/evm_cli.rs.
+cargo test --workspace --locked --features zkattr-verifier/evm
 bash scripts/circomlib-check/run.sh
 # The settlement contracts on a real local chain node (ganache, in-process) with ethers.
-bash verifier/evm/scripts/setup.sh
 node verifier/evm/scripts/chain-test.js

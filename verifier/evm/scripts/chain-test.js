@@ -90,7 +90,8 @@ async function main() {
 
   const compiled = {
     ...compileFiles([path.join(FIXTURES, 'Halo2Verifier.sol')]),
-    ...compileFiles([path.join(CONTRACTS, 'Settlement.sol'), path.join(CONTRACTS, 'PoseidonSponge.sol')]),
+    // Settlement with the optimizer, like zkattr-evm's Deployment (SETTLEMENT_OPTIMIZED).
+    ...compileFiles([path.join(CONTRACTS, 'Settlement.sol'), path.join(CONTRACTS, 'PoseidonSponge.sol')], true),
     ...compileFiles([path.join(CONTRACTS, 'MiniToken.sol')]),
   };
   const compiledAt = Date.now();

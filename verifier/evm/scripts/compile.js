@@ -2,15 +2,16 @@
 // Compiles Solidity files with the pinned solc-js 0.8.19 and prints, as JSON on stdout,
 // {"ContractName": {"bytecode": "0x..", "deployed": "0x..", "abi": [...]}} for every contract.
 // Optimizer off: snark-verifier's generated verifier hits "Stack too deep" in the Yul optimizer,
-// and viaIR miscompiles it (FIELD-NOTES). Usage: node compile.js FILE.sol [FILE.sol ...];
-// or require('./compile.js').compileFiles(files) from another script.
+// and viaIR miscompiles it (FIELD-NOTES). Usage: node compile.js [--optimize] FILE.sol [FILE.sol ...];
+// or require('./compile.js').compileFiles(files, optimize) from another script.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const solc = require('solc');
 
 /// Compiles `files`; returns {name: {bytecode, deployed, abi}} or throws with solc's errors.
-function compileFiles(files) {
+/// `optimize`: the optimizer at 200 runs (for the hand-written contracts; never the verifier).
+function compileFiles(files, optimize = false) {
   const sources = {};
   for (const f of files) {
     sources[path.basename(f)] = { content: fs.readFileSync(f, 'utf8') };
@@ -19,7 +20,7 @@ function compileFiles(files) {
     language: 'Solidity',
     sources,
     settings: {
-      optimizer: { enabled: false },
+      optimizer: optimize ? { enabled: true, runs: 200 } : { enabled: false },
       evmVersion: 'paris',
       outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
     },
@@ -45,14 +46,16 @@ function compileFiles(files) {
 module.exports = { compileFiles };
 
 if (require.main === module) {
-  const files = process.argv.slice(2);
+  let files = process.argv.slice(2);
+  const optimize = files[0] === '--optimize';
+  if (optimize) files = files.slice(1);
   if (files.length === 0) {
-    process.stderr.write('usage: compile.js FILE.sol [FILE.sol ...]\n');
+    process.stderr.write('usage: compile.js [--optimize] FILE.sol [FILE.sol ...]\n');
     process.exit(2);
   }
   let result;
   try {
-    result = compileFiles(files);
+    result = compileFiles(files, optimize);
   } catch (e) {
     process.stderr.write(e.message + '\n');
     process.exit(1);
