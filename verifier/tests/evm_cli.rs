@@ -1,6 +1,7 @@
 //! `zkattr-verify evm DIR` on the committed 16x16 halo2 bundle (verifier/evm/fixtures): the
-//! whole flow succeeds and prints code size and gas; a flipped proof byte, an unknown payee and
-//! a plonky2 bundle are refused with a message naming the failure. Needs `--features evm`.
+//! whole flow succeeds and prints code size and gas; a flipped proof byte, a tampered payout
+//! table or public input, an unknown payee and a plonky2 bundle are refused with a message naming
+//! the failure. Needs `--features evm`.
 #![cfg(feature = "evm")]
 
 use std::path::{Path, PathBuf};
@@ -103,7 +104,33 @@ fn evm_flow_on_a_real_bundle_and_its_failures() {
     let (_, err) = text(&o);
     assert!(!o.status.success());
     assert!(err.contains("a halo2 bundle is needed here"), "{err}");
-    for d in [bent, other] {
+    // A payout table that no longer opens the proven commitment, and a changed public input.
+    let table = copy_fixture("table");
+    let manifest = table.join("bundle.json");
+    let json = std::fs::read_to_string(&manifest).unwrap();
+    assert!(json.contains("\"amount\": 621602"));
+    std::fs::write(
+        &manifest,
+        json.replace("\"amount\": 621602", "\"amount\": 621603"),
+    )
+    .unwrap();
+    let o = run(&table, &[]);
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(err.contains("payout table"), "{err}");
+    let input = copy_fixture("input");
+    let manifest = input.join("bundle.json");
+    let json = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        json.replacen("\"treasury\": 12", "\"treasury\": 13", 1),
+    )
+    .unwrap();
+    let o = run(&input, &[]);
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(err.contains("treasury"), "{err}");
+    for d in [bent, other, table, input] {
         let _ = std::fs::remove_dir_all(d);
     }
 }
