@@ -419,40 +419,7 @@ fn settle_gas_breakdown() {
     ));
 
     // The sponge alone, in a probe compiled like Settlement.
-    let tmp = std::env::temp_dir().join(format!("zkattr-evm-probe-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
-    let probe = tmp.join("SpongeProbe.sol");
-    std::fs::write(
-        &probe,
-        r#"// SPDX-License-Identifier: MIT
-pragma solidity 0.8.19;
-import "./PoseidonSponge.sol";
-contract SpongeProbe {
-    function measure(uint256 a, uint256 b, uint256 c) external view returns (uint256 h, uint256 used) {
-        uint256 g = gasleft();
-        h = PoseidonSponge.hash3(a, b, c);
-        used = g - gasleft();
-    }
-    function measureCopy() external view returns (uint256 used) {
-        uint256 g = gasleft();
-        bytes memory c = PoseidonSponge.RC;
-        used = g - gasleft();
-        require(c.length > 0);
-    }
-}
-"#,
-    )
-    .unwrap();
-    let code = zkattr_evm::compile_solidity_with(
-        &[&probe, &zkattr_evm::contract_file("PoseidonSponge.sol")],
-        "SpongeProbe",
-        zkattr_evm::SETTLEMENT_OPTIMIZED,
-    )
-    .unwrap();
-    let mut chain = zkattr_evm::Chain::new();
-    let (probe_at, _) = chain
-        .deploy(address(1), "SpongeProbe", &code.creation, &[])
-        .unwrap();
+    let (mut chain, probe_at) = sponge_probe();
     let mut call = zkattr_evm::abi::selector("measure(uint256,uint256,uint256)").to_vec();
     call.extend(zkattr_evm::abi::word_u64(3));
     call.extend(zkattr_evm::abi::word_fr(&tree.root()));
@@ -484,4 +451,101 @@ contract SpongeProbe {
     );
     eprintln!("verify (direct call) {verify_tx} gas = 21000 + {verify_calldata} calldata + {verifier_exec}");
     assert!(settle_tx > verify_tx);
+}
+
+/// A probe contract around `PoseidonSponge.hash3` (compiled like Settlement), deployed on a
+/// fresh chain: `measure(a, b, c)` returns the hash and the gas it took.
+fn sponge_probe() -> (zkattr_evm::Chain, revm::primitives::Address) {
+    let tmp = std::env::temp_dir().join(format!(
+        "zkattr-evm-probe-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let probe = tmp.join("SpongeProbe.sol");
+    std::fs::write(
+        &probe,
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity 0.8.19;
+import "./PoseidonSponge.sol";
+contract SpongeProbe {
+    function measure(uint256 a, uint256 b, uint256 c) external view returns (uint256 h, uint256 used) {
+        uint256 g = gasleft();
+        h = PoseidonSponge.hash3(a, b, c);
+        used = g - gasleft();
+    }
+    function measureCopy() external view returns (uint256 used) {
+        uint256 g = gasleft();
+        bytes memory c = PoseidonSponge.RC;
+        used = g - gasleft();
+        require(c.length > 0);
+    }
+}
+"#,
+    )
+    .unwrap();
+    let code = zkattr_evm::compile_solidity_with(
+        &[&probe, &zkattr_evm::contract_file("PoseidonSponge.sol")],
+        "SpongeProbe",
+        zkattr_evm::SETTLEMENT_OPTIMIZED,
+    )
+    .unwrap();
+    let mut chain = zkattr_evm::Chain::new();
+    let (at, _) = chain
+        .deploy(address(1), "SpongeProbe", &code.creation, &[])
+        .unwrap();
+    (chain, at)
+}
+
+fn sponge_call(a: &[u8; 32], b: &[u8; 32], c: &[u8; 32]) -> Vec<u8> {
+    let mut call = zkattr_evm::abi::selector("measure(uint256,uint256,uint256)").to_vec();
+    for w in [a, b, c] {
+        call.extend_from_slice(w);
+    }
+    call
+}
+
+/// The assembly sponge (unreduced sums inside) equals the circuit's native `H` on edge and
+/// spread inputs, and refuses an input that is not a field element.
+#[test]
+fn sponge_contract_matches_the_native_hash() {
+    use zkattr_evm::abi::{word_fr, word_u256};
+    let (mut chain, at) = sponge_probe();
+    let max = -Fr::from(1);
+    let mut spread = Fr::from(0x1234_5678_9abc_def0);
+    let mut cases = vec![
+        [Fr::from(0), Fr::from(0), Fr::from(0)],
+        [max, max, max],
+        [Fr::from(3), max, Fr::from(1)],
+    ];
+    for _ in 0..5 {
+        spread = spread * spread + Fr::from(7);
+        cases.push([spread, spread.square(), max - spread]);
+    }
+    for [a, b, c] in cases {
+        let out = chain
+            .call(
+                address(1),
+                at,
+                sponge_call(&word_fr(&a), &word_fr(&b), &word_fr(&c)),
+            )
+            .unwrap()
+            .output;
+        assert_eq!(
+            &out[..32],
+            &word_fr(&zkattr_halo2::poseidon::hash(&[a, b, c])),
+            "H({a:?}, {b:?}, {c:?})"
+        );
+    }
+    let q = revm::primitives::U256::from_be_slice(&word_fr(&max)) + revm::primitives::U256::from(1);
+    let r = chain.call(
+        address(1),
+        at,
+        sponge_call(
+            &word_u256(q),
+            &word_fr(&Fr::from(1)),
+            &word_fr(&Fr::from(2)),
+        ),
+    );
+    assert!(is_revert(r), "an input equal to q must revert");
 }
