@@ -158,3 +158,37 @@ pub fn run_evm(dir: &Path, params_dir: &Path, adapter: Option<u32>) -> Result<Ev
         unsafe_params: params.source == "dev-unsafe",
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A revert during the flow names the step and the contract's error.
+    #[test]
+    fn a_revert_names_its_step_and_reason() {
+        let mut output = zkattr_evm::abi::selector("InstanceMismatch(uint256)").to_vec();
+        output.extend(zkattr_evm::abi::word_u64(2));
+        let e = EvmRunError::Evm {
+            step: "settle",
+            source: EvmError::Revert {
+                gas_used: 30_000,
+                output,
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "settle: reverted with InstanceMismatch(2) (gas used 30000)"
+        );
+    }
+
+    #[test]
+    fn a_missing_bundle_is_named() {
+        let dir = std::env::temp_dir().join(format!("zkattr-evm-none-{}", std::process::id()));
+        let e = run_evm(&dir, Path::new("params"), None).unwrap_err();
+        assert!(
+            matches!(e, EvmRunError::Bundle(BundleError::Read { .. })),
+            "{e}"
+        );
+        assert!(e.to_string().contains("bundle.json"), "{e}");
+    }
+}
