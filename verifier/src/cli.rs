@@ -169,3 +169,47 @@ pub fn run(command: AuditCommand) -> ExitCode {
         }
     }
 }
+
+/// `zkattr-verify evm DIR`: settles the bundle in revm and prints the gas (feature `evm`).
+#[cfg(feature = "evm")]
+pub fn run_evm(dir: &Path, adapter: Option<u32>) -> ExitCode {
+    match crate::evm::run_evm(dir, &crate::halo2::params_dir(), adapter) {
+        Ok(r) => {
+            println!(
+                "ok: epoch {} settled and adapter {} claimed {} in revm",
+                r.epoch_id, r.adapter, r.amount
+            );
+            println!(
+                "verifier deployed code    {} bytes (EIP-170 limit {})",
+                r.verifier_code_size,
+                zkattr_evm::EIP170_LIMIT
+            );
+            println!("verify (direct call)      {} gas", r.verify_gas);
+            println!(
+                "register activation       {} gas",
+                r.register_activation_gas
+            );
+            println!("register influence        {} gas", r.register_influence_gas);
+            println!("settle                    {} gas", r.settle_gas);
+            println!("claim                     {} gas", r.claim_gas);
+            println!("(whole-transaction gas: 21000 intrinsic and calldata included)");
+            if r.unsafe_params {
+                eprintln!(
+                    "WARNING: proved with UNSAFE development KZG parameters (public seed): never settle on it on a real chain"
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(dir, e),
+    }
+}
+
+/// Without the `evm` feature the subcommand only says how to get it.
+#[cfg(not(feature = "evm"))]
+pub fn run_evm(dir: &Path, _adapter: Option<u32>) -> ExitCode {
+    fail(
+        dir,
+        "this zkattr-verify was built without the `evm` feature; build it with \
+         `cargo build -p zkattr-verifier --features evm` (needs node and npm for solc-js)",
+    )
+}

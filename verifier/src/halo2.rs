@@ -5,6 +5,8 @@
 use crate::bn254::ArkBn254Family;
 use crate::bundle::{check_table, read, BundleError, Verified};
 use halo2_base::gates::circuit::BaseCircuitParams;
+use halo2_base::halo2_proofs::halo2curves::bn256::G1Affine;
+use halo2_base::halo2_proofs::plonk::VerifyingKey;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use zkattr_halo2::keys::{halo2_key_digest, read_verifying_key, verify, KzgParams};
@@ -51,12 +53,40 @@ fn instances(statement: &PublicStatement) -> Result<Vec<Fr>, BundleError> {
     ])
 }
 
-/// Verifies a halo2 bundle whose manifest has been read.
-pub fn verify_halo2_bundle(
+/// A halo2 bundle whose manifest, verifying key (against the pinned digest), payout table and
+/// KZG parameters have been checked; the proof itself has not.
+pub struct Halo2Bundle {
+    pub manifest: BundleManifest,
+    pub vk: VerifyingKey<G1Affine>,
+    pub proof: Vec<u8>,
+    /// SPEC's nine public inputs, in order.
+    pub instances: Vec<Fr>,
+    pub params: KzgParams,
+    pub n_payees: u64,
+}
+
+impl std::fmt::Debug for Halo2Bundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Halo2Bundle")
+            .field("shape", &self.manifest.shape)
+            .field("proof_len", &self.proof.len())
+            .field("n_payees", &self.n_payees)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks everything in a halo2 bundle but the proof, and returns what verifying it needs.
+pub fn load_halo2_bundle(
     dir: &Path,
     params_dir: &Path,
     manifest: BundleManifest,
-) -> Result<Verified, BundleError> {
+) -> Result<Halo2Bundle, BundleError> {
+    if manifest.backend != "halo2" {
+        return Err(BundleError::Backend(format!(
+            "{} (a halo2 bundle is needed here)",
+            manifest.backend
+        )));
+    }
     let section = manifest.halo2.clone().ok_or_else(|| {
         BundleError::Manifest("a halo2 bundle needs its \"halo2\" section".into())
     })?;
@@ -124,13 +154,31 @@ pub fn verify_halo2_bundle(
             section.kzg_sha256
         )));
     }
-    verify(&params.params, &vk, &proof, &instances)
-        .map_err(|e| BundleError::Proof(e.to_string()))?;
-    Ok(Verified {
-        backend: manifest.backend,
-        shape,
-        statement,
+    Ok(Halo2Bundle {
+        manifest,
+        vk,
+        proof,
+        instances,
+        params,
         n_payees,
-        unsafe_params: section.kzg_source == "dev-unsafe",
+    })
+}
+
+/// Verifies a halo2 bundle whose manifest has been read.
+pub fn verify_halo2_bundle(
+    dir: &Path,
+    params_dir: &Path,
+    manifest: BundleManifest,
+) -> Result<Verified, BundleError> {
+    let b = load_halo2_bundle(dir, params_dir, manifest)?;
+    verify(&b.params.params, &b.vk, &b.proof, &b.instances)
+        .map_err(|e| BundleError::Proof(e.to_string()))?;
+    let section = b.manifest.halo2.as_ref();
+    Ok(Verified {
+        backend: b.manifest.backend.clone(),
+        shape: b.manifest.shape.key(),
+        statement: b.manifest.public_inputs.clone(),
+        n_payees: b.n_payees,
+        unsafe_params: section.is_some_and(|s| s.kzg_source == "dev-unsafe"),
     })
 }

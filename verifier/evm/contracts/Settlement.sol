@@ -32,14 +32,13 @@ contract Settlement {
     address public immutable registrar;
     uint16 public immutable rateBps;
 
+    /// One storage slot per value, and settle writes only `payoutRoot` (non-zero once settled):
+    /// each fresh slot costs 22,100 gas, so the payout commitment and total are in the
+    /// `Settled` event rather than in storage.
     struct Epoch {
         uint256 activationCommitment;
         uint256 influenceCommitment;
-        uint256 payoutCommitment;
         uint256 payoutRoot;
-        uint64 totalPaid;
-        uint64 claimed;
-        bool settled;
     }
 
     mapping(uint64 => Epoch) public epochs;
@@ -48,7 +47,7 @@ contract Settlement {
 
     event ActivationRegistered(uint64 indexed epoch, uint256 commitment);
     event InfluenceRegistered(uint64 indexed epoch, uint256 commitment);
-    event Settled(uint64 indexed epoch, uint256 payoutCommitment, uint64 totalPaid);
+    event Settled(uint64 indexed epoch, uint256 payoutCommitment, uint256 payoutRoot, uint64 totalPaid);
     event Claimed(uint64 indexed epoch, uint32 indexed adapter, address owner, uint64 amount);
     event AdapterOwner(uint32 indexed adapter, address owner);
 
@@ -124,7 +123,7 @@ contract Settlement {
         uint256 nPayees
     ) external {
         Epoch storage e = epochs[epoch];
-        if (e.settled) revert AlreadySettled();
+        if (e.payoutRoot != 0) revert AlreadySettled();
         if (e.activationCommitment == 0 || e.influenceCommitment == 0) revert NotRegistered();
         if (instances[0] != epoch) revert InstanceMismatch(0);
         if (instances[1] != rateBps) revert InstanceMismatch(1);
@@ -135,15 +134,15 @@ contract Settlement {
 
         (bool ok,) = verifier.staticcall(abi.encodePacked(instances, proof));
         if (!ok) revert ProofRejected();
-        if (PoseidonSponge.hash3(3, payoutRoot, nPayees) != instances[8]) revert PayoutOpeningMismatch();
+        // A zero root would read as "not settled"; no payout tree has one.
+        if (payoutRoot == 0 || PoseidonSponge.hash3(3, payoutRoot, nPayees) != instances[8]) {
+            revert PayoutOpeningMismatch();
+        }
 
         uint64 totalPaid = uint64(instances[6]);
-        e.settled = true;
-        e.payoutCommitment = instances[8];
         e.payoutRoot = payoutRoot;
-        e.totalPaid = totalPaid;
         if (!token.transferFrom(msg.sender, address(this), totalPaid)) revert TransferFailed();
-        emit Settled(epoch, instances[8], totalPaid);
+        emit Settled(epoch, instances[8], payoutRoot, totalPaid);
     }
 
     /// Pays `amount` to the owner of `adapter` if `H2(adapter, amount)` is leaf `index` of the
@@ -155,8 +154,8 @@ contract Settlement {
         uint32 index,
         uint256[20] calldata siblings
     ) external {
-        Epoch storage e = epochs[epoch];
-        if (!e.settled) revert NotSettled();
+        uint256 root = epochs[epoch].payoutRoot;
+        if (root == 0) revert NotSettled();
         if (claimedBy[epoch][adapter]) revert AlreadyClaimed();
         address owner = ownerOf[adapter];
         if (owner == address(0)) revert NoOwner();
@@ -170,10 +169,9 @@ contract Settlement {
                 : poseidon2.poseidon([siblings[i], node]);
             position >>= 1;
         }
-        if (node != e.payoutRoot) revert BadPath();
+        if (node != root) revert BadPath();
 
         claimedBy[epoch][adapter] = true;
-        e.claimed += amount;
         if (!token.transfer(owner, amount)) revert TransferFailed();
         emit Claimed(epoch, adapter, owner, amount);
     }

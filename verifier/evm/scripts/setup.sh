@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs the pinned npm tools (solc-js 0.8.19) from package-lock.json; a no-op when present.
+# Installs the pinned npm tools (solc-js 0.8.19, circomlibjs, ganache, ethers) from
+# package-lock.json; a no-op when all are present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -f node_modules/solc/package.json ]; then
-  npm ci --no-audit --no-fund >&2
-fi
+for pkg in solc circomlibjs ganache ethers; do
+  if [ ! -f "node_modules/$pkg/package.json" ]; then
+    npm ci --no-audit --no-fund >&2
+    break
+  fi
+done

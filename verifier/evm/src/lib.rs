@@ -19,7 +19,8 @@ use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use revm::context::result::{ExecutionResult, Output};
 use revm::context::TxEnv;
 use revm::database::InMemoryDB;
-use revm::primitives::{Address, TxKind, U256};
+use revm::primitives::TxKind;
+pub use revm::primitives::{Address, U256};
 use revm::{Context, ExecuteCommitEvm, MainBuilder, MainContext};
 use snark_verifier::loader::evm::EvmLoader;
 use snark_verifier::pcs::kzg::{Bdfg21, KzgAs, LimbsEncoding};
@@ -50,8 +51,8 @@ pub enum EvmError {
     CodeTooLarge { name: String, size: usize },
     #[error("deploying {name} failed: {reason}")]
     Deploy { name: String, reason: String },
-    #[error("call reverted (gas used {gas_used}): 0x{output}")]
-    Revert { gas_used: u64, output: String },
+    #[error("reverted with {} (gas used {gas_used})", revert_reason(output))]
+    Revert { gas_used: u64, output: Vec<u8> },
     #[error("call halted (gas used {gas_used}): {reason}")]
     Halt { gas_used: u64, reason: String },
     #[error("EVM error: {0}")]
@@ -102,13 +103,21 @@ pub struct Compiled {
     pub runtime: Vec<u8>,
 }
 
-/// The directory holding package.json, scripts/ and contracts/.
+/// The directory holding package.json, scripts/ and contracts/: `ZKATTR_EVM_DIR` if set (for a
+/// binary run away from its source tree), else this crate's source folder.
 pub fn tools_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("ZKATTR_EVM_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
 }
 
-/// Installs the pinned npm tools if missing (`npm ci` from package-lock.json).
+/// Installs the pinned npm tools if missing (`npm ci` from package-lock.json). Runs the setup
+/// script once per process, so tests compiling in parallel do not race two `npm ci`s.
 pub fn ensure_tools() -> Result<(), EvmError> {
+    static DONE: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if *done {
+        return Ok(());
+    }
     let script = tools_dir().join("scripts/setup.sh");
     let status = Command::new("bash")
         .arg(&script)
@@ -123,15 +132,27 @@ pub fn ensure_tools() -> Result<(), EvmError> {
             script.display()
         )));
     }
+    *done = true;
     Ok(())
 }
 
-/// Compiles Solidity `files` with solc-js 0.8.19 and returns contract `name`.
+/// Compiles Solidity `files` with solc-js 0.8.19 (optimizer off) and returns contract `name`.
 pub fn compile_solidity(files: &[&Path], name: &str) -> Result<Compiled, EvmError> {
+    compile_solidity_with(files, name, false)
+}
+
+/// Compiles Solidity `files` with solc-js 0.8.19, with the optimizer (200 runs) if `optimize`,
+/// and returns contract `name`. The generated verifier must be compiled without it.
+pub fn compile_solidity_with(
+    files: &[&Path],
+    name: &str,
+    optimize: bool,
+) -> Result<Compiled, EvmError> {
     ensure_tools()?;
     let script = tools_dir().join("scripts/compile.js");
     let out = Command::new("node")
         .arg(&script)
+        .args(optimize.then_some("--optimize"))
         .args(files)
         .output()
         .map_err(|source| EvmError::Node {
@@ -164,6 +185,80 @@ pub fn compile_source(dir: &Path, name: &str, source: &str) -> Result<Compiled, 
         source,
     })?;
     compile_solidity(&[&path], name)
+}
+
+/// The custom errors of contracts/Settlement.sol, to name a revert.
+const SETTLEMENT_ERRORS: &[&str] = &[
+    "NotAuthorized()",
+    "AlreadyRegistered()",
+    "BadCommitment()",
+    "NotRegistered()",
+    "AlreadySettled()",
+    "InstanceMismatch(uint256)",
+    "ProofRejected()",
+    "PayoutOpeningMismatch()",
+    "NotSettled()",
+    "AlreadyClaimed()",
+    "BadPath()",
+    "NoOwner()",
+    "TransferFailed()",
+];
+
+/// Names a revert from its return data: a Settlement error (with its argument), a
+/// `require` message, empty data (the generated verifier reverts without data), or raw hex.
+pub fn revert_reason(output: &[u8]) -> String {
+    if output.is_empty() {
+        return "no data (the generated verifier rejects a proof this way)".into();
+    }
+    if output.len() >= 4 {
+        let (sel, args) = output.split_at(4);
+        for sig in SETTLEMENT_ERRORS {
+            if sel == abi::selector(sig) {
+                return match sig.strip_suffix("(uint256)") {
+                    Some(name) if args.len() == 32 => {
+                        format!("{name}({})", U256::from_be_slice(args))
+                    }
+                    _ => (*sig).to_string(),
+                };
+            }
+        }
+        // Error(string): offset word, length word, bytes.
+        if sel == abi::selector("Error(string)") && args.len() >= 64 {
+            let len = U256::from_be_slice(&args[32..64]);
+            if let Some(end) = usize::try_from(len).ok().and_then(|l| l.checked_add(64)) {
+                if let Some(text) = args.get(64..end) {
+                    return format!("\"{}\"", String::from_utf8_lossy(text));
+                }
+            }
+        }
+    }
+    format!("0x{}", hex::encode(output))
+}
+
+/// The calldata part of a transaction's intrinsic gas (EIP-2028: 4 per zero byte, 16 per other).
+pub fn calldata_gas(data: &[u8]) -> u64 {
+    data.iter().map(|&b| if b == 0 { 4 } else { 16 }).sum()
+}
+
+/// The calldata of `Settlement.settle(epoch, instances, proof, payoutRoot, nPayees)`.
+pub fn settle_calldata(
+    epoch: u64,
+    instances: &[Fr],
+    proof: &[u8],
+    payout_root: &Fr,
+    n_payees: u64,
+) -> Vec<u8> {
+    let mut data = abi::selector("settle(uint64,uint256[9],bytes,uint256,uint256)").to_vec();
+    data.extend(abi::word_u64(epoch));
+    for x in instances {
+        data.extend(abi::word_fr(x));
+    }
+    // Head: epoch, 9 words, offset of proof, root, n; the proof tail follows.
+    data.extend(abi::word_u64(32 * 13));
+    data.extend(abi::word_fr(payout_root));
+    data.extend(abi::word_u64(n_payees));
+    data.extend(abi::bytes_tail(proof));
+    data
 }
 
 /// The result of a successful call.
@@ -293,7 +388,7 @@ impl Chain {
             }),
             ExecutionResult::Revert { gas_used, output } => Err(EvmError::Revert {
                 gas_used,
-                output: hex::encode(output),
+                output: output.to_vec(),
             }),
             ExecutionResult::Halt { reason, gas_used } => Err(EvmError::Halt {
                 gas_used,
@@ -366,20 +461,33 @@ pub fn poseidon_sponge_solidity() -> String {
         .iter()
         .flat_map(|row| row.iter().map(fr_hex))
         .collect();
-    let q = "0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001";
+    // Unreduced sums are safe: 5q < 2^256, each mulmod reduces, and every state word is below
+    // 4q when it is next multiplied (mix output < 3q, plus a constant < q).
     let mut mix = String::new();
     for (i, row) in k.mds.iter().enumerate() {
-        let term = |j: usize| format!("mulmod(0x{}, s{j}, {q})", fr_hex(&row[j]));
+        let term = |j: usize| format!("mulmod(0x{}, s{j}, q)", fr_hex(&row[j]));
         mix.push_str(&format!(
-            "            t{i} := addmod(addmod({}, {}, {q}), {}, {q})\n",
+            "                let t{i} := add(add({}, {}), {})\n",
             term(0),
             term(1),
             term(2)
         ));
     }
-    let rounds = k.round_constants.len();
+    mix.push_str("                s0 := t0\n                s1 := t1\n                s2 := t2\n                p := add(p, 96)\n");
+    let add_constants = "                s0 := add(s0, mload(p))\n                s1 := add(s1, mload(add(p, 32)))\n                s2 := add(s2, mload(add(p, 64)))\n";
+    let pow5 = |v: &str| {
+        format!("                {{\n                    let x2 := mulmod({v}, {v}, q)\n                    {v} := mulmod(mulmod(x2, x2, q), {v}, q)\n                }}\n")
+    };
+    let full_round = format!(
+        "{add_constants}{}{}{}{mix}",
+        pow5("s0"),
+        pow5("s1"),
+        pow5("s2")
+    );
+    let partial_round = format!("{add_constants}{}{mix}", pow5("s0"));
     let half = FULL_ROUNDS / 2;
     assert_eq!(WIDTH, 3);
+    assert_eq!(k.round_constants.len(), FULL_ROUNDS + PARTIAL_ROUNDS);
     format!(
         r#"// SPDX-License-Identifier: MIT
 // GENERATED by zkattr_evm::poseidon_sponge_solidity(); do not edit.
@@ -390,39 +498,24 @@ pragma solidity 0.8.19;
 /// and 2, the last pair padded with 0.
 library PoseidonSponge {{
     uint256 internal constant Q = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001;
+    /// The round constants, three words per round.
     bytes internal constant RC = hex"{rc}";
 
-    function pow5(uint256 x) private pure returns (uint256) {{
-        uint256 x2 = mulmod(x, x, Q);
-        return mulmod(mulmod(x2, x2, Q), x, Q);
-    }}
-
-    /// The MDS matrix times the state; in assembly, as nine nested terms are too deep a stack.
-    function mix(uint256 s0, uint256 s1, uint256 s2) private pure returns (uint256 t0, uint256 t1, uint256 t2) {{
+    /// One permutation, all in assembly with the rounds' bodies inline (a Solidity loop with
+    /// function calls costs several times the gas). `rc` points at RC's words in memory.
+    function permute(uint256 rc, uint256 s0, uint256 s1, uint256 s2) private pure returns (uint256, uint256, uint256) {{
         assembly {{
-{mix}        }}
-    }}
-
-    function permute(uint256 s0, uint256 s1, uint256 s2) internal pure returns (uint256, uint256, uint256) {{
-        bytes memory rc = RC;
-        for (uint256 r = 0; r < {rounds}; r++) {{
-            uint256 c0;
-            uint256 c1;
-            uint256 c2;
-            assembly {{
-                let p := add(add(rc, 32), mul(r, 96))
-                c0 := mload(p)
-                c1 := mload(add(p, 32))
-                c2 := mload(add(p, 64))
-            }}
-            s0 = pow5(addmod(s0, c0, Q));
-            s1 = addmod(s1, c1, Q);
-            s2 = addmod(s2, c2, Q);
-            if (r < {half} || r >= {partial_end}) {{
-                s1 = pow5(s1);
-                s2 = pow5(s2);
-            }}
-            (s0, s1, s2) = mix(s0, s1, s2);
+            let q := 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001
+            let p := rc
+            for {{ let r := 0 }} lt(r, {half}) {{ r := add(r, 1) }} {{
+{full_round}            }}
+            for {{ let r := 0 }} lt(r, {PARTIAL_ROUNDS}) {{ r := add(r, 1) }} {{
+{partial_round}            }}
+            for {{ let r := 0 }} lt(r, {half}) {{ r := add(r, 1) }} {{
+{full_round}            }}
+            s0 := mod(s0, q)
+            s1 := mod(s1, q)
+            s2 := mod(s2, q)
         }}
         return (s0, s1, s2);
     }}
@@ -430,13 +523,17 @@ library PoseidonSponge {{
     /// H(a, b, c). Inputs must be field elements (below Q).
     function hash3(uint256 a, uint256 b, uint256 c) internal pure returns (uint256) {{
         require(a < Q && b < Q && c < Q, "PoseidonSponge: input not in the field");
-        (uint256 s0, uint256 s1, uint256 s2) = permute(0, a, b);
-        (s0,,) = permute(s0, addmod(s1, c, Q), s2);
+        bytes memory constants = RC;
+        uint256 rc;
+        assembly {{
+            rc := add(constants, 32)
+        }}
+        (uint256 s0, uint256 s1, uint256 s2) = permute(rc, 0, a, b);
+        (s0,,) = permute(rc, s0, addmod(s1, c, Q), s2);
         return s0;
     }}
 }}
-"#,
-        partial_end = half + PARTIAL_ROUNDS,
+"#
     )
 }
 
@@ -458,6 +555,11 @@ pub fn circomlib_poseidon2_code() -> Result<Vec<u8>, EvmError> {
     hex::decode(text.trim().trim_start_matches("0x"))
         .map_err(|_| EvmError::Hex("circomlib Poseidon".into()))
 }
+
+/// Settlement (with PoseidonSponge) is compiled with the optimizer (200 runs): it saves about
+/// 3k gas per settle. The generated verifier is not: the Yul optimizer fails on it ("Stack too
+/// deep") and the legacy one makes verify cost ~2.5k more gas.
+pub const SETTLEMENT_OPTIMIZED: bool = true;
 
 /// The settlement contracts deployed on a [`Chain`], with the roles' addresses.
 #[derive(Debug)]
@@ -483,7 +585,8 @@ pub struct Claim {
     pub siblings: Vec<Fr>,
 }
 
-fn contract_file(name: &str) -> PathBuf {
+/// A file of contracts/.
+pub fn contract_file(name: &str) -> PathBuf {
     tools_dir().join("contracts").join(name)
 }
 
@@ -491,6 +594,17 @@ impl Deployment {
     /// Deploys the generated verifier (from `verifier_sol`), circomlib's Poseidon, a test token
     /// (minting `funds` to the payer) and the settlement contract for `rate_bps`.
     pub fn new(verifier_sol: &str, rate_bps: u16, funds: u64) -> Result<Self, EvmError> {
+        Self::new_with(verifier_sol, rate_bps, funds, SETTLEMENT_OPTIMIZED)
+    }
+
+    /// [`Deployment::new`], choosing whether Settlement is compiled with the optimizer (for gas
+    /// comparisons; the verifier never is).
+    pub fn new_with(
+        verifier_sol: &str,
+        rate_bps: u16,
+        funds: u64,
+        optimize_settlement: bool,
+    ) -> Result<Self, EvmError> {
         let tmp = std::env::temp_dir().join(format!(
             "zkattr-evm-{}-{:?}",
             std::process::id(),
@@ -501,12 +615,13 @@ impl Deployment {
             source,
         })?;
         let verifier_code = compile_source(&tmp, "Halo2Verifier", verifier_sol)?;
-        let settlement_code = compile_solidity(
+        let settlement_code = compile_solidity_with(
             &[
                 &contract_file("Settlement.sol"),
                 &contract_file("PoseidonSponge.sol"),
             ],
             "Settlement",
+            optimize_settlement,
         )?;
         let token_code = compile_solidity(&[&contract_file("MiniToken.sol")], "MiniToken")?;
         let poseidon_code = circomlib_poseidon2_code()?;
@@ -623,16 +738,7 @@ impl Deployment {
                 instances.len()
             )));
         }
-        let mut data = abi::selector("settle(uint64,uint256[9],bytes,uint256,uint256)").to_vec();
-        data.extend(abi::word_u64(epoch));
-        for x in instances {
-            data.extend(abi::word_fr(x));
-        }
-        // Head: epoch, 9 words, offset of proof, root, n; the proof tail follows.
-        data.extend(abi::word_u64(32 * 13));
-        data.extend(abi::word_fr(payout_root));
-        data.extend(abi::word_u64(n_payees));
-        data.extend(abi::bytes_tail(proof));
+        let data = settle_calldata(epoch, instances, proof, payout_root, n_payees);
         Ok(self.chain.call(self.payer, self.settlement, data)?.gas_used)
     }
 
@@ -661,5 +767,79 @@ impl Deployment {
         data.extend(abi::word_address(who));
         let out = self.chain.call(address(9), self.token, data)?.output;
         Ok(U256::from_be_slice(&out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_string(text: &str) -> Vec<u8> {
+        let mut out = abi::selector("Error(string)").to_vec();
+        out.extend(abi::word_u64(32));
+        out.extend(abi::bytes_tail(text.as_bytes()));
+        out
+    }
+
+    #[test]
+    fn reverts_are_named() {
+        assert!(revert_reason(&[]).starts_with("no data"));
+        assert_eq!(
+            revert_reason(&abi::selector("ProofRejected()")),
+            "ProofRejected()"
+        );
+        let mut mismatch = abi::selector("InstanceMismatch(uint256)").to_vec();
+        mismatch.extend(abi::word_u64(3));
+        assert_eq!(revert_reason(&mismatch), "InstanceMismatch(3)");
+        assert_eq!(
+            revert_reason(&error_string("rate_bps > 10000")),
+            "\"rate_bps > 10000\""
+        );
+        assert_eq!(revert_reason(&[1, 2, 3]), "0x010203");
+        let e = EvmError::Revert {
+            gas_used: 21_500,
+            output: abi::selector("AlreadyClaimed()").to_vec(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "reverted with AlreadyClaimed() (gas used 21500)"
+        );
+    }
+
+    /// Truncated or lying revert data (a length past the end, a huge length) is shown as hex,
+    /// never a panic.
+    #[test]
+    fn malformed_revert_data_does_not_panic() {
+        let mut lying = error_string("abc");
+        lying[4 + 32 + 31] = 200;
+        assert!(revert_reason(&lying).starts_with("0x08c379a0"));
+        let mut huge = error_string("abc");
+        huge[4 + 32..4 + 64].fill(0xff);
+        assert!(revert_reason(&huge).starts_with("0x"));
+        // A length that fits usize but overflows when the offset is added.
+        let mut edge = error_string("abc");
+        edge[4 + 32..4 + 56].fill(0);
+        edge[4 + 56..4 + 64].fill(0xff);
+        assert!(revert_reason(&edge).starts_with("0x"));
+        let short = &error_string("abc")[..40];
+        assert!(revert_reason(short).starts_with("0x"));
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..200 {
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            let _ = revert_reason(&data);
+        }
+    }
+
+    #[test]
+    fn calldata_gas_counts_zero_and_other_bytes() {
+        assert_eq!(calldata_gas(&[0, 0, 1, 255]), 4 + 4 + 16 + 16);
+        assert_eq!(calldata_gas(&[]), 0);
     }
 }

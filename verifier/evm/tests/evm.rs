@@ -8,11 +8,12 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use zkattr_evm::{
-    address, poseidon_sponge_solidity, verifier_solidity, Claim, Deployment, EvmError,
+    address, calldata_gas, poseidon_sponge_solidity, settle_calldata, verifier_calldata,
+    verifier_solidity, Claim, Deployment, EvmError,
 };
-use zkattr_halo2::keys::verify;
+use zkattr_halo2::keys::{verify, KzgParams};
 use zkattr_halo2::poseidon::Fr;
-use zkattr_halo2::prover::{Halo2Keys, KzgParams, Layout};
+use zkattr_halo2::prover::{Halo2Keys, Layout};
 use zkattr_halo2::statement::{public_inputs, Halo2Shape, StatementWitness};
 use zkattr_halo2::Bn254Family;
 use zkattr_model::commit::{commit_epoch, payout_tree};
@@ -270,4 +271,281 @@ fn verifier_and_settlement_on_revm() {
     eprintln!(
         "gas (whole transaction): verify {verify_gas}, settle {settle_gas}, claim {claim_gas}"
     );
+}
+
+/// The committed 16x16 bundle (fixtures/halo2-16x16), read with nothing but the halo2 crate.
+struct Fixture {
+    params: KzgParams,
+    vk: halo2_base::halo2_proofs::plonk::VerifyingKey<
+        halo2_base::halo2_proofs::halo2curves::bn256::G1Affine,
+    >,
+    kzg_sha256: String,
+    vk_digest: String,
+    proof: Vec<u8>,
+    instances: Vec<Fr>,
+    payouts: Vec<Payout>,
+}
+
+fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        use halo2_base::gates::circuit::BaseCircuitParams;
+        use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
+        use zkattr_halo2::keys::{halo2_key_digest, read_verifying_key};
+        use zkattr_model::bundle::BundleManifest;
+
+        let dir = fixtures_dir().join("halo2-16x16");
+        let manifest: BundleManifest =
+            serde_json::from_slice(&std::fs::read(dir.join("bundle.json")).unwrap()).unwrap();
+        let section = manifest.halo2.clone().unwrap();
+        assert_eq!(section.kzg_source, "dev-unsafe");
+        let circuit_params: BaseCircuitParams =
+            serde_json::from_value(section.circuit_params.clone()).unwrap();
+        let vk = read_verifying_key(
+            &std::fs::read(dir.join(&manifest.verifying_key_file)).unwrap(),
+            circuit_params,
+        )
+        .unwrap();
+        let p = &manifest.public_inputs;
+        let digest = |h: &str| {
+            let mut repr = [0u8; 32];
+            let bytes = hex::decode(h.trim_start_matches("0x")).unwrap();
+            for (i, b) in bytes.iter().rev().enumerate() {
+                repr[i] = *b;
+            }
+            Option::<Fr>::from(Fr::from_repr(repr)).unwrap()
+        };
+        let instances = vec![
+            Fr::from(p.epoch_id),
+            Fr::from(u64::from(p.rate_bps)),
+            digest(&p.activation_commitment),
+            digest(&p.influence_commitment),
+            Fr::from(p.n_queries),
+            Fr::from(p.total_pool),
+            Fr::from(p.total_paid),
+            Fr::from(p.treasury),
+            digest(&p.payout_commitment),
+        ];
+        let params = KzgParams::dev_unsafe(
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../params"),
+            section.kzg_k as usize,
+        )
+        .unwrap();
+        Fixture {
+            vk_digest: halo2_key_digest(&vk),
+            vk,
+            params,
+            kzg_sha256: section.kzg_sha256,
+            proof: std::fs::read(dir.join(&manifest.proof_file)).unwrap(),
+            instances,
+            payouts: manifest
+                .payouts
+                .payouts
+                .iter()
+                .map(|e| Payout {
+                    adapter_id: e.adapter_id,
+                    amount: e.amount,
+                })
+                .collect(),
+        }
+    })
+}
+
+/// The fixture and the verifier generated from its key (fixtures/Halo2Verifier.sol) feed
+/// `zkattr-verify evm`'s test and the local-chain test (scripts/chain-test.js). This keeps them
+/// from rotting: the key must still be the pinned one, the proof must verify natively, and the
+/// committed Solidity must be what the key generates (`ZKATTR_REGEN_SOL=1` rewrites it).
+#[test]
+fn fixture_bundle_verifies_and_its_verifier_is_current() {
+    let f = fixture();
+    let pinned: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures_dir().join("../../../params/halo2_vk_digests.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        pinned["dev-unsafe"]["16x16"].as_str(),
+        Some(f.vk_digest.as_str()),
+        "the 16x16 circuit was re-pinned: regenerate verifier/evm/fixtures (README)"
+    );
+    assert_eq!(f.params.sha256, f.kzg_sha256);
+    verify(&f.params.params, &f.vk, &f.proof, &f.instances).unwrap();
+    let mut bent = f.proof.clone();
+    bent[7] ^= 1;
+    assert!(verify(&f.params.params, &f.vk, &bent, &f.instances).is_err());
+
+    let generated = verifier_solidity(&f.params.params, &f.vk, f.instances.len()).unwrap();
+    let path = fixtures_dir().join("Halo2Verifier.sol");
+    if std::env::var_os("ZKATTR_REGEN_SOL").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "fixtures/Halo2Verifier.sol is stale: rerun with ZKATTR_REGEN_SOL=1"
+    );
+}
+
+/// Where settle's gas goes, on the fixture (whole-transaction figures; see README "Settle gas").
+/// The sponge is measured in a probe contract around `PoseidonSponge.hash3`.
+#[test]
+fn settle_gas_breakdown() {
+    let f = fixture();
+    let sol = std::fs::read_to_string(fixtures_dir().join("Halo2Verifier.sol")).unwrap();
+    let epoch = u64_of(&f.instances[0]);
+    let rate = u64_of(&f.instances[1]) as u16;
+    let total_paid = u64_of(&f.instances[6]);
+    let tree = payout_tree(&Bn254Family, &f.payouts).unwrap();
+    let n = f.payouts.len() as u64;
+
+    let mut d = Deployment::new(&sol, rate, total_paid).unwrap();
+    let verify_tx = d.verify(&f.instances, &f.proof).unwrap();
+    let verify_calldata = calldata_gas(&verifier_calldata(&f.instances, &f.proof));
+    d.register_activation(epoch, &f.instances[2]).unwrap();
+    d.register_influence(epoch, &f.instances[3]).unwrap();
+    let settle_tx = d
+        .settle(epoch, &f.instances, &f.proof, &tree.root(), n)
+        .unwrap();
+    let settle_calldata = calldata_gas(&settle_calldata(
+        epoch,
+        &f.instances,
+        &f.proof,
+        &tree.root(),
+        n,
+    ));
+
+    // The sponge alone, in a probe compiled like Settlement.
+    let (mut chain, probe_at) = sponge_probe();
+    let mut call = zkattr_evm::abi::selector("measure(uint256,uint256,uint256)").to_vec();
+    call.extend(zkattr_evm::abi::word_u64(3));
+    call.extend(zkattr_evm::abi::word_fr(&tree.root()));
+    call.extend(zkattr_evm::abi::word_u64(n));
+    let out = chain.call(address(1), probe_at, call).unwrap().output;
+    assert_eq!(
+        &out[..32],
+        &zkattr_evm::abi::word_fr(&f.instances[8]),
+        "the sponge opens the payout commitment"
+    );
+    let sponge = u64::from_be_bytes(out[56..64].try_into().unwrap());
+    let out = chain
+        .call(
+            address(1),
+            probe_at,
+            zkattr_evm::abi::selector("measureCopy()").to_vec(),
+        )
+        .unwrap()
+        .output;
+    let constants_copy = u64::from_be_bytes(out[24..32].try_into().unwrap());
+    eprintln!(
+        "sponge {sponge} gas, of which copying the round constants to memory {constants_copy}"
+    );
+
+    let verifier_exec = verify_tx - 21_000 - verify_calldata;
+    let rest = settle_tx - 21_000 - settle_calldata - verifier_exec - sponge;
+    eprintln!(
+        "settle {settle_tx} gas = 21000 intrinsic + {settle_calldata} calldata + {verifier_exec} verifier execution + {sponge} sponge + {rest} rest (storage, token transfer, checks, call and copy overhead, event)"
+    );
+    eprintln!("verify (direct call) {verify_tx} gas = 21000 + {verify_calldata} calldata + {verifier_exec}");
+    assert!(settle_tx > verify_tx);
+}
+
+/// A probe contract around `PoseidonSponge.hash3` (compiled like Settlement), deployed on a
+/// fresh chain: `measure(a, b, c)` returns the hash and the gas it took.
+fn sponge_probe() -> (zkattr_evm::Chain, revm::primitives::Address) {
+    let tmp = std::env::temp_dir().join(format!(
+        "zkattr-evm-probe-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let probe = tmp.join("SpongeProbe.sol");
+    std::fs::write(
+        &probe,
+        r#"// SPDX-License-Identifier: MIT
+pragma solidity 0.8.19;
+import "./PoseidonSponge.sol";
+contract SpongeProbe {
+    function measure(uint256 a, uint256 b, uint256 c) external view returns (uint256 h, uint256 used) {
+        uint256 g = gasleft();
+        h = PoseidonSponge.hash3(a, b, c);
+        used = g - gasleft();
+    }
+    function measureCopy() external view returns (uint256 used) {
+        uint256 g = gasleft();
+        bytes memory c = PoseidonSponge.RC;
+        used = g - gasleft();
+        require(c.length > 0);
+    }
+}
+"#,
+    )
+    .unwrap();
+    let code = zkattr_evm::compile_solidity_with(
+        &[&probe, &zkattr_evm::contract_file("PoseidonSponge.sol")],
+        "SpongeProbe",
+        zkattr_evm::SETTLEMENT_OPTIMIZED,
+    )
+    .unwrap();
+    let mut chain = zkattr_evm::Chain::new();
+    let (at, _) = chain
+        .deploy(address(1), "SpongeProbe", &code.creation, &[])
+        .unwrap();
+    (chain, at)
+}
+
+fn sponge_call(a: &[u8; 32], b: &[u8; 32], c: &[u8; 32]) -> Vec<u8> {
+    let mut call = zkattr_evm::abi::selector("measure(uint256,uint256,uint256)").to_vec();
+    for w in [a, b, c] {
+        call.extend_from_slice(w);
+    }
+    call
+}
+
+/// The assembly sponge (unreduced sums inside) equals the circuit's native `H` on edge and
+/// spread inputs, and refuses an input that is not a field element.
+#[test]
+fn sponge_contract_matches_the_native_hash() {
+    use zkattr_evm::abi::{word_fr, word_u256};
+    let (mut chain, at) = sponge_probe();
+    let max = -Fr::from(1);
+    let mut spread = Fr::from(0x1234_5678_9abc_def0);
+    let mut cases = vec![
+        [Fr::from(0), Fr::from(0), Fr::from(0)],
+        [max, max, max],
+        [Fr::from(3), max, Fr::from(1)],
+    ];
+    for _ in 0..5 {
+        spread = spread * spread + Fr::from(7);
+        cases.push([spread, spread.square(), max - spread]);
+    }
+    for [a, b, c] in cases {
+        let out = chain
+            .call(
+                address(1),
+                at,
+                sponge_call(&word_fr(&a), &word_fr(&b), &word_fr(&c)),
+            )
+            .unwrap()
+            .output;
+        assert_eq!(
+            &out[..32],
+            &word_fr(&zkattr_halo2::poseidon::hash(&[a, b, c])),
+            "H({a:?}, {b:?}, {c:?})"
+        );
+    }
+    let q = revm::primitives::U256::from_be_slice(&word_fr(&max)) + revm::primitives::U256::from(1);
+    let r = chain.call(
+        address(1),
+        at,
+        sponge_call(
+            &word_u256(q),
+            &word_fr(&Fr::from(1)),
+            &word_fr(&Fr::from(2)),
+        ),
+    );
+    assert!(is_revert(r), "an input equal to q must revert");
 }

@@ -24,6 +24,17 @@ enum Command {
         /// `ZKATTR_PARAMS_DIR` (default `./params`).
         dir: PathBuf,
     },
+    /// Run the on-chain flow for a halo2 bundle in an in-memory EVM (revm): check the bundle,
+    /// generate and compile its Solidity verifier, deploy it with the settlement contracts,
+    /// register both commitments, settle, claim for one payee; print code size and gas. Needs
+    /// the `evm` cargo feature (off by default) and node/npm.
+    Evm {
+        /// The halo2 bundle folder (`zkattr prove EPOCH --backend halo2 --out DIR`).
+        dir: PathBuf,
+        /// The payee who claims (default: the first in the payout table).
+        #[arg(long)]
+        adapter: Option<u32>,
+    },
     /// audit, claim, inclusion.
     #[command(flatten)]
     Audit(zkattr_verifier::cli::AuditCommand),
@@ -53,6 +64,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Evm { dir, adapter } => zkattr_verifier::cli::run_evm(&dir, adapter),
         Command::Audit(command) => zkattr_verifier::cli::run(command),
     }
 }

@@ -1,0 +1,194 @@
+//! `zkattr-verify evm DIR` (feature `evm`): the whole on-chain flow for a halo2 bundle in an
+//! in-memory EVM (revm). The bundle is checked natively first; then the Solidity verifier is
+//! generated from the bundle's verifying key and compiled (solc-js 0.8.19), and the verifier,
+//! circomlib's Poseidon, a test token and the settlement contract are deployed. Both
+//! commitments are registered, the epoch is settled with the bundle's proof, and one payee
+//! claims with the path computed from the bundle's payout table.
+
+use crate::audit::read_manifest;
+use crate::bundle::BundleError;
+use crate::halo2::{load_halo2_bundle, Halo2Bundle};
+use std::path::Path;
+use zkattr_evm::{address, verifier_solidity, Claim, Deployment, EvmError};
+use zkattr_halo2::keys::verify;
+use zkattr_halo2::Bn254Family;
+use zkattr_model::commit::payout_tree;
+use zkattr_model::Payout;
+
+/// Why the flow stopped. Each names the step.
+#[derive(Debug, thiserror::Error)]
+pub enum EvmRunError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("adapter {adapter} is not a payee of this bundle (payees: {payees})")]
+    NotAPayee { adapter: u32, payees: String },
+    #[error("the bundle pays no one: nothing to claim")]
+    NoPayees,
+    #[error("payout tree: {0}")]
+    Tree(String),
+    #[error("{step}: {source}")]
+    Evm {
+        step: &'static str,
+        source: EvmError,
+    },
+    #[error("after the claim the owner holds {found} tokens, not the {expected} claimed")]
+    Balance { expected: u64, found: String },
+}
+
+/// What the run measured. Gas is whole-transaction gas (21k intrinsic and calldata included).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvmRun {
+    pub epoch_id: u64,
+    pub verifier_code_size: usize,
+    pub verify_gas: u64,
+    pub register_activation_gas: u64,
+    pub register_influence_gas: u64,
+    pub settle_gas: u64,
+    pub claim_gas: u64,
+    pub adapter: u32,
+    pub amount: u64,
+    pub unsafe_params: bool,
+}
+
+fn step<T>(step: &'static str, r: Result<T, EvmError>) -> Result<T, EvmRunError> {
+    r.map_err(|source| EvmRunError::Evm { step, source })
+}
+
+/// Runs the flow on the bundle in `dir` (KZG parameters from `params_dir`); `adapter` is the
+/// payee who claims (default: the first in the payout table).
+pub fn run_evm(dir: &Path, params_dir: &Path, adapter: Option<u32>) -> Result<EvmRun, EvmRunError> {
+    let manifest = read_manifest(dir)?;
+    let Halo2Bundle {
+        manifest,
+        vk,
+        proof,
+        instances,
+        params,
+        n_payees,
+    } = load_halo2_bundle(dir, params_dir, manifest)?;
+    // The native check comes first: a bundle the small verifier rejects is never sent on.
+    verify(&params.params, &vk, &proof, &instances)
+        .map_err(|e| BundleError::Proof(e.to_string()))?;
+
+    let payouts: Vec<Payout> = manifest
+        .payouts
+        .payouts
+        .iter()
+        .map(|p| Payout {
+            adapter_id: p.adapter_id,
+            amount: p.amount,
+        })
+        .collect();
+    let index = match adapter {
+        None if payouts.is_empty() => return Err(EvmRunError::NoPayees),
+        None => 0,
+        Some(a) => payouts
+            .iter()
+            .position(|p| p.adapter_id == a)
+            .ok_or_else(|| EvmRunError::NotAPayee {
+                adapter: a,
+                payees: payouts
+                    .iter()
+                    .map(|p| p.adapter_id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?,
+    };
+    let tree = payout_tree(&Bn254Family, &payouts).map_err(|e| EvmRunError::Tree(e.to_string()))?;
+    let path = tree
+        .path(index as u64)
+        .map_err(|e| EvmRunError::Tree(e.to_string()))?;
+    let payee = payouts[index];
+    let claim = Claim {
+        adapter: payee.adapter_id,
+        amount: payee.amount,
+        index: index as u32,
+        siblings: path.siblings,
+    };
+
+    let statement = &manifest.public_inputs;
+    let epoch = statement.epoch_id;
+    let sol = step(
+        "generating the Solidity verifier",
+        verifier_solidity(&params.params, &vk, instances.len()),
+    )?;
+    let mut d = step(
+        "compiling and deploying the contracts",
+        Deployment::new(&sol, statement.rate_bps, statement.total_paid),
+    )?;
+    let verify_gas = step(
+        "calling the generated verifier",
+        d.verify(&instances, &proof),
+    )?;
+    let register_activation_gas = step(
+        "registering the activation commitment",
+        d.register_activation(epoch, &instances[2]),
+    )?;
+    let register_influence_gas = step(
+        "registering the influence commitment",
+        d.register_influence(epoch, &instances[3]),
+    )?;
+    let settle_gas = step(
+        "settle",
+        d.settle(epoch, &instances, &proof, &tree.root(), n_payees),
+    )?;
+    let owner = address(1000 + u64::from(claim.adapter));
+    step(
+        "registering the adapter's owner",
+        d.set_owner(claim.adapter, owner),
+    )?;
+    let claim_gas = step("claim", d.claim(epoch, &claim))?;
+    let balance = step("reading the owner's balance", d.balance(owner))?;
+    if balance != zkattr_evm::U256::from(claim.amount) {
+        return Err(EvmRunError::Balance {
+            expected: claim.amount,
+            found: balance.to_string(),
+        });
+    }
+    Ok(EvmRun {
+        epoch_id: epoch,
+        verifier_code_size: d.verifier_code_size,
+        verify_gas,
+        register_activation_gas,
+        register_influence_gas,
+        settle_gas,
+        claim_gas,
+        adapter: claim.adapter,
+        amount: claim.amount,
+        unsafe_params: params.source == "dev-unsafe",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A revert during the flow names the step and the contract's error.
+    #[test]
+    fn a_revert_names_its_step_and_reason() {
+        let mut output = zkattr_evm::abi::selector("InstanceMismatch(uint256)").to_vec();
+        output.extend(zkattr_evm::abi::word_u64(2));
+        let e = EvmRunError::Evm {
+            step: "settle",
+            source: EvmError::Revert {
+                gas_used: 30_000,
+                output,
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "settle: reverted with InstanceMismatch(2) (gas used 30000)"
+        );
+    }
+
+    #[test]
+    fn a_missing_bundle_is_named() {
+        let dir = std::env::temp_dir().join(format!("zkattr-evm-none-{}", std::process::id()));
+        let e = run_evm(&dir, Path::new("params"), None).unwrap_err();
+        assert!(
+            matches!(e, EvmRunError::Bundle(BundleError::Read { .. })),
+            "{e}"
+        );
+        assert!(e.to_string().contains("bundle.json"), "{e}");
+    }
+}
