@@ -23,7 +23,7 @@ struct StderrLog;
 
 impl Log for StderrLog {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= Level::Info
+        metadata.level() <= Level::Debug
     }
     fn log(&self, record: &Record<'_>) {
         if self.enabled(record.metadata()) {
@@ -50,7 +50,7 @@ fn main() {
     match backend.as_str() {
         "plonky2" => {
             log::set_logger(&LOGGER).expect("one logger");
-            log::set_max_level(LevelFilter::Info);
+            log::set_max_level(LevelFilter::Debug);
             use plonky2::util::timing::TimingTree;
             use zkattr_plonky2::prover::{shape_for, StatementCircuit};
             let t = Instant::now();
