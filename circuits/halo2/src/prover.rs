@@ -265,10 +265,7 @@ pub fn prove_epoch(
     let manifest = BundleManifest {
         version: BUNDLE_VERSION,
         backend: "halo2".into(),
-        shape: BundleShape {
-            queries: shape.queries as u64,
-            payees: shape.payees as u64,
-        },
+        shape: BundleShape::single(shape.queries as u64, shape.payees as u64),
         verifying_key_digest: halo2_key_digest(keys.vk()),
         proof_file: "proof.bin".into(),
         verifying_key_file: "vk.bin".into(),

@@ -157,10 +157,7 @@ impl StatementCircuit {
         let manifest = BundleManifest {
             version: BUNDLE_VERSION,
             backend: "plonky2".into(),
-            shape: BundleShape {
-                queries: shape.queries as u64,
-                payees: shape.payees as u64,
-            },
+            shape: BundleShape::single(shape.queries as u64, shape.payees as u64),
             verifying_key_digest: verifying_key_digest(&verifier_bytes),
             proof_file: "proof.bin".into(),
             verifying_key_file: "verifier.bin".into(),

@@ -66,7 +66,7 @@ fn merges_prove_adjacent_batches_and_reject_cheats() {
 
     let leaf = stand_in(3);
     let proofs: Vec<Proof> = s.iter().map(|x| prove_stand_in(&leaf, x)).collect();
-    let merge1 = MergeCircuit::build(&leaf.0.verifier_data());
+    let merge1 = MergeCircuit::build(&leaf.0.verifier_data(), 2);
 
     // Honest: the parent's public inputs are the native merge's.
     let p01 = merge1.prove(&proofs[0], &proofs[1]).unwrap();
@@ -99,7 +99,7 @@ fn merges_prove_adjacent_batches_and_reject_cheats() {
     assert!(rejected(&merge1, &proofs[0], &foreign));
 
     // Level 2 over level-1 proofs: the whole 16-query subtree.
-    let merge2 = MergeCircuit::build(&merge1.data.verifier_data());
+    let merge2 = MergeCircuit::build(&merge1.data.verifier_data(), 3);
     let top = merge2.prove(&p01, &p23).unwrap();
     merge2.data.verify(top.clone()).unwrap();
     let native = BatchSummary::merge(&s01, &s23).unwrap();
