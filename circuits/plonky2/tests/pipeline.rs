@@ -2,8 +2,11 @@
 //! partial, the fourth padding) proves through batches, two merge levels and the final layer;
 //! the bundle verifies with the verifier crate against the pinned digest and its payouts are
 //! the reference's. A flipped public input, a foreign final key and an altered payout list are
-//! rejected. (Tampered, swapped and dropped batches: tests/merge.rs and tests/aggregate.rs.)
+//! rejected, and the batch circuit alone exposes the native summary of a partial batch and
+//! refuses records out of order. (Tampered, swapped and dropped batches: tests/merge.rs and
+//! tests/aggregate.rs.) One test, so every circuit is built once.
 
+use plonky2::field::types::Field;
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -13,6 +16,7 @@ use zkattr_model::bundle::{BundleManifest, PublicStatement, MANIFEST};
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::{payout_report, Epoch};
 use zkattr_plonky2::aggregate::aggregate_epoch;
+use zkattr_plonky2::batch::expected_summary;
 use zkattr_plonky2::epoch_prover::{
     shape_for_epoch, AggregationCircuits, AggregationShape, AggregationStage, EpochProverError,
 };
@@ -145,7 +149,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     let common = &circuits.last.data.common;
     let proof_bytes = std::fs::read(dir.join("proof.bin")).unwrap();
     let mut proof = ProofWithPublicInputs::<F, Config, 2>::from_bytes(proof_bytes, common).unwrap();
-    proof.public_inputs[0] += plonky2::field::types::Field::ONE;
+    proof.public_inputs[0] += F::ONE;
     let flipped = copy_bundle(&dir, "flipped");
     std::fs::write(flipped.join("proof.bin"), proof.to_bytes()).unwrap();
     let mut m = manifest(&flipped);
@@ -191,6 +195,23 @@ fn three_batches_prove_verify_and_reject_tampering() {
         verify_bundle(&unpinned),
         Err(BundleError::UnknownShape { .. })
     ));
+
+    // The batch circuit alone (folded in from tests/batch.rs, reusing the built circuit): a
+    // partial batch exposes exactly the native summary; records out of order are refused.
+    let (p, q, ch) = (epoch.params, &epoch.queries, prepared.challenges);
+    let partial = circuits.batch.prove(p, ch, 2, &q[8..10]).unwrap();
+    assert_eq!(
+        partial.public_inputs,
+        expected_summary(p, ch, 2, 2, &q[8..10]).unwrap()
+    );
+    assert_eq!(partial.public_inputs[17], F::from_canonical_u64(2));
+    let swapped = [q[1], q[0], q[2], q[3]];
+    let bad = catch_unwind(AssertUnwindSafe(|| {
+        circuits.batch.prove(p, ch, 0, &swapped)
+    }));
+    let accepted =
+        matches!(bad, Ok(Ok(proof)) if circuits.batch.data.verify(proof.clone()).is_ok());
+    assert!(!accepted, "a batch out of order was accepted");
 
     // One unit moved between two payees: totals still add, the accumulator does not.
     let mut moved = prepared.payees.clone();

@@ -11,14 +11,21 @@ use zkattr_plonky2::epoch_prover::{AggregationCircuits, AggregationShape};
 use zkattr_plonky2::prover::{StatementCircuit, SHAPE_LADDER};
 use zkattr_plonky2::statement::StatementShape;
 
-/// Aggregation layouts with a pinned final-circuit digest: the one tests/pipeline.rs proves
-/// (which verifies its bundle against the pin, so drift fails there; building these circuits
-/// again here would double that cost) and the one of the measured 8k-query run.
-const AGGREGATION: [AggregationShape; 1] = [AggregationShape {
-    batch_height: 2,
-    levels: 2,
-    payee_capacity: 8,
-}];
+/// Aggregation layouts with a pinned final-circuit digest: the ones tests/pipeline.rs and
+/// prover/tests/cli.rs prove (both verify their bundle against the pin, so drift fails there;
+/// building these circuits again here would double that cost).
+const AGGREGATION: [AggregationShape; 2] = [
+    AggregationShape {
+        batch_height: 2,
+        levels: 2,
+        payee_capacity: 8,
+    },
+    AggregationShape {
+        batch_height: 2,
+        levels: 1,
+        payee_capacity: 8,
+    },
+];
 
 /// Both tests rewrite the same file under `ZKATTR_REGEN_VK`.
 static FILE: Mutex<()> = Mutex::new(());
