@@ -150,7 +150,8 @@ pub enum AggregationStage {
         total: usize,
         seconds: f64,
     },
-    /// A merge at `level` (1 = over batches) is proved; `done` of `total` merges so far.
+    /// A merge at `level` (1 = over batches) is proved in `seconds` (its own proof, not its
+    /// children's); `done` of `total` merges so far.
     Merge {
         level: u32,
         index: u64,
@@ -392,17 +393,23 @@ impl AggregationCircuits {
         let merge = &self.merges[level as usize - 1];
         // The right child holds batches from this one on; beyond the last, it is padding.
         let right_first_batch = (2 * index + 1) << (level - 1);
-        let proof = if right_first_batch >= run.batches as u64 {
-            let left = self.prove_node(run, level - 1, 2 * index)?;
-            merge.prove_with_empty_right(&left)
+        let children = if right_first_batch >= run.batches as u64 {
+            (self.prove_node(run, level - 1, 2 * index)?, None)
         } else {
             let (left, right) = rayon::join(
                 || self.prove_node(run, level - 1, 2 * index),
                 || self.prove_node(run, level - 1, 2 * index + 1),
             );
-            merge.prove(&left?, &right?)
+            (left?, Some(right?))
+        };
+        // The merge's own time, not its subtree's.
+        let start = Instant::now();
+        let proof = match &children {
+            (left, None) => merge.prove_with_empty_right(left),
+            (left, Some(right)) => merge.prove(left, right),
         }
         .map_err(proving(format!("merge {index} at level {level}")))?;
+        drop(children);
         let done = run.merges_done.fetch_add(1, Ordering::Relaxed) + 1;
         (run.progress)(&AggregationStage::Merge {
             level,
