@@ -190,6 +190,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     let unpinned = copy_bundle(&dir, "unpinned");
     let mut m = manifest(&unpinned);
     m.shape.aggregation.as_mut().unwrap().levels = 3;
+    m.shape.queries = 32;
     write_manifest(&unpinned, &m);
     assert!(matches!(
         verify_bundle(&unpinned),
@@ -213,6 +214,16 @@ fn three_batches_prove_verify_and_reject_tampering() {
         matches!(bad, Ok(Ok(proof)) if circuits.batch.data.verify(proof.clone()).is_ok());
     assert!(!accepted, "a batch out of order was accepted");
 
+    // A capacity that is not the layout's.
+    let inconsistent = copy_bundle(&dir, "inconsistent");
+    let mut m = manifest(&inconsistent);
+    m.shape.queries = 64;
+    write_manifest(&inconsistent, &m);
+    assert!(matches!(
+        verify_bundle(&inconsistent),
+        Err(BundleError::Manifest(message)) if message.contains("agg-b4-t2-p8")
+    ));
+
     // One unit moved between two payees: totals still add, the accumulator does not.
     let mut moved = prepared.payees.clone();
     let from = moved.iter().position(|x| x.payout.amount > 0).unwrap();
@@ -224,7 +235,14 @@ fn three_batches_prove_verify_and_reject_tampering() {
         matches!(forged, Ok(Ok(proof)) if circuits.last.data.verify(proof.clone()).is_ok());
     assert!(!accepted, "an altered payout list was accepted");
 
-    for name in ["honest", "flipped", "claimed", "foreign", "unpinned"] {
+    for name in [
+        "honest",
+        "flipped",
+        "claimed",
+        "foreign",
+        "unpinned",
+        "inconsistent",
+    ] {
         let _ = std::fs::remove_dir_all(scratch(name));
     }
     eprintln!(
