@@ -209,7 +209,7 @@ fn prove_aggregated(epoch: &Epoch, out: &Path, batch_size: Option<usize>) -> Res
             shape.key()
         ),
     );
-    let circuits = AggregationCircuits::build(shape, &report);
+    let circuits = AggregationCircuits::build(shape, &report)?;
     let manifest = circuits.prove_into(epoch, out, &report)?;
     drop(progress);
     let key = manifest.shape.key();

@@ -54,6 +54,8 @@ pub enum EpochProverError {
     Epoch(#[from] StatementError),
     #[error("the payout challenges: {0}")]
     Challenges(#[from] AggregateError),
+    #[error("aggregation layout: {0}")]
+    Layout(String),
     #[error(
         "this epoch needs the aggregation shape {needed}, but the circuits were built for {built}"
     )]
@@ -245,8 +247,30 @@ struct Run<'a> {
 }
 
 impl AggregationCircuits {
-    /// Key generation for all circuits of `shape`, reporting each as it is ready.
-    pub fn build(shape: AggregationShape, progress: Progress<'_>) -> Self {
+    /// Key generation for all circuits of `shape`, reporting each as it is ready. Refuses a
+    /// shape [`AggregationShape::for_epoch`] would never pick.
+    pub fn build(
+        shape: AggregationShape,
+        progress: Progress<'_>,
+    ) -> Result<Self, EpochProverError> {
+        if shape.batch_size() > MAX_BATCH {
+            return Err(EpochProverError::BatchSize(shape.batch_size()));
+        }
+        if shape.batch_height + shape.levels > 32 {
+            return Err(EpochProverError::Layout(format!(
+                "{} levels over batches of {} exceed the depth-32 log trees",
+                shape.levels,
+                shape.batch_size()
+            )));
+        }
+        if !shape.payee_capacity.is_power_of_two()
+            || !(MIN_PAYEE_CAPACITY..=MAX_PAYEE_CAPACITY).contains(&shape.payee_capacity)
+        {
+            return Err(EpochProverError::Layout(format!(
+                "payee capacity {} is not a power of two from {MIN_PAYEE_CAPACITY} to {MAX_PAYEE_CAPACITY}",
+                shape.payee_capacity
+            )));
+        }
         progress(&AggregationStage::Building { shape: shape.key() });
         let timed = |name: String, degree_bits: usize, start: Instant| {
             progress(&AggregationStage::Built {
@@ -290,12 +314,12 @@ impl AggregationCircuits {
             last.data.common.degree_bits(),
             start,
         );
-        AggregationCircuits {
+        Ok(AggregationCircuits {
             shape,
             batch,
             merges,
             last,
-        }
+        })
     }
 
     /// The final circuit's verifier data: all a verifier needs (it pins every circuit below).
@@ -552,5 +576,5 @@ pub fn prove_epoch_aggregated(
     progress: Progress<'_>,
 ) -> Result<BundleManifest, EpochProverError> {
     let shape = shape_for_epoch(epoch, batch_cap)?;
-    AggregationCircuits::build(shape, progress).prove_into(epoch, out, progress)
+    AggregationCircuits::build(shape, progress)?.prove_into(epoch, out, progress)
 }

@@ -72,6 +72,21 @@ fn shapes_follow_the_epoch_and_refuse_bad_sizes() {
         AggregationShape::for_epoch(10, 4097, 4),
         Err(EpochProverError::TooManyPayees(4097))
     ));
+    // Hand-made layouts are checked before any key generation.
+    let bad = |batch_height, levels, payee_capacity| {
+        let shape = AggregationShape {
+            batch_height,
+            levels,
+            payee_capacity,
+        };
+        AggregationCircuits::build(shape, &|_| {}).unwrap_err()
+    };
+    assert!(matches!(bad(16, 0, 8), EpochProverError::BatchSize(65536)));
+    assert!(matches!(bad(10, 23, 8), EpochProverError::Layout(m) if m.contains("depth-32")));
+    assert!(
+        matches!(bad(2, 1, 12), EpochProverError::Layout(m) if m.contains("payee capacity 12"))
+    );
+    assert!(matches!(bad(2, 1, 4), EpochProverError::Layout(_)));
 }
 
 #[test]
@@ -83,7 +98,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     let record = |s: &AggregationStage| stages.lock().unwrap().push(s.clone());
 
     let start = Instant::now();
-    let circuits = AggregationCircuits::build(shape, &record);
+    let circuits = AggregationCircuits::build(shape, &record).unwrap();
     let build_seconds = start.elapsed().as_secs_f64();
 
     // A bigger epoch does not fit these circuits: a typed error before any proof.
