@@ -72,6 +72,11 @@ enum Command {
         /// for the circuit's size, UNSAFE development parameters are generated and cached there.
         #[arg(long, env = "ZKATTR_PARAMS_DIR", default_value = "params")]
         params: PathBuf,
+        /// plonky2: prove in aggregated batches of at most this many queries (a power of two
+        /// up to 32768), even if one circuit would hold the epoch. Without it, epochs above the
+        /// largest single circuit (1,024 queries) are aggregated in batches of up to 1,024.
+        #[arg(long)]
+        batch_size: Option<usize>,
     },
     /// Generate an epoch, print its payouts and commitments in both families, then prove it
     /// with plonky2 and verify the bundle.
@@ -174,6 +179,62 @@ struct EpochInput {
 enum Backend {
     Plonky2,
     Halo2,
+}
+
+/// Whether one plonky2 ladder circuit holds `epoch` (its queries and its payees).
+fn fits_one_plonky2_circuit(epoch: &Epoch) -> Result<bool> {
+    let settlement = zkattr_model::Settlement::compute(epoch)?;
+    Ok(zkattr_plonky2::prover::shape_for(epoch.queries.len(), settlement.payouts.len()).is_ok())
+}
+
+/// `zkattr prove --backend plonky2` beyond one circuit: batches, merges, final layer, with a
+/// progress line per circuit, batch and merge.
+fn prove_aggregated(epoch: &Epoch, out: &Path, batch_size: Option<usize>) -> Result<()> {
+    use zkattr_plonky2::epoch_prover::{shape_for_epoch, AggregationCircuits, DEFAULT_BATCH_CAP};
+    let shape = shape_for_epoch(epoch, batch_size.unwrap_or(DEFAULT_BATCH_CAP))?;
+    let batches = epoch.queries.len().div_ceil(shape.batch_size()).max(1);
+    let stages = (shape.levels as usize + 2) + 2 * batches + 1;
+    let progress = std::sync::Mutex::new(StageProgress::new(stages as u64));
+    let report = |stage: &zkattr_plonky2::epoch_prover::AggregationStage| {
+        if let Ok(mut progress) = progress.lock() {
+            progress.stage(&stage.to_string());
+        }
+    };
+    report_line(
+        &progress,
+        &format!(
+            "{} queries in {batches} batches of up to {} ({})",
+            epoch.queries.len(),
+            shape.batch_size(),
+            shape.key()
+        ),
+    );
+    let circuits = AggregationCircuits::build(shape, &report)?;
+    let manifest = circuits.prove_into(epoch, out, &report)?;
+    drop(progress);
+    let key = manifest.shape.key();
+    if zkattr_verifier::bundle::pinned_plonky2_digest(&key).as_ref()
+        != Some(&manifest.verifying_key_digest)
+    {
+        eprintln!(
+            "warning: the final circuit of layout {key} is not pinned in params/plonky2_vk_digests.json, so zkattr-verify refuses this bundle until its digest ({}) is reviewed and pinned",
+            manifest.verifying_key_digest
+        );
+    }
+    println!(
+        "wrote {} ({} aggregated proof, proved in {:.1} s); check it with: zkattr-verify verify {}",
+        out.display(),
+        manifest.shape.key(),
+        manifest.prove_seconds,
+        out.display()
+    );
+    Ok(())
+}
+
+fn report_line(progress: &std::sync::Mutex<StageProgress>, line: &str) {
+    if let Ok(mut progress) = progress.lock() {
+        progress.stage(line);
+    }
 }
 
 fn backend_name(backend: Backend) -> &'static str {
@@ -353,9 +414,16 @@ fn run(cli: Cli) -> Result<()> {
             backend,
             out,
             params,
+            batch_size,
         } => {
             let epoch = input.load()?;
             match backend {
+                Backend::Halo2 if batch_size.is_some() => {
+                    bail!("--batch-size applies to the plonky2 backend only (halo2 aggregation is not built)")
+                }
+                Backend::Plonky2 if batch_size.is_some() || !fits_one_plonky2_circuit(&epoch)? => {
+                    prove_aggregated(&epoch, &out, batch_size)?;
+                }
                 Backend::Halo2 => {
                     let mut progress = StageProgress::new(4);
                     let manifest =

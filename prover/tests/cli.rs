@@ -173,6 +173,77 @@ fn bad_input_is_one_clear_line() {
         &zkattr(&["gen", "--queries", "3", "--adapters", "0"]),
         "--adapters",
     );
+    // Aggregation options, refused before any circuit is built.
+    let epoch = write(
+        "small.json",
+        r#"{"epoch_id": 1, "rate_bps": 1, "queries": [{"query_id": 5, "fee": 1}]}"#,
+    );
+    let out = dir.join("bundle");
+    let out = out.to_str().unwrap();
+    assert_clean_failure(
+        &zkattr(&["prove", &epoch, "--out", out, "--batch-size", "3"]),
+        "batch size 3 is not a power of two",
+    );
+    assert_clean_failure(
+        &zkattr(&[
+            "prove",
+            &epoch,
+            "--out",
+            out,
+            "--backend",
+            "halo2",
+            "--batch-size",
+            "4",
+        ]),
+        "plonky2 backend only",
+    );
+}
+
+/// `zkattr prove --batch-size 4` on 5 queries: two batches, one merge, the final layer;
+/// progress per batch on stderr; the bundle verifies against the pinned layout. (Three batches
+/// with padding: circuits/plonky2/tests/pipeline.rs.)
+#[test]
+fn prove_aggregates_batches_and_the_bundle_verifies() {
+    let dir = tempdir("aggregate");
+    let epoch = dir.join("epoch.json");
+    let bundle = dir.join("bundle");
+    let o = zkattr(&[
+        "gen",
+        "--queries",
+        "5",
+        "--adapters",
+        "5",
+        "--out",
+        epoch.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = zkattr(&[
+        "prove",
+        epoch.to_str().unwrap(),
+        "--out",
+        bundle.to_str().unwrap(),
+        "--batch-size",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    for needle in [
+        "5 queries in 2 batches of up to 4 (agg-b4-t1-p8)",
+        "batch 0 proved",
+        "batch 1 proved",
+        "(2/2 batches)",
+        "merge 0 at level 1 proved",
+        "(1/1 merges)",
+        "final layer proved",
+    ] {
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+    }
+    assert!(!err.contains("warning"), "{err}");
+    assert!(stdout(&o).contains("agg-b4-t1-p8 aggregated proof"));
+    let verified = zkattr_verifier::bundle::verify_bundle(&bundle).unwrap();
+    assert_eq!(verified.shape, "agg-b4-t1-p8");
+    assert_eq!(verified.statement.n_queries, 5);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -281,6 +281,19 @@ pub fn verify_bundle_with_params(dir: &Path, params_dir: &Path) -> Result<Verifi
         _ => return Err(BundleError::Backend(manifest.backend)),
     }
     let shape = manifest.shape.key();
+    // An aggregated proof's capacity follows from its layout; a manifest claiming another
+    // is inconsistent (the key, hence the pinned digest, only names the layout).
+    if let Some(layout) = manifest.shape.aggregation {
+        let capacity = 1u64
+            .checked_shl(layout.levels)
+            .and_then(|n| n.checked_mul(layout.batch));
+        if capacity != Some(manifest.shape.queries) {
+            return Err(BundleError::Manifest(format!(
+                "shape {shape} holds batch·2^levels queries, not {}",
+                manifest.shape.queries
+            )));
+        }
+    }
     let pinned = pinned_plonky2_digest(&shape).ok_or_else(|| BundleError::UnknownShape {
         backend: manifest.backend.clone(),
         shape: shape.clone(),

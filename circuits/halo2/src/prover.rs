@@ -101,7 +101,7 @@ impl Layout {
 pub fn shape_for(queries: usize, payees: usize) -> Result<Halo2Shape, Halo2Error> {
     let Some(&capacity) = HALO2_LADDER.iter().find(|&&c| c >= queries && c >= payees) else {
         return Err(Halo2Error::Shape(format!(
-            "an epoch of {queries} queries and {payees} payees exceeds the largest halo2 circuit ({} queries); aggregation for the EVM path is not built yet",
+            "an epoch of {queries} queries and {payees} payees exceeds the largest halo2 circuit ({} queries); halo2 aggregation (the EVM path for large epochs) is not built yet: prove it with the plonky2 backend (`zkattr prove --backend plonky2`), which aggregates batches",
             HALO2_LADDER[HALO2_LADDER.len() - 1]
         )));
     };
@@ -265,10 +265,7 @@ pub fn prove_epoch(
     let manifest = BundleManifest {
         version: BUNDLE_VERSION,
         backend: "halo2".into(),
-        shape: BundleShape {
-            queries: shape.queries as u64,
-            payees: shape.payees as u64,
-        },
+        shape: BundleShape::single(shape.queries as u64, shape.payees as u64),
         verifying_key_digest: halo2_key_digest(keys.vk()),
         proof_file: "proof.bin".into(),
         verifying_key_file: "vk.bin".into(),

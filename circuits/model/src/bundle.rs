@@ -53,14 +53,40 @@ pub struct Halo2Section {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BundleShape {
+    /// Queries the proof can hold (for an aggregated proof: `batch · 2^levels`).
     pub queries: u64,
     pub payees: u64,
+    /// Aggregated plonky2 proofs only: how the final proof was built from batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregation: Option<AggregationLayout>,
+}
+
+/// The tree of an aggregated proof: batch proofs of `batch` queries merged over `levels`
+/// levels. The final circuit pins every circuit below it, so one digest per layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregationLayout {
+    pub batch: u64,
+    pub levels: u32,
 }
 
 impl BundleShape {
-    /// The key used for pinned verifying-key digests, e.g. `64x64`.
+    /// A single-proof circuit's shape.
+    pub fn single(queries: u64, payees: u64) -> Self {
+        BundleShape {
+            queries,
+            payees,
+            aggregation: None,
+        }
+    }
+
+    /// The key used for pinned verifying-key digests: `64x64` for a single-proof circuit,
+    /// `agg-b4-t2-p8` for batches of 4 merged over 2 levels with room for 8 payees.
     pub fn key(&self) -> String {
-        format!("{}x{}", self.queries, self.payees)
+        match self.aggregation {
+            None => format!("{}x{}", self.queries, self.payees),
+            Some(a) => format!("agg-b{}-t{}-p{}", a.batch, a.levels, self.payees),
+        }
     }
 }
 

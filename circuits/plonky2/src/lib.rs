@@ -1,13 +1,15 @@
 //! The Goldilocks backend: SPEC's Goldilocks commitments natively ([`native`]).
 //! In-circuit commitment gadgets ([`gadgets`]) are the first part of the plonky2 circuit.
 //! Epochs beyond one circuit: [`batch`] proofs, [`merge`]d by recursion, [`final_layer`] to
-//! SPEC's public inputs, with the native twin in [`aggregate`] (docs/aggregation.md).
+//! SPEC's public inputs, with the native twin in [`aggregate`] (docs/aggregation.md); the
+//! pipeline that proves a whole epoch that way and writes its bundle is [`epoch_prover`].
 
 pub mod native;
 
 pub use native::GoldilocksFamily;
 pub mod aggregate;
 pub mod batch;
+pub mod epoch_prover;
 pub mod final_layer;
 pub mod gadgets;
 pub mod merge;

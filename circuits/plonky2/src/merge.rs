@@ -3,13 +3,19 @@
 //!
 //! Children are proofs of one fixed circuit (its verifier data is a constant of this circuit,
 //! so a prover cannot substitute another circuit), so there is one merge circuit per level.
-//! Not built yet: the empty right child as a constant (padding needs a proof of an empty batch).
+//! Padding to the right of the last batch costs no proof: a flag replaces the right child's
+//! summary by the constant summary of an empty subtree (`BatchSummary::empty`), and the prover
+//! passes the left proof again in the right slot only so the verifier has a proof to check.
+//! Setting the flag over a real right child cannot hide it: the parent's roots become those of
+//! an empty subtree there, so the epoch's commitments are no longer the logs' (and the prefix
+//! rule forbids queries after the padding).
 
 use crate::aggregate::BatchSummary;
 use crate::gadgets::CommitmentInstructions;
 use crate::native::F;
 use crate::prover::Config;
 use crate::statement::D;
+use crate::GoldilocksFamily;
 use anyhow::{Context, Result};
 use plonky2::field::types::Field;
 use plonky2::hash::hash_types::HashOutTarget;
@@ -19,6 +25,7 @@ use plonky2::iop::witness::{PartialWitness, WitnessWrite};
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData, VerifierCircuitData};
 use plonky2::plonk::proof::{ProofWithPublicInputs, ProofWithPublicInputsTarget};
+use zkattr_model::merkle::empty_subtrees;
 
 /// A summary's public inputs as targets, in [`BatchSummary::to_fields`]' layout.
 #[derive(Clone, Copy, Debug)]
@@ -88,17 +95,22 @@ pub(crate) fn add_u64(b: &mut CircuitBuilder<F, D>, x: [Target; 2], y: [Target; 
 /// A merge circuit over children of one pinned circuit.
 #[derive(Debug)]
 pub struct MergeCircuit {
+    /// The children's subtree height (the parent is one higher).
+    pub child_height: u32,
     pub data: CircuitData<F, Config, D>,
     left: ProofWithPublicInputsTarget<D>,
     right: ProofWithPublicInputsTarget<D>,
     parent_index: Target,
     seam_borrow: BoolTarget,
+    right_empty: BoolTarget,
 }
 
 impl MergeCircuit {
-    /// Builds the merge of two proofs of `child`. The child's verifier data becomes a constant
-    /// of this circuit: a proof of any other circuit fails the recursive verification.
-    pub fn build(child: &VerifierCircuitData<F, Config, D>) -> Self {
+    /// Builds the merge of two proofs of `child`, a circuit whose summaries are at subtree
+    /// height `child_height`. The child's verifier data becomes a constant of this circuit: a
+    /// proof of any other circuit fails the recursive verification.
+    pub fn build(child: &VerifierCircuitData<F, Config, D>, child_height: u32) -> Self {
+        assert!(child_height < 32, "subtrees of the depth-32 logs");
         let mut b = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
         let vd = b.constant_verifier_data(&child.verifier_only);
         let left = b.add_virtual_proof_with_pis(&child.common);
@@ -106,7 +118,45 @@ impl MergeCircuit {
         b.verify_proof::<Config>(&left, &vd, &child.common);
         b.verify_proof::<Config>(&right, &vd, &child.common);
         let l = SummaryTargets::read(&left.public_inputs);
-        let r = SummaryTargets::read(&right.public_inputs);
+        let proven_right = SummaryTargets::read(&right.public_inputs);
+        let zero = b.zero();
+        let one = b.one();
+        let child_height_target = b.constant(F::from_canonical_u32(child_height));
+        b.connect(l.height, child_height_target);
+
+        // The right child actually merged: the proven one, or the empty subtree at the same
+        // height, index, epoch and challenges as the left's sibling.
+        let right_empty = b.add_virtual_bool_target_safe();
+        let empty_root =
+            empty_subtrees(&GoldilocksFamily, child_height as usize)[child_height as usize];
+        let empty_root = b.constant_hash(empty_root);
+        let pick = |b: &mut CircuitBuilder<F, D>, padding: Target, proven: Target| {
+            b.select(right_empty, padding, proven)
+        };
+        let pick_hash = |b: &mut CircuitBuilder<F, D>, proven: HashOutTarget| HashOutTarget {
+            elements: [0, 1, 2, 3]
+                .map(|i| b.select(right_empty, empty_root.elements[i], proven.elements[i])),
+        };
+        let r = SummaryTargets {
+            epoch: [0, 1, 2].map(|i| pick(&mut b, l.epoch[i], proven_right.epoch[i])),
+            height: pick(&mut b, l.height, proven_right.height),
+            // Checked against the sibling index below, so the padding's index is any.
+            index: proven_right.index,
+            activation: pick_hash(&mut b, proven_right.activation),
+            influence: pick_hash(&mut b, proven_right.influence),
+            first: proven_right.first.map(|x| pick(&mut b, zero, x)),
+            last: proven_right.last.map(|x| pick(&mut b, zero, x)),
+            n_queries: pick(&mut b, zero, proven_right.n_queries),
+            totals: proven_right
+                .totals
+                .map(|t| t.map(|x| pick(&mut b, zero, x))),
+            challenges: [0, 1, 2, 3]
+                .map(|i| pick(&mut b, l.challenges[i], proven_right.challenges[i])),
+            accumulator: {
+                let zero_ext = b.zero_extension();
+                b.select_ext(right_empty, zero_ext, proven_right.accumulator)
+            },
+        };
 
         // Same epoch, rate, challenges and height.
         for (x, y) in l.epoch.iter().zip(&r.epoch) {
@@ -121,17 +171,15 @@ impl MergeCircuit {
         let parent_index = b.add_virtual_target();
         b.range_check(parent_index, 32);
         let two = b.two();
-        let one = b.one();
-        let zero = b.zero();
         let left_index = b.mul(parent_index, two);
         b.connect(l.index, left_index);
         let right_index = b.add(left_index, one);
-        b.connect(r.index, right_index);
+        let right_index_checked = b.select(right_empty, right_index, r.index);
+        b.connect(right_index_checked, right_index);
         let height = b.add(l.height, one);
-        b.range_check(l.height, 5);
 
         // Real queries are a prefix: a right child with queries needs a full left child.
-        let capacity = b.exp(two, l.height, 5);
+        let capacity = b.constant(F::from_canonical_u64(1 << child_height));
         let full = b.is_equal(l.n_queries, capacity);
         let not_full = b.not(full);
         let hole = b.mul(not_full.target, r.n_queries);
@@ -139,8 +187,8 @@ impl MergeCircuit {
 
         // Order across the seam when the right child has queries: right.first - left.last - 1
         // is a 64-bit value, checked in 32-bit limbs with a witnessed borrow.
-        let right_empty = b.is_equal(r.n_queries, zero);
-        let right_real = b.not(right_empty);
+        let right_has_none = b.is_equal(r.n_queries, zero);
+        let right_real = b.not(right_has_none);
         let seam_borrow = b.add_virtual_bool_target_safe();
         let two_32 = b.constant(F::from_canonical_u64(1 << 32));
         let low = b.sub(r.first[0], l.last[0]);
@@ -176,11 +224,13 @@ impl MergeCircuit {
         .register(&mut b);
 
         MergeCircuit {
+            child_height,
             data: b.build::<Config>(),
             left,
             right,
             parent_index,
             seam_borrow,
+            right_empty,
         }
     }
 
@@ -191,10 +241,29 @@ impl MergeCircuit {
         left: &ProofWithPublicInputs<F, Config, D>,
         right: &ProofWithPublicInputs<F, Config, D>,
     ) -> Result<ProofWithPublicInputs<F, Config, D>> {
+        self.prove_inner(left, Some(right))
+    }
+
+    /// Proves the parent of `left` and the empty subtree to its right (padding after the
+    /// epoch's last batch).
+    pub fn prove_with_empty_right(
+        &self,
+        left: &ProofWithPublicInputs<F, Config, D>,
+    ) -> Result<ProofWithPublicInputs<F, Config, D>> {
+        self.prove_inner(left, None)
+    }
+
+    fn prove_inner(
+        &self,
+        left: &ProofWithPublicInputs<F, Config, D>,
+        right: Option<&ProofWithPublicInputs<F, Config, D>>,
+    ) -> Result<ProofWithPublicInputs<F, Config, D>> {
         use plonky2::field::types::PrimeField64;
         let mut pw = PartialWitness::new();
         pw.set_proof_with_pis_target(&self.left, left)?;
-        pw.set_proof_with_pis_target(&self.right, right)?;
+        // The padding's slot still needs some proof of the child circuit: the left one.
+        pw.set_proof_with_pis_target(&self.right, right.unwrap_or(left))?;
+        pw.set_bool_target(self.right_empty, right.is_none())?;
         let value = |p: &ProofWithPublicInputs<F, Config, D>, i: usize| {
             p.public_inputs
                 .get(i)
@@ -205,7 +274,11 @@ impl MergeCircuit {
             self.parent_index,
             F::from_canonical_u64(value(left, 4)? / 2),
         )?;
-        let (left_last_low, right_first_low) = (value(left, 15)?, value(right, 13)?);
+        let right_first_low = match right {
+            Some(right) => value(right, 13)?,
+            None => 0,
+        };
+        let left_last_low = value(left, 15)?;
         pw.set_bool_target(self.seam_borrow, right_first_low < left_last_low + 1)?;
         self.data.prove(pw)
     }

@@ -24,15 +24,15 @@ pub type Config = PoseidonGoldilocksConfig;
 /// Query capacities of the single-proof circuits, smallest first; payee capacity equals the
 /// query capacity. A fixed ladder keeps the set of verifying keys small enough to pin. It stops
 /// at 1024: that circuit (2^18 rows) proves in about 90 s with an 8.6 GB peak on the 2-core,
-/// 24 GiB machine, and 4096 (2^20 rows) would not fit in memory; larger epochs wait for
-/// aggregation.
+/// 24 GiB machine, and 4096 (2^20 rows) would not fit in memory; larger epochs are proved in
+/// aggregated batches (`crate::epoch_prover`).
 pub const SHAPE_LADDER: [usize; 4] = [16, 64, 256, 1024];
 
 /// The smallest ladder shape that holds `queries` queries and `payees` payees.
 pub fn shape_for(queries: usize, payees: usize) -> Result<StatementShape> {
     let Some(&capacity) = SHAPE_LADDER.iter().find(|&&c| c >= queries && c >= payees) else {
         bail!(
-            "an epoch of {queries} queries and {payees} payees exceeds the largest single-proof circuit ({} queries); splitting epochs into aggregated batches is not built yet",
+            "an epoch of {queries} queries and {payees} payees exceeds the largest single-proof circuit ({} queries); prove it in aggregated batches (`epoch_prover`, `zkattr prove --backend plonky2`)",
             SHAPE_LADDER[SHAPE_LADDER.len() - 1]
         );
     };
@@ -157,10 +157,7 @@ impl StatementCircuit {
         let manifest = BundleManifest {
             version: BUNDLE_VERSION,
             backend: "plonky2".into(),
-            shape: BundleShape {
-                queries: shape.queries as u64,
-                payees: shape.payees as u64,
-            },
+            shape: BundleShape::single(shape.queries as u64, shape.payees as u64),
             verifying_key_digest: verifying_key_digest(&verifier_bytes),
             proof_file: "proof.bin".into(),
             verifying_key_file: "verifier.bin".into(),

@@ -1,6 +1,7 @@
 //! The merge circuit in real recursive proofs. Level-0 children here are proofs of a stand-in
-//! circuit that only exposes a native summary as public inputs (the batch circuit with these
-//! public inputs is not built yet), so these tests check the merge constraints, not a batch.
+//! circuit that only exposes a native summary as public inputs (cheap, and free to carry any
+//! summary a cheat needs), so these tests check the merge constraints, not a batch; real batch
+//! proofs merge in tests/pipeline.rs.
 
 use plonky2::field::types::Field;
 use plonky2::iop::target::Target;
@@ -66,7 +67,7 @@ fn merges_prove_adjacent_batches_and_reject_cheats() {
 
     let leaf = stand_in(3);
     let proofs: Vec<Proof> = s.iter().map(|x| prove_stand_in(&leaf, x)).collect();
-    let merge1 = MergeCircuit::build(&leaf.0.verifier_data());
+    let merge1 = MergeCircuit::build(&leaf.0.verifier_data(), 2);
 
     // Honest: the parent's public inputs are the native merge's.
     let p01 = merge1.prove(&proofs[0], &proofs[1]).unwrap();
@@ -98,8 +99,25 @@ fn merges_prove_adjacent_batches_and_reject_cheats() {
     other.0.verify(foreign.clone()).unwrap();
     assert!(rejected(&merge1, &proofs[0], &foreign));
 
+    // Padding: the empty subtree right of batch 2 is a constant, not a proof; the parent is
+    // the native merge with `BatchSummary::empty`. A left child at an odd index has no
+    // padding sibling.
+    let padded = merge1.prove_with_empty_right(&proofs[2]).unwrap();
+    merge1.data.verify(padded.clone()).unwrap();
+    let empty = BatchSummary::empty(epoch.params, ch, 2, 3);
+    assert_eq!(
+        padded.public_inputs,
+        BatchSummary::merge(&s[2], &empty).unwrap().to_fields()
+    );
+    assert!(match catch_unwind(AssertUnwindSafe(
+        || merge1.prove_with_empty_right(&proofs[1])
+    )) {
+        Err(_) | Ok(Err(_)) => true,
+        Ok(Ok(proof)) => merge1.data.verify(proof).is_err(),
+    });
+
     // Level 2 over level-1 proofs: the whole 16-query subtree.
-    let merge2 = MergeCircuit::build(&merge1.data.verifier_data());
+    let merge2 = MergeCircuit::build(&merge1.data.verifier_data(), 3);
     let top = merge2.prove(&p01, &p23).unwrap();
     merge2.data.verify(top.clone()).unwrap();
     let native = BatchSummary::merge(&s01, &s23).unwrap();

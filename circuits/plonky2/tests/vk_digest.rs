@@ -1,12 +1,53 @@
 //! The verifying-key digests pinned in `params/plonky2_vk_digests.json` match the circuits.
 //! A drift (any change to the statement circuit or plonky2's configuration) fails here; after a
 //! deliberate change, `ZKATTR_REGEN_VK=1 cargo test -p zkattr-plonky2 --test vk_digest --release`
-//! rebuilds every shape of the ladder and rewrites the file.
+//! rebuilds every shape of the ladder and the pinned aggregation layouts and rewrites the file
+//! (`ZKATTR_REGEN_VK=aggregation`: the aggregation layouts only).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
+use zkattr_plonky2::epoch_prover::{AggregationCircuits, AggregationShape};
 use zkattr_plonky2::prover::{StatementCircuit, SHAPE_LADDER};
 use zkattr_plonky2::statement::StatementShape;
+
+/// Aggregation layouts with a pinned final-circuit digest: the ones tests/pipeline.rs and
+/// prover/tests/cli.rs prove (both verify their bundle against the pin, so drift fails there;
+/// building these circuits again here would double that cost).
+const AGGREGATION: [AggregationShape; 2] = [
+    AggregationShape {
+        batch_height: 2,
+        levels: 2,
+        payee_capacity: 8,
+    },
+    AggregationShape {
+        batch_height: 2,
+        levels: 1,
+        payee_capacity: 8,
+    },
+];
+
+/// Both tests rewrite the same file under `ZKATTR_REGEN_VK`.
+static FILE: Mutex<()> = Mutex::new(());
+
+fn regenerate() -> Option<String> {
+    std::env::var("ZKATTR_REGEN_VK").ok()
+}
+
+fn read_pinned() -> BTreeMap<String, String> {
+    serde_json::from_str(&std::fs::read_to_string(path()).unwrap()).unwrap()
+}
+
+fn update_pinned(entries: Vec<(String, String)>) {
+    let _guard = FILE.lock().unwrap();
+    let mut pinned = read_pinned();
+    pinned.extend(entries);
+    std::fs::write(
+        path(),
+        serde_json::to_string_pretty(&pinned).unwrap() + "\n",
+    )
+    .unwrap();
+}
 
 /// Shapes checked on every test run; the larger ones take minutes to build.
 const CHECKED: [usize; 2] = [16, 64];
@@ -17,15 +58,15 @@ fn path() -> PathBuf {
 
 #[test]
 fn pinned_digests_match_the_circuits() {
-    let regenerate = std::env::var_os("ZKATTR_REGEN_VK").is_some();
+    let regenerate = regenerate().is_some_and(|v| v != "aggregation");
     let shapes: &[usize] = if regenerate { &SHAPE_LADDER } else { &CHECKED };
-    let mut pinned: BTreeMap<String, String> =
-        serde_json::from_str(&std::fs::read_to_string(path()).unwrap()).unwrap();
+    let pinned = read_pinned();
+    let mut fresh = Vec::new();
     for &capacity in shapes {
         let circuit = StatementCircuit::build(StatementShape::new(capacity, capacity).unwrap());
         let key = format!("{capacity}x{capacity}");
         if regenerate {
-            pinned.insert(key, circuit.digest_hex().unwrap());
+            fresh.push((key, circuit.digest_hex().unwrap()));
         } else {
             assert_eq!(
                 pinned.get(&key),
@@ -35,13 +76,33 @@ fn pinned_digests_match_the_circuits() {
         }
     }
     if regenerate {
-        std::fs::write(
-            path(),
-            serde_json::to_string_pretty(&pinned).unwrap() + "\n",
-        )
-        .unwrap();
+        update_pinned(fresh);
     }
+    let pinned = read_pinned();
     assert!(SHAPE_LADDER
         .iter()
         .all(|c| pinned.contains_key(&format!("{c}x{c}"))));
+}
+
+#[test]
+fn aggregation_layouts_are_pinned() {
+    if regenerate().is_some() {
+        let fresh = AGGREGATION
+            .iter()
+            .map(|shape| {
+                let circuits = AggregationCircuits::build(*shape, &|_| {}).unwrap();
+                (shape.key(), circuits.digest_hex().unwrap())
+            })
+            .collect();
+        update_pinned(fresh);
+    }
+    let pinned = read_pinned();
+    for shape in AGGREGATION {
+        let digest = pinned.get(&shape.key());
+        assert!(
+            digest.is_some_and(|d| d.starts_with("0x") && d.len() == 66),
+            "no pinned digest for {} in params/plonky2_vk_digests.json",
+            shape.key()
+        );
+    }
 }

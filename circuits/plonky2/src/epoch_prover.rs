@@ -1,0 +1,580 @@
+//! The aggregation pipeline (docs/aggregation.md): an epoch of any size proved as batch proofs
+//! (in parallel with rayon), merged pairwise by recursion as soon as both children exist, and
+//! closed by the final layer, whose proof carries SPEC's 22 public inputs and is written as a
+//! bundle `zkattr-verify verify DIR` checks against the final circuit's pinned key digest.
+//!
+//! Memory: the epoch is held once; each batch's witness lives only while its proof is made,
+//! and the depth-first merge order keeps at most about `levels` proofs per worker waiting.
+
+use crate::aggregate::{listed_payees, AggregateError, Challenges, ListedPayee};
+use crate::batch::BatchCircuit;
+use crate::final_layer::FinalCircuit;
+use crate::merge::MergeCircuit;
+use crate::native::F;
+use crate::prover::{verifying_key_digest, Config};
+use crate::statement::{StatementPublicInputs, D};
+use crate::GoldilocksFamily;
+use plonky2::plonk::circuit_data::VerifierCircuitData;
+use plonky2::plonk::proof::ProofWithPublicInputs;
+use plonky2::util::serialization::DefaultGateSerializer;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+use thiserror::Error;
+use zkattr_model::bundle::{
+    AggregationLayout, BundleManifest, BundleShape, PublicStatement, BUNDLE_VERSION, MANIFEST,
+};
+use zkattr_model::{payout_report, Epoch, PayoutReport, StatementError};
+
+type Proof = ProofWithPublicInputs<F, Config, D>;
+
+/// Default largest batch: 1024 queries, the largest single circuit that fits this machine's
+/// memory (`prover::SHAPE_LADDER`).
+pub const DEFAULT_BATCH_CAP: usize = 1024;
+/// The batch circuit's limit (its sums must stay below 2^63).
+pub const MAX_BATCH: usize = 1 << 15;
+/// The final layer's smallest payout list; smaller lists share its key.
+pub const MIN_PAYEE_CAPACITY: usize = 8;
+/// The final layer's largest payout list: above it the list would have to be split across
+/// chunk proofs, which is not built.
+pub const MAX_PAYEE_CAPACITY: usize = 1 << 12;
+
+/// Why an epoch was not proved by the pipeline. Each names what is wrong.
+#[derive(Debug, Error)]
+pub enum EpochProverError {
+    #[error("batch size {0} is not a power of two between 1 and {MAX_BATCH}")]
+    BatchSize(usize),
+    #[error("{0} queries exceed the depth-32 log trees")]
+    TooManyQueries(usize),
+    #[error("{0} payees exceed the final layer's largest payout list ({MAX_PAYEE_CAPACITY}); splitting the payout list across proofs is not built yet")]
+    TooManyPayees(usize),
+    #[error("the epoch is not valid: {0}")]
+    Epoch(#[from] StatementError),
+    #[error("the payout challenges: {0}")]
+    Challenges(#[from] AggregateError),
+    #[error("aggregation layout: {0}")]
+    Layout(String),
+    #[error(
+        "this epoch needs the aggregation shape {needed}, but the circuits were built for {built}"
+    )]
+    ShapeMismatch { needed: String, built: String },
+    #[error("proving {stage}: {message}")]
+    Proving { stage: String, message: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn proving(stage: impl Into<String>) -> impl FnOnce(anyhow::Error) -> EpochProverError {
+    move |e| EpochProverError::Proving {
+        stage: stage.into(),
+        message: format!("{e:#}"),
+    }
+}
+
+/// The circuits an epoch needs: batch height, merge levels above it, payout list capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AggregationShape {
+    pub batch_height: u32,
+    pub levels: u32,
+    pub payee_capacity: usize,
+}
+
+impl AggregationShape {
+    /// The shape for `queries` queries and `payees` payees: batches as small as the epoch
+    /// allows (the smallest power of two holding it) up to `batch_cap`, enough merge levels
+    /// for all batches, and a payout list of the next power of two (at least 8).
+    pub fn for_epoch(
+        queries: usize,
+        payees: usize,
+        batch_cap: usize,
+    ) -> Result<Self, EpochProverError> {
+        if !batch_cap.is_power_of_two() || batch_cap > MAX_BATCH {
+            return Err(EpochProverError::BatchSize(batch_cap));
+        }
+        if queries as u64 > 1 << 32 {
+            return Err(EpochProverError::TooManyQueries(queries));
+        }
+        if payees > MAX_PAYEE_CAPACITY {
+            return Err(EpochProverError::TooManyPayees(payees));
+        }
+        let batch = queries.max(1).next_power_of_two().min(batch_cap);
+        let batches = queries.div_ceil(batch).max(1);
+        Ok(AggregationShape {
+            batch_height: batch.trailing_zeros(),
+            levels: batches.next_power_of_two().trailing_zeros(),
+            payee_capacity: payees.next_power_of_two().max(MIN_PAYEE_CAPACITY),
+        })
+    }
+
+    pub fn batch_size(&self) -> usize {
+        1 << self.batch_height
+    }
+
+    /// The shape recorded in the bundle; its key (`agg-b4-t2-p8`) names the pinned digest.
+    pub fn bundle_shape(&self) -> BundleShape {
+        BundleShape {
+            queries: (self.batch_size() as u64) << self.levels,
+            payees: self.payee_capacity as u64,
+            aggregation: Some(AggregationLayout {
+                batch: self.batch_size() as u64,
+                levels: self.levels,
+            }),
+        }
+    }
+
+    pub fn key(&self) -> String {
+        self.bundle_shape().key()
+    }
+}
+
+/// What the pipeline reports while it runs (from several threads).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AggregationStage {
+    /// Key generation for every circuit of `shape` began.
+    Building { shape: String },
+    /// One circuit is ready.
+    Built {
+        circuit: String,
+        degree_bits: usize,
+        seconds: f64,
+    },
+    /// Batch `index` is proved; `done` of `total` batches so far.
+    Batch {
+        index: u64,
+        done: usize,
+        total: usize,
+        seconds: f64,
+    },
+    /// A merge at `level` (1 = over batches) is proved in `seconds` (its own proof, not its
+    /// children's); `done` of `total` merges so far.
+    Merge {
+        level: u32,
+        index: u64,
+        done: usize,
+        total: usize,
+        seconds: f64,
+    },
+    /// The final layer is proved.
+    Final { seconds: f64, proof_bytes: usize },
+}
+
+impl fmt::Display for AggregationStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AggregationStage::Building { shape } => {
+                write!(f, "building the aggregation circuits {shape}")
+            }
+            AggregationStage::Built {
+                circuit,
+                degree_bits,
+                seconds,
+            } => write!(
+                f,
+                "{circuit} circuit ready: 2^{degree_bits} rows ({seconds:.1} s)"
+            ),
+            AggregationStage::Batch {
+                index,
+                done,
+                total,
+                seconds,
+            } => write!(
+                f,
+                "batch {index} proved in {seconds:.1} s ({done}/{total} batches)"
+            ),
+            AggregationStage::Merge {
+                level,
+                index,
+                done,
+                total,
+                seconds,
+            } => write!(
+                f,
+                "merge {index} at level {level} proved in {seconds:.1} s ({done}/{total} merges)"
+            ),
+            AggregationStage::Final {
+                seconds,
+                proof_bytes,
+            } => write!(
+                f,
+                "final layer proved in {seconds:.1} s ({proof_bytes} bytes)"
+            ),
+        }
+    }
+}
+
+/// A progress callback; called from the rayon workers.
+pub type Progress<'a> = &'a (dyn Fn(&AggregationStage) + Sync);
+
+/// Every circuit of one [`AggregationShape`], built once and reused for every batch and merge
+/// (and for further epochs of the same shape).
+#[derive(Debug)]
+pub struct AggregationCircuits {
+    pub shape: AggregationShape,
+    pub batch: BatchCircuit,
+    /// `merges[l]` merges two proofs of level `l` (0: batches) into level `l + 1`.
+    pub merges: Vec<MergeCircuit>,
+    pub last: FinalCircuit,
+}
+
+/// What the native pass computes before proving.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// The payout table written into the bundle.
+    pub report: PayoutReport,
+    pub challenges: Challenges,
+    /// The payout list with slot counts the final layer witnesses.
+    pub payees: Vec<ListedPayee>,
+    /// SPEC's public inputs as the reference model computes them.
+    pub expected: Vec<F>,
+}
+
+/// Inputs shared by every node of one epoch's tree.
+struct Run<'a> {
+    epoch: &'a Epoch,
+    challenges: Challenges,
+    batches: usize,
+    merges: usize,
+    batches_done: AtomicUsize,
+    merges_done: AtomicUsize,
+    progress: Progress<'a>,
+}
+
+impl AggregationCircuits {
+    /// Key generation for all circuits of `shape`, reporting each as it is ready. Refuses a
+    /// shape [`AggregationShape::for_epoch`] would never pick.
+    pub fn build(
+        shape: AggregationShape,
+        progress: Progress<'_>,
+    ) -> Result<Self, EpochProverError> {
+        if shape.batch_size() > MAX_BATCH {
+            return Err(EpochProverError::BatchSize(shape.batch_size()));
+        }
+        if shape.batch_height + shape.levels > 32 {
+            return Err(EpochProverError::Layout(format!(
+                "{} levels over batches of {} exceed the depth-32 log trees",
+                shape.levels,
+                shape.batch_size()
+            )));
+        }
+        if !shape.payee_capacity.is_power_of_two()
+            || !(MIN_PAYEE_CAPACITY..=MAX_PAYEE_CAPACITY).contains(&shape.payee_capacity)
+        {
+            return Err(EpochProverError::Layout(format!(
+                "payee capacity {} is not a power of two from {MIN_PAYEE_CAPACITY} to {MAX_PAYEE_CAPACITY}",
+                shape.payee_capacity
+            )));
+        }
+        progress(&AggregationStage::Building { shape: shape.key() });
+        let timed = |name: String, degree_bits: usize, start: Instant| {
+            progress(&AggregationStage::Built {
+                circuit: name,
+                degree_bits,
+                seconds: start.elapsed().as_secs_f64(),
+            })
+        };
+        let start = Instant::now();
+        let batch = BatchCircuit::build(shape.batch_height);
+        timed(
+            format!("batch ({} queries)", shape.batch_size()),
+            batch.data.common.degree_bits(),
+            start,
+        );
+        let mut merges: Vec<MergeCircuit> = Vec::with_capacity(shape.levels as usize);
+        for level in 0..shape.levels {
+            let start = Instant::now();
+            let child = merges
+                .last()
+                .map_or_else(|| batch.data.verifier_data(), |m| m.data.verifier_data());
+            let merge = MergeCircuit::build(&child, shape.batch_height + level);
+            timed(
+                format!("merge level {}", level + 1),
+                merge.data.common.degree_bits(),
+                start,
+            );
+            merges.push(merge);
+        }
+        let start = Instant::now();
+        let top = merges
+            .last()
+            .map_or_else(|| batch.data.verifier_data(), |m| m.data.verifier_data());
+        let last = FinalCircuit::build(
+            &top,
+            shape.batch_height + shape.levels,
+            shape.payee_capacity,
+        );
+        timed(
+            format!("final ({} payees)", shape.payee_capacity),
+            last.data.common.degree_bits(),
+            start,
+        );
+        Ok(AggregationCircuits {
+            shape,
+            batch,
+            merges,
+            last,
+        })
+    }
+
+    /// The final circuit's verifier data: all a verifier needs (it pins every circuit below).
+    pub fn verifier_data(&self) -> VerifierCircuitData<F, Config, D> {
+        self.last.data.verifier_data()
+    }
+
+    /// The serialised verifying key written into bundles (`verifier.bin`).
+    pub fn verifying_key_bytes(&self) -> Result<Vec<u8>, EpochProverError> {
+        self.verifier_data()
+            .to_bytes(&DefaultGateSerializer)
+            .map_err(|e| {
+                EpochProverError::Internal(format!("serialising the verifier data: {e:?}"))
+            })
+    }
+
+    /// The digest pinned in `params/plonky2_vk_digests.json` under [`AggregationShape::key`].
+    pub fn digest_hex(&self) -> Result<String, EpochProverError> {
+        Ok(verifying_key_digest(&self.verifying_key_bytes()?))
+    }
+
+    /// Fails unless `epoch` needs exactly these circuits with batches of at most `batch_cap`.
+    fn check_shape(&self, epoch: &Epoch, payees: usize) -> Result<(), EpochProverError> {
+        let needed =
+            AggregationShape::for_epoch(epoch.queries.len(), payees, self.shape.batch_size())?;
+        if needed != self.shape {
+            return Err(EpochProverError::ShapeMismatch {
+                needed: needed.key(),
+                built: self.shape.key(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Proves every batch and merge of `epoch` under `challenges`: the proof of the root
+    /// summary (height `batch_height + levels`, index 0).
+    pub fn prove_root(
+        &self,
+        epoch: &Epoch,
+        challenges: Challenges,
+        progress: Progress<'_>,
+    ) -> Result<Proof, EpochProverError> {
+        let batches = epoch.queries.len().div_ceil(self.shape.batch_size()).max(1);
+        if batches > 1 << self.shape.levels {
+            return Err(EpochProverError::ShapeMismatch {
+                needed: AggregationShape::for_epoch(
+                    epoch.queries.len(),
+                    0,
+                    self.shape.batch_size(),
+                )?
+                .key(),
+                built: self.shape.key(),
+            });
+        }
+        let merges = (1..=self.shape.levels)
+            .map(|level| batches.div_ceil(1 << level))
+            .sum();
+        let run = Run {
+            epoch,
+            challenges,
+            batches,
+            merges,
+            batches_done: AtomicUsize::new(0),
+            merges_done: AtomicUsize::new(0),
+            progress,
+        };
+        // A constraint the honest witness misses makes plonky2 panic; report it as an error.
+        catch_unwind(AssertUnwindSafe(|| {
+            self.prove_node(&run, self.shape.levels, 0)
+        }))
+        .map_err(|panic| EpochProverError::Internal(panic_message(&panic)))?
+    }
+
+    /// The proof of the subtree at (`level`, `index`); its children in parallel.
+    fn prove_node(&self, run: &Run<'_>, level: u32, index: u64) -> Result<Proof, EpochProverError> {
+        let start = Instant::now();
+        if level == 0 {
+            let size = self.shape.batch_size();
+            let queries = &run.epoch.queries;
+            let from = (index as usize * size).min(queries.len());
+            let to = (from + size).min(queries.len());
+            let proof = self
+                .batch
+                .prove(run.epoch.params, run.challenges, index, &queries[from..to])
+                .map_err(proving(format!("batch {index}")))?;
+            let done = run.batches_done.fetch_add(1, Ordering::Relaxed) + 1;
+            (run.progress)(&AggregationStage::Batch {
+                index,
+                done,
+                total: run.batches,
+                seconds: start.elapsed().as_secs_f64(),
+            });
+            return Ok(proof);
+        }
+        let merge = &self.merges[level as usize - 1];
+        // The right child holds batches from this one on; beyond the last, it is padding.
+        let right_first_batch = (2 * index + 1) << (level - 1);
+        let children = if right_first_batch >= run.batches as u64 {
+            (self.prove_node(run, level - 1, 2 * index)?, None)
+        } else {
+            let (left, right) = rayon::join(
+                || self.prove_node(run, level - 1, 2 * index),
+                || self.prove_node(run, level - 1, 2 * index + 1),
+            );
+            (left?, Some(right?))
+        };
+        // The merge's own time, not its subtree's.
+        let start = Instant::now();
+        let proof = match &children {
+            (left, None) => merge.prove_with_empty_right(left),
+            (left, Some(right)) => merge.prove(left, right),
+        }
+        .map_err(proving(format!("merge {index} at level {level}")))?;
+        drop(children);
+        let done = run.merges_done.fetch_add(1, Ordering::Relaxed) + 1;
+        (run.progress)(&AggregationStage::Merge {
+            level,
+            index,
+            done,
+            total: run.merges,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+        Ok(proof)
+    }
+
+    /// The final proof over the root proof and the payout list with slot counts.
+    pub fn prove_final(
+        &self,
+        root: &Proof,
+        payees: &[ListedPayee],
+    ) -> Result<Proof, EpochProverError> {
+        catch_unwind(AssertUnwindSafe(|| self.last.prove(root, payees)))
+            .map_err(|panic| EpochProverError::Internal(panic_message(&panic)))?
+            .map_err(proving("the final layer"))
+    }
+
+    /// Proves `epoch` with these circuits and writes the bundle into `out` (`bundle.json`,
+    /// `proof.bin`, `verifier.bin`: the final circuit's verifier data, nothing of the prover).
+    pub fn prove_into(
+        &self,
+        epoch: &Epoch,
+        out: &Path,
+        progress: Progress<'_>,
+    ) -> Result<BundleManifest, EpochProverError> {
+        let prepared = self.prepare(epoch)?;
+        let start = Instant::now();
+        let root = self.prove_root(epoch, prepared.challenges, progress)?;
+        self.finish(epoch, &prepared, &root, start, out, progress)
+    }
+
+    /// The native pass before proving: settlement, commitments, payout table, challenges and
+    /// the payout list; refuses an epoch these circuits do not fit.
+    pub fn prepare(&self, epoch: &Epoch) -> Result<Prepared, EpochProverError> {
+        let (settlement, commitments, report) = payout_report(&GoldilocksFamily, epoch)?;
+        self.check_shape(epoch, settlement.payouts.len())?;
+        let challenges = Challenges::derive(&epoch.params, &commitments)?;
+        let payees = listed_payees(epoch, &settlement);
+        let expected = StatementPublicInputs::new(epoch, &settlement, &commitments).to_fields();
+        Ok(Prepared {
+            report,
+            challenges,
+            payees,
+            expected,
+        })
+    }
+
+    /// The final layer over `root` (from [`Self::prove_root`], started at `start`), checked
+    /// against the reference model, and the bundle written into `out`.
+    pub fn finish(
+        &self,
+        epoch: &Epoch,
+        prepared: &Prepared,
+        root: &Proof,
+        start: Instant,
+        out: &Path,
+        progress: Progress<'_>,
+    ) -> Result<BundleManifest, EpochProverError> {
+        let final_start = Instant::now();
+        let proof = self.prove_final(root, &prepared.payees)?;
+        let prove_seconds = start.elapsed().as_secs_f64();
+        let proof_bytes = proof.to_bytes();
+        progress(&AggregationStage::Final {
+            seconds: final_start.elapsed().as_secs_f64(),
+            proof_bytes: proof_bytes.len(),
+        });
+        debug_assert_eq!(epoch.params.epoch_id, prepared.report.epoch_id);
+        let expected = &prepared.expected;
+        if &proof.public_inputs != expected {
+            return Err(EpochProverError::Internal(
+                "the final proof's public inputs differ from the reference model's".into(),
+            ));
+        }
+        self.last.data.verify(proof).map_err(|e| {
+            EpochProverError::Internal(format!("the final proof does not verify: {e:#}"))
+        })?;
+
+        let verifier_bytes = self.verifying_key_bytes()?;
+        let manifest = BundleManifest {
+            version: BUNDLE_VERSION,
+            backend: "plonky2".into(),
+            shape: self.shape.bundle_shape(),
+            verifying_key_digest: verifying_key_digest(&verifier_bytes),
+            proof_file: "proof.bin".into(),
+            verifying_key_file: "verifier.bin".into(),
+            public_inputs: PublicStatement::from_report(&prepared.report),
+            payouts: prepared.report.clone(),
+            prove_seconds,
+            halo2: None,
+        };
+        let write = |name: &str, bytes: &[u8]| {
+            let path = out.join(name);
+            std::fs::write(&path, bytes).map_err(|source| EpochProverError::Write {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        std::fs::create_dir_all(out).map_err(|source| EpochProverError::Write {
+            path: out.display().to_string(),
+            source,
+        })?;
+        let json = serde_json::to_string_pretty(&manifest)
+            .map_err(|e| EpochProverError::Internal(format!("bundle.json: {e}")))?;
+        write(&manifest.proof_file, &proof_bytes)?;
+        write(&manifest.verifying_key_file, &verifier_bytes)?;
+        write(MANIFEST, (json + "\n").as_bytes())?;
+        Ok(manifest)
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let text = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    format!("the prover panicked: {text}")
+}
+
+/// The shape `epoch` needs with batches of at most `batch_cap` queries.
+pub fn shape_for_epoch(
+    epoch: &Epoch,
+    batch_cap: usize,
+) -> Result<AggregationShape, EpochProverError> {
+    let settlement = zkattr_model::Settlement::compute(epoch)?;
+    AggregationShape::for_epoch(epoch.queries.len(), settlement.payouts.len(), batch_cap)
+}
+
+/// Builds the circuits `epoch` needs (batches of at most `batch_cap` queries), proves it and
+/// writes the bundle into `out`.
+pub fn prove_epoch_aggregated(
+    epoch: &Epoch,
+    out: &Path,
+    batch_cap: usize,
+    progress: Progress<'_>,
+) -> Result<BundleManifest, EpochProverError> {
+    let shape = shape_for_epoch(epoch, batch_cap)?;
+    AggregationCircuits::build(shape, progress)?.prove_into(epoch, out, progress)
+}

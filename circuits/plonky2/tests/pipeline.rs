@@ -1,0 +1,268 @@
+//! The aggregation pipeline end to end in real proofs: an epoch of three batches (the third
+//! partial, the fourth padding) proves through batches, two merge levels and the final layer;
+//! the bundle verifies with the verifier crate against the pinned digest and its payouts are
+//! the reference's. A flipped public input, a foreign final key and an altered payout list are
+//! rejected, and the batch circuit alone exposes the native summary of a partial batch and
+//! refuses records out of order. (Tampered, swapped and dropped batches: tests/merge.rs and
+//! tests/aggregate.rs.) One test, so every circuit is built once.
+
+use plonky2::field::types::Field;
+use plonky2::plonk::proof::ProofWithPublicInputs;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+use zkattr_model::bundle::{BundleManifest, PublicStatement, MANIFEST};
+use zkattr_model::synth::{generate, SynthConfig};
+use zkattr_model::{payout_report, Epoch};
+use zkattr_plonky2::aggregate::aggregate_epoch;
+use zkattr_plonky2::batch::expected_summary;
+use zkattr_plonky2::epoch_prover::{
+    shape_for_epoch, AggregationCircuits, AggregationShape, AggregationStage, EpochProverError,
+};
+use zkattr_plonky2::native::F;
+use zkattr_plonky2::prover::Config;
+use zkattr_plonky2::GoldilocksFamily;
+use zkattr_verifier::bundle::{verify_bundle, BundleError};
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zkattr-pipeline-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn copy_bundle(from: &Path, name: &str) -> PathBuf {
+    let to = scratch(name);
+    std::fs::create_dir_all(&to).unwrap();
+    for file in [MANIFEST, "proof.bin", "verifier.bin"] {
+        std::fs::copy(from.join(file), to.join(file)).unwrap();
+    }
+    to
+}
+
+fn manifest(dir: &Path) -> BundleManifest {
+    serde_json::from_slice(&std::fs::read(dir.join(MANIFEST)).unwrap()).unwrap()
+}
+
+fn write_manifest(dir: &Path, m: &BundleManifest) {
+    std::fs::write(dir.join(MANIFEST), serde_json::to_vec_pretty(m).unwrap()).unwrap();
+}
+
+fn epoch() -> Epoch {
+    generate(&SynthConfig::new(10, 5, 21))
+}
+
+#[test]
+fn shapes_follow_the_epoch_and_refuse_bad_sizes() {
+    let shape = |q, p, cap| AggregationShape::for_epoch(q, p, cap).unwrap().key();
+    assert_eq!(shape(10, 5, 4), "agg-b4-t2-p8");
+    assert_eq!(shape(3, 9, 4), "agg-b4-t0-p16");
+    assert_eq!(shape(0, 0, 1024), "agg-b1-t0-p8");
+    assert_eq!(shape(5000, 700, 1024), "agg-b1024-t3-p1024");
+    assert_eq!(shape(1 << 20, 4096, 1024), "agg-b1024-t10-p4096");
+    assert!(matches!(
+        AggregationShape::for_epoch(10, 5, 3),
+        Err(EpochProverError::BatchSize(3))
+    ));
+    assert!(matches!(
+        AggregationShape::for_epoch(10, 5, 1 << 16),
+        Err(EpochProverError::BatchSize(_))
+    ));
+    assert!(matches!(
+        AggregationShape::for_epoch(10, 4097, 4),
+        Err(EpochProverError::TooManyPayees(4097))
+    ));
+    // Hand-made layouts are checked before any key generation.
+    let bad = |batch_height, levels, payee_capacity| {
+        let shape = AggregationShape {
+            batch_height,
+            levels,
+            payee_capacity,
+        };
+        AggregationCircuits::build(shape, &|_| {}).unwrap_err()
+    };
+    assert!(matches!(bad(16, 0, 8), EpochProverError::BatchSize(65536)));
+    assert!(matches!(bad(10, 23, 8), EpochProverError::Layout(m) if m.contains("depth-32")));
+    assert!(
+        matches!(bad(2, 1, 12), EpochProverError::Layout(m) if m.contains("payee capacity 12"))
+    );
+    assert!(matches!(bad(2, 1, 4), EpochProverError::Layout(_)));
+}
+
+#[test]
+fn three_batches_prove_verify_and_reject_tampering() {
+    let epoch = epoch();
+    let shape = shape_for_epoch(&epoch, 4).unwrap();
+    assert_eq!(shape.key(), "agg-b4-t2-p8");
+    let stages = Mutex::new(Vec::new());
+    let record = |s: &AggregationStage| stages.lock().unwrap().push(s.clone());
+
+    let start = Instant::now();
+    let circuits = AggregationCircuits::build(shape, &record).unwrap();
+    let build_seconds = start.elapsed().as_secs_f64();
+
+    // A bigger epoch does not fit these circuits: a typed error before any proof.
+    let bigger = generate(&SynthConfig::new(17, 5, 21));
+    assert!(matches!(
+        circuits.prepare(&bigger),
+        Err(EpochProverError::ShapeMismatch { .. })
+    ));
+
+    let dir = scratch("honest");
+    let prepared = circuits.prepare(&epoch).unwrap();
+    let start = Instant::now();
+    let root = circuits
+        .prove_root(&epoch, prepared.challenges, &record)
+        .unwrap();
+    let written = circuits
+        .finish(&epoch, &prepared, &root, start, &dir, &record)
+        .unwrap();
+    let prove_seconds = start.elapsed().as_secs_f64();
+
+    // One report per batch and per merge (padding merges too), then the final layer.
+    let final_bytes = {
+        let stages = stages.lock().unwrap();
+        let batches: Vec<u64> = stages
+            .iter()
+            .filter_map(|s| match s {
+                AggregationStage::Batch { index, total, .. } => {
+                    assert_eq!(*total, 3);
+                    Some(*index)
+                }
+                _ => None,
+            })
+            .collect();
+        let mut sorted = batches.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [0, 1, 2]);
+        let merges = stages
+            .iter()
+            .filter(|s| matches!(s, AggregationStage::Merge { total: 3, .. }))
+            .count();
+        assert_eq!(merges, 3);
+        match stages.last() {
+            Some(AggregationStage::Final { proof_bytes, .. }) => *proof_bytes,
+            other => panic!("the last stage is {other:?}, not the final layer"),
+        }
+    };
+
+    // The verifier crate accepts it; payouts and statement are the reference's, and the
+    // native twin of the pipeline gives the same public inputs.
+    let verified = verify_bundle(&dir).unwrap();
+    assert_eq!(verified.shape, "agg-b4-t2-p8");
+    let (_, _, report) = payout_report(&GoldilocksFamily, &epoch).unwrap();
+    assert_eq!(verified.statement, PublicStatement::from_report(&report));
+    assert_eq!(written.payouts, report);
+    assert_eq!(manifest(&dir).payouts, report);
+    assert_eq!(
+        aggregate_epoch(&epoch, 4).unwrap().to_fields(),
+        prepared.expected
+    );
+
+    // One public input flipped (epoch id), bundle.json claiming the flipped value so every
+    // shape check passes: the proof itself fails.
+    let common = &circuits.last.data.common;
+    let proof_bytes = std::fs::read(dir.join("proof.bin")).unwrap();
+    let mut proof = ProofWithPublicInputs::<F, Config, 2>::from_bytes(proof_bytes, common).unwrap();
+    proof.public_inputs[0] += F::ONE;
+    let flipped = copy_bundle(&dir, "flipped");
+    std::fs::write(flipped.join("proof.bin"), proof.to_bytes()).unwrap();
+    let mut m = manifest(&flipped);
+    m.public_inputs.epoch_id += 1;
+    m.payouts.epoch_id += 1;
+    write_manifest(&flipped, &m);
+    assert!(matches!(
+        verify_bundle(&flipped),
+        Err(BundleError::Proof(_))
+    ));
+    // The same proof under the honest bundle.json: the claimed statement differs.
+    let claimed = copy_bundle(&flipped, "claimed");
+    write_manifest(&claimed, &manifest(&dir));
+    assert!(matches!(
+        verify_bundle(&claimed),
+        Err(BundleError::PublicInput {
+            name: "epoch_id",
+            ..
+        })
+    ));
+
+    // A foreign final key (the first merge circuit's), also recorded as the bundle's digest.
+    let foreign = copy_bundle(&dir, "foreign");
+    let key = circuits.merges[0]
+        .data
+        .verifier_data()
+        .to_bytes(&plonky2::util::serialization::DefaultGateSerializer)
+        .unwrap();
+    let mut m = manifest(&foreign);
+    m.verifying_key_digest = zkattr_plonky2::prover::verifying_key_digest(&key);
+    std::fs::write(foreign.join("verifier.bin"), key).unwrap();
+    write_manifest(&foreign, &m);
+    assert!(matches!(
+        verify_bundle(&foreign),
+        Err(BundleError::KeyDigest { .. })
+    ));
+    // A layout nobody pinned.
+    let unpinned = copy_bundle(&dir, "unpinned");
+    let mut m = manifest(&unpinned);
+    m.shape.aggregation.as_mut().unwrap().levels = 3;
+    m.shape.queries = 32;
+    write_manifest(&unpinned, &m);
+    assert!(matches!(
+        verify_bundle(&unpinned),
+        Err(BundleError::UnknownShape { .. })
+    ));
+
+    // The batch circuit alone (folded in from tests/batch.rs, reusing the built circuit): a
+    // partial batch exposes exactly the native summary; records out of order are refused.
+    let (p, q, ch) = (epoch.params, &epoch.queries, prepared.challenges);
+    let partial = circuits.batch.prove(p, ch, 2, &q[8..10]).unwrap();
+    assert_eq!(
+        partial.public_inputs,
+        expected_summary(p, ch, 2, 2, &q[8..10]).unwrap()
+    );
+    assert_eq!(partial.public_inputs[17], F::from_canonical_u64(2));
+    let swapped = [q[1], q[0], q[2], q[3]];
+    let bad = catch_unwind(AssertUnwindSafe(|| {
+        circuits.batch.prove(p, ch, 0, &swapped)
+    }));
+    let accepted =
+        matches!(bad, Ok(Ok(proof)) if circuits.batch.data.verify(proof.clone()).is_ok());
+    assert!(!accepted, "a batch out of order was accepted");
+
+    // A capacity that is not the layout's.
+    let inconsistent = copy_bundle(&dir, "inconsistent");
+    let mut m = manifest(&inconsistent);
+    m.shape.queries = 64;
+    write_manifest(&inconsistent, &m);
+    assert!(matches!(
+        verify_bundle(&inconsistent),
+        Err(BundleError::Manifest(message)) if message.contains("agg-b4-t2-p8")
+    ));
+
+    // One unit moved between two payees: totals still add, the accumulator does not.
+    let mut moved = prepared.payees.clone();
+    let from = moved.iter().position(|x| x.payout.amount > 0).unwrap();
+    let to = (from + 1) % moved.len();
+    moved[from].payout.amount -= 1;
+    moved[to].payout.amount += 1;
+    let forged = catch_unwind(AssertUnwindSafe(|| circuits.prove_final(&root, &moved)));
+    let accepted =
+        matches!(forged, Ok(Ok(proof)) if circuits.last.data.verify(proof.clone()).is_ok());
+    assert!(!accepted, "an altered payout list was accepted");
+
+    for name in [
+        "honest",
+        "flipped",
+        "claimed",
+        "foreign",
+        "unpinned",
+        "inconsistent",
+    ] {
+        let _ = std::fs::remove_dir_all(scratch(name));
+    }
+    eprintln!(
+        "agg-b4-t2-p8: circuits built in {build_seconds:.1} s, 3 batches + 3 merges + final proved in {prove_seconds:.1} s, final proof {} bytes, 2^{} rows",
+        final_bytes,
+        circuits.last.data.common.degree_bits()
+    );
+}
