@@ -71,6 +71,7 @@ fn manifest_only_bundle<F: CommitmentFamily>(
         shape: BundleShape {
             queries: 64,
             payees: 64,
+            aggregation: None,
         },
         verifying_key_digest: "0x00".into(),
         proof_file: "proof.bin".into(),
