@@ -14,7 +14,7 @@ use std::path::Path;
 use thiserror::Error;
 use zkattr_model::bundle::{BundleManifest, PublicStatement, BUNDLE_VERSION, MANIFEST};
 use zkattr_model::commit::payout_commitment;
-use zkattr_model::{CommitmentFamily, Payout};
+use zkattr_model::CommitmentFamily;
 
 const D: usize = 2;
 type C = PoseidonGoldilocksConfig;
@@ -242,14 +242,7 @@ pub(crate) fn check_table<Family: CommitmentFamily>(
             table.payouts.len()
         ));
     }
-    let payouts: Vec<Payout> = table
-        .payouts
-        .iter()
-        .map(|p| Payout {
-            adapter_id: p.adapter_id,
-            amount: p.amount,
-        })
-        .collect();
+    let payouts = table.payout_list();
     let commitment =
         payout_commitment(family, &payouts).map_err(|e| BundleError::PayoutTable(e.to_string()))?;
     let hex = Family::to_hex(&commitment);

@@ -92,25 +92,14 @@ fn claim_in<F: CommitmentFamily>(
         "adapter {} with amount {}",
         payout.adapter_id, payout.amount
     );
-    if !verify_payout_claim(
+    let opens = verify_payout_claim(
         family,
         &checked.commitment,
         checked.count,
         &payout,
         &checked.path,
-    )? {
-        return Err(ClaimError::NotOpen {
-            what,
-            commitment: F::to_hex(&checked.commitment),
-        });
-    }
-    Ok(Opened {
-        family: F::NAME,
-        kind: checked.kind,
-        index: checked.path.index,
-        count: checked.count,
-        what,
-    })
+    )?;
+    verdict::<F>(opens, &checked, what)
 }
 
 fn inclusion_in<F: CommitmentFamily>(
@@ -131,14 +120,24 @@ fn inclusion_in<F: CommitmentFamily>(
         query.used_count(),
         checked.kind
     );
-    if !verify_query_inclusion(
+    let opens = verify_query_inclusion(
         family,
         &checked.commitment,
         checked.count,
         log,
         &query,
         &checked.path,
-    )? {
+    )?;
+    verdict::<F>(opens, &checked, what)
+}
+
+/// What a path that did (`opens`) or did not open its commitment reports.
+fn verdict<F: CommitmentFamily>(
+    opens: bool,
+    checked: &CheckedPath<F::Digest>,
+    what: String,
+) -> Result<Opened, ClaimError> {
+    if !opens {
         return Err(ClaimError::NotOpen {
             what,
             commitment: F::to_hex(&checked.commitment),

@@ -13,7 +13,6 @@ use zkattr_evm::{address, verifier_solidity, Claim, Deployment, EvmError};
 use zkattr_halo2::keys::verify;
 use zkattr_halo2::Bn254Family;
 use zkattr_model::commit::payout_tree;
-use zkattr_model::Payout;
 
 /// Why the flow stopped. Each names the step.
 #[derive(Debug, thiserror::Error)]
@@ -70,15 +69,7 @@ pub fn run_evm(dir: &Path, params_dir: &Path, adapter: Option<u32>) -> Result<Ev
     verify(&params.params, &vk, &proof, &instances)
         .map_err(|e| BundleError::Proof(e.to_string()))?;
 
-    let payouts: Vec<Payout> = manifest
-        .payouts
-        .payouts
-        .iter()
-        .map(|p| Payout {
-            adapter_id: p.adapter_id,
-            amount: p.amount,
-        })
-        .collect();
+    let payouts = manifest.payouts.payout_list();
     let index = match adapter {
         None if payouts.is_empty() => return Err(EvmRunError::NoPayees),
         None => 0,

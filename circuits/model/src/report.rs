@@ -60,4 +60,15 @@ impl PayoutReport {
             n_payees: settlement.payouts.len() as u64,
         }
     }
+
+    /// The table's payees as the commitment code takes them.
+    pub fn payout_list(&self) -> Vec<crate::Payout> {
+        self.payouts
+            .iter()
+            .map(|p| crate::Payout {
+                adapter_id: p.adapter_id,
+                amount: p.amount,
+            })
+            .collect()
+    }
 }
