@@ -185,15 +185,18 @@ impl BenchReport {
             height / 2.0,
             height / 2.0
         );
-        let _ = writeln!(
-            svg,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{y_max:.1} s</text>",
-            margin - 4.0,
-            py(y_max) + 4.0
-        );
+        // Ticks at 0, half and the slowest proof.
+        for tick in [0.0, y_max / 2.0, y_max] {
+            let _ = writeln!(
+                svg,
+                "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{tick:.1} s</text>",
+                margin - 4.0,
+                py(tick) + 4.0
+            );
+        }
         let mut backends: Vec<&str> = rows.iter().map(|r| r.backend.as_str()).collect();
-        backends.dedup();
         backends.sort_unstable();
+        backends.dedup();
         backends.dedup();
         for (i, backend) in backends.iter().enumerate() {
             let color = ["#1f77b4", "#d62728", "#2ca02c"][i % 3];
