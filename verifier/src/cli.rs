@@ -98,6 +98,24 @@ fn print_opened(opened: &Opened, commitment: &str) {
     );
 }
 
+/// Reads the path file at `path`, runs `check` on its bytes and reports the outcome.
+fn open_path_file(
+    path: &Path,
+    commitment: &str,
+    check: impl FnOnce(&[u8]) -> Result<Opened, crate::claims::ClaimError>,
+) -> ExitCode {
+    let result = std::fs::read(path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| check(&bytes).map_err(|e| e.to_string()));
+    match result {
+        Ok(opened) => {
+            print_opened(&opened, commitment);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(path, e),
+    }
+}
+
 /// Runs one subcommand; prints the outcome and returns the exit code.
 pub fn run(command: AuditCommand) -> ExitCode {
     match command {
@@ -134,39 +152,16 @@ pub fn run(command: AuditCommand) -> ExitCode {
             amount,
             path,
             family,
-        } => {
-            let result = std::fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| {
-                    check_claim(family, &commitment, adapter, amount, &bytes)
-                        .map_err(|e| e.to_string())
-                });
-            match result {
-                Ok(opened) => {
-                    print_opened(&opened, &commitment);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(&path, e),
-            }
-        }
+        } => open_path_file(&path, &commitment, |bytes| {
+            check_claim(family, &commitment, adapter, amount, bytes)
+        }),
         AuditCommand::Inclusion {
             commitment,
             path,
             family,
-        } => {
-            let result = std::fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| {
-                    check_inclusion(family, &commitment, &bytes).map_err(|e| e.to_string())
-                });
-            match result {
-                Ok(opened) => {
-                    print_opened(&opened, &commitment);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(&path, e),
-            }
-        }
+        } => open_path_file(&path, &commitment, |bytes| {
+            check_inclusion(family, &commitment, bytes)
+        }),
     }
 }
 
