@@ -5,7 +5,9 @@
 //! are public inputs that the final layer (not built yet) recomputes from the commitments.
 
 use crate::aggregate::{BatchSummary, Challenges};
-use crate::gadgets::{CommitmentInstructions, PrefixTargets, QueryTargets};
+use crate::gadgets::{
+    set_order_borrows, CommitmentInstructions, OrderInstructions, PrefixTargets, QueryTargets,
+};
 use crate::native::{limbs, F};
 use crate::prover::Config;
 use crate::rule::{check_rate, query_rule, QueryRuleTargets};
@@ -52,7 +54,6 @@ impl BatchCircuit {
         let config = CircuitConfig::standard_recursion_zk_config();
         let mut b = CircuitBuilder::<F, D>::new(config);
         let zero = b.zero();
-        let one = b.one();
 
         let epoch_id = [b.add_virtual_target(), b.add_virtual_target()];
         for limb in epoch_id {
@@ -80,23 +81,16 @@ impl BatchCircuit {
         }
 
         // Strictly increasing ids across real records (as in the single-proof statement).
-        let two_32 = b.constant(F::from_canonical_u64(1 << 32));
         let order_borrows: Vec<BoolTarget> = (1..capacity)
             .map(|_| b.add_virtual_bool_target_safe())
             .collect();
         for i in 1..capacity {
-            let (previous, current) = (queries[i - 1].0.query_id, queries[i].0.query_id);
-            let borrow = order_borrows[i - 1];
-            let real = prefix.real[i].target;
-            let low = b.sub(current[0], previous[0]);
-            let low = b.sub(low, one);
-            let low = b.mul_add(borrow.target, two_32, low);
-            let low = b.mul(low, real);
-            b.range_check(low, 32);
-            let high = b.sub(current[1], previous[1]);
-            let high = b.sub(high, borrow.target);
-            let high = b.mul(high, real);
-            b.range_check(high, 32);
+            b.assert_increasing_if(
+                queries[i - 1].0.query_id,
+                queries[i].0.query_id,
+                order_borrows[i - 1],
+                prefix.real[i].target,
+            );
         }
 
         // Subtree roots at `height` (no lifting: the merges and the final layer do that).
@@ -231,16 +225,7 @@ impl BatchCircuit {
             }
         }
         self.prefix.set(&mut pw, queries.len())?;
-        for (i, borrow) in self.order_borrows.iter().enumerate() {
-            let (previous, current) = match (queries.get(i), queries.get(i + 1)) {
-                (Some(p), Some(c)) => (p.query_id, c.query_id),
-                _ => (0, 1),
-            };
-            pw.set_bool_target(
-                *borrow,
-                (current & 0xffff_ffff) < (previous & 0xffff_ffff) + 1,
-            )?;
-        }
+        set_order_borrows(&mut pw, &self.order_borrows, queries)?;
         self.data.prove(pw)
     }
 }

@@ -87,6 +87,70 @@ impl PrefixTargets {
     }
 }
 
+/// Strict order of 64-bit values kept as 32-bit limbs `[low, high]` (query ids).
+pub trait OrderInstructions {
+    /// When `enabled` is 1, constrains `previous < current`: `current - previous - 1`, with the
+    /// witnessed `borrow` carried from the high limb into the low one, must be two 32-bit
+    /// limbs. When `enabled` is 0 nothing is constrained. `borrow` must already be a boolean
+    /// target (the caller allocates it, so its place in the circuit stays the caller's); its
+    /// value is [`order_borrow`]'s.
+    fn assert_increasing_if(
+        &mut self,
+        previous: [Target; 2],
+        current: [Target; 2],
+        borrow: BoolTarget,
+        enabled: Target,
+    );
+}
+
+impl<const D: usize> OrderInstructions for CircuitBuilder<F, D>
+where
+    F: Extendable<D>,
+{
+    fn assert_increasing_if(
+        &mut self,
+        previous: [Target; 2],
+        current: [Target; 2],
+        borrow: BoolTarget,
+        enabled: Target,
+    ) {
+        let one = self.one();
+        let two_32 = self.constant(F::from_canonical_u64(1 << 32));
+        let low = self.sub(current[0], previous[0]);
+        let low = self.sub(low, one);
+        let low = self.mul_add(borrow.target, two_32, low);
+        let low = self.mul(low, enabled);
+        self.range_check(low, 32);
+        let high = self.sub(current[1], previous[1]);
+        let high = self.sub(high, borrow.target);
+        let high = self.mul(high, enabled);
+        self.range_check(high, 32);
+    }
+}
+
+/// The borrow [`OrderInstructions::assert_increasing_if`] needs for `previous < current`:
+/// whether the low limb of `current - previous - 1` goes below zero.
+pub fn order_borrow(previous: u64, current: u64) -> bool {
+    (current & 0xffff_ffff) < (previous & 0xffff_ffff) + 1
+}
+
+/// Sets the borrows of consecutive records `queries[i], queries[i + 1]`; borrows past the last
+/// real record (whose checks are disabled) get an arbitrary consistent value.
+pub fn set_order_borrows(
+    pw: &mut PartialWitness<F>,
+    borrows: &[BoolTarget],
+    queries: &[Query],
+) -> Result<()> {
+    for (i, borrow) in borrows.iter().enumerate() {
+        let (previous, current) = match (queries.get(i), queries.get(i + 1)) {
+            (Some(p), Some(c)) => (p.query_id, c.query_id),
+            _ => (0, 1),
+        };
+        pw.set_bool_target(*borrow, order_borrow(previous, current))?;
+    }
+    Ok(())
+}
+
 /// Building SPEC's commitments in a circuit.
 pub trait CommitmentInstructions {
     /// The activation leaf `H(1, qid_lo, qid_hi, fee, act_0..act_7)` with

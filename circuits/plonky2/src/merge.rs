@@ -11,7 +11,7 @@
 //! rule forbids queries after the padding).
 
 use crate::aggregate::BatchSummary;
-use crate::gadgets::CommitmentInstructions;
+use crate::gadgets::{order_borrow, CommitmentInstructions, OrderInstructions};
 use crate::native::F;
 use crate::prover::Config;
 use crate::statement::D;
@@ -190,16 +190,7 @@ impl MergeCircuit {
         let right_has_none = b.is_equal(r.n_queries, zero);
         let right_real = b.not(right_has_none);
         let seam_borrow = b.add_virtual_bool_target_safe();
-        let two_32 = b.constant(F::from_canonical_u64(1 << 32));
-        let low = b.sub(r.first[0], l.last[0]);
-        let low = b.sub(low, one);
-        let low = b.mul_add(seam_borrow.target, two_32, low);
-        let low = b.mul(low, right_real.target);
-        b.range_check(low, 32);
-        let high = b.sub(r.first[1], l.last[1]);
-        let high = b.sub(high, seam_borrow.target);
-        let high = b.mul(high, right_real.target);
-        b.range_check(high, 32);
+        b.assert_increasing_if(l.last, r.first, seam_borrow, right_real.target);
 
         let activation = b.hash_children(l.activation, r.activation);
         let influence = b.hash_children(l.influence, r.influence);
@@ -279,7 +270,10 @@ impl MergeCircuit {
             None => 0,
         };
         let left_last_low = value(left, 15)?;
-        pw.set_bool_target(self.seam_borrow, right_first_low < left_last_low + 1)?;
+        pw.set_bool_target(
+            self.seam_borrow,
+            order_borrow(left_last_low, right_first_low),
+        )?;
         self.data.prove(pw)
     }
 }

@@ -13,7 +13,9 @@
 //! choose the lists after seeing the challenge (Fiat-Shamir inside the circuit). A false
 //! multiset equality survives with probability at most `(8C + P) / |F_p^2|`, about 2^-110.
 
-use crate::gadgets::{CommitmentInstructions, PrefixTargets, QueryTargets};
+use crate::gadgets::{
+    set_order_borrows, CommitmentInstructions, OrderInstructions, PrefixTargets, QueryTargets,
+};
 use crate::native::{limbs, Digest, F};
 use crate::rule::{check_rate, query_rule, QueryRuleTargets};
 use anyhow::{ensure, Result};
@@ -219,23 +221,16 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
     }
 
     // Strictly increasing query ids across real records, in 32-bit limbs with a borrow.
-    let two_32 = b.constant(F::from_canonical_u64(1 << 32));
     let order_borrows: Vec<BoolTarget> = (1..shape.queries)
         .map(|_| b.add_virtual_bool_target_safe())
         .collect();
     for i in 1..shape.queries {
-        let (previous, current) = (&queries[i - 1].0.query_id, &queries[i].0.query_id);
-        let borrow = order_borrows[i - 1];
-        let real = query_prefix.real[i].target;
-        let low = b.sub(current[0], previous[0]);
-        let low = b.sub(low, one);
-        let low = b.mul_add(borrow.target, two_32, low);
-        let low = b.mul(low, real);
-        b.range_check(low, 32);
-        let high = b.sub(current[1], previous[1]);
-        let high = b.sub(high, borrow.target);
-        let high = b.mul(high, real);
-        b.range_check(high, 32);
+        b.assert_increasing_if(
+            queries[i - 1].0.query_id,
+            queries[i].0.query_id,
+            order_borrows[i - 1],
+            query_prefix.real[i].target,
+        );
     }
 
     // Log commitments.
@@ -421,16 +416,7 @@ impl StatementTargets {
             );
         }
         self.query_prefix.set(pw, epoch.queries.len())?;
-        for (i, borrow) in self.order_borrows.iter().enumerate() {
-            let (previous, current) = match (epoch.queries.get(i), epoch.queries.get(i + 1)) {
-                (Some(p), Some(c)) => (p.query_id, c.query_id),
-                _ => (0, 1),
-            };
-            pw.set_bool_target(
-                *borrow,
-                (current & 0xffff_ffff) < (previous & 0xffff_ffff) + 1,
-            )?;
-        }
+        set_order_borrows(pw, &self.order_borrows, &epoch.queries)?;
         pairs.sort_unstable();
         for (&(adapter, share), &(at, st)) in pairs.iter().zip(&self.sorted) {
             pw.set_target(at, F::from_canonical_u32(adapter))?;
