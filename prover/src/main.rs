@@ -189,7 +189,11 @@ fn fits_one_plonky2_circuit(epoch: &Epoch) -> Result<bool> {
 
 /// `zkattr prove --backend plonky2` beyond one circuit: batches, merges, final layer, with a
 /// progress line per circuit, batch and merge.
-fn prove_aggregated(epoch: &Epoch, out: &Path, batch_size: Option<usize>) -> Result<()> {
+fn prove_aggregated(
+    epoch: &Epoch,
+    out: &Path,
+    batch_size: Option<usize>,
+) -> Result<zkattr_model::bundle::BundleManifest> {
     use zkattr_plonky2::epoch_prover::{shape_for_epoch, AggregationCircuits, DEFAULT_BATCH_CAP};
     let shape = shape_for_epoch(epoch, batch_size.unwrap_or(DEFAULT_BATCH_CAP))?;
     let batches = epoch.queries.len().div_ceil(shape.batch_size()).max(1);
@@ -221,14 +225,7 @@ fn prove_aggregated(epoch: &Epoch, out: &Path, batch_size: Option<usize>) -> Res
             manifest.verifying_key_digest
         );
     }
-    println!(
-        "wrote {} ({} aggregated proof, proved in {:.1} s); check it with: zkattr-verify verify {}",
-        out.display(),
-        manifest.shape.key(),
-        manifest.prove_seconds,
-        out.display()
-    );
-    Ok(())
+    Ok(manifest)
 }
 
 fn report_line(progress: &std::sync::Mutex<StageProgress>, line: &str) {
@@ -417,43 +414,38 @@ fn run(cli: Cli) -> Result<()> {
             batch_size,
         } => {
             let epoch = input.load()?;
-            match backend {
+            // The progress bars end with their blocks, before the summary line.
+            let (manifest, proof_kind) = match backend {
                 Backend::Halo2 if batch_size.is_some() => {
                     bail!("--batch-size applies to the plonky2 backend only (halo2 aggregation is not built)")
                 }
-                Backend::Plonky2 if batch_size.is_some() || !fits_one_plonky2_circuit(&epoch)? => {
-                    prove_aggregated(&epoch, &out, batch_size)?;
-                }
+                Backend::Plonky2 if batch_size.is_some() || !fits_one_plonky2_circuit(&epoch)? => (
+                    prove_aggregated(&epoch, &out, batch_size)?,
+                    "aggregated proof",
+                ),
                 Backend::Halo2 => {
                     let mut progress = StageProgress::new(4);
                     let manifest =
                         zkattr_halo2::prover::prove_epoch(&epoch, &out, &params, |stage| {
                             progress.stage(stage)
                         })?;
-                    drop(progress);
-                    println!(
-                        "wrote {} ({} circuit, proved in {:.1} s); check it with: zkattr-verify verify {}",
-                        out.display(),
-                        manifest.shape.key(),
-                        manifest.prove_seconds,
-                        out.display()
-                    );
+                    (manifest, "circuit")
                 }
                 Backend::Plonky2 => {
                     let mut progress = StageProgress::new(6);
                     let manifest = zkattr_plonky2::prover::prove_epoch(&epoch, &out, |stage| {
                         progress.stage(stage)
                     })?;
-                    drop(progress);
-                    println!(
-                        "wrote {} ({} circuit, proved in {:.1} s); check it with: zkattr-verify verify {}",
-                        out.display(),
-                        manifest.shape.key(),
-                        manifest.prove_seconds,
-                        out.display()
-                    );
+                    (manifest, "circuit")
                 }
-            }
+            };
+            println!(
+                "wrote {} ({} {proof_kind}, proved in {:.1} s); check it with: zkattr-verify verify {}",
+                out.display(),
+                manifest.shape.key(),
+                manifest.prove_seconds,
+                out.display()
+            );
         }
         Command::Demo {
             queries,
