@@ -141,19 +141,14 @@ pub fn compile_solidity(files: &[&Path], name: &str) -> Result<Compiled, EvmErro
     compile_solidity_with(files, name, false)
 }
 
-/// Compiles Solidity `files` with solc-js 0.8.19, with the optimizer (200 runs) if `optimize`,
-/// and returns contract `name`. The generated verifier must be compiled without it.
-pub fn compile_solidity_with(
-    files: &[&Path],
-    name: &str,
-    optimize: bool,
-) -> Result<Compiled, EvmError> {
+/// Runs `scripts/<script>` of the tools folder with node (installing the tools first) and
+/// returns its standard output; a failing script's standard error is the error.
+fn run_node_script(script: &str, args: &[&std::ffi::OsStr]) -> Result<Vec<u8>, EvmError> {
     ensure_tools()?;
-    let script = tools_dir().join("scripts/compile.js");
+    let script = tools_dir().join("scripts").join(script);
     let out = Command::new("node")
         .arg(&script)
-        .args(optimize.then_some("--optimize"))
-        .args(files)
+        .args(args)
         .output()
         .map_err(|source| EvmError::Node {
             cmd: format!("node {}", script.display()),
@@ -162,8 +157,24 @@ pub fn compile_solidity_with(
     if !out.status.success() {
         return Err(EvmError::Solc(String::from_utf8_lossy(&out.stderr).into()));
     }
+    Ok(out.stdout)
+}
+
+/// Compiles Solidity `files` with solc-js 0.8.19, with the optimizer (200 runs) if `optimize`,
+/// and returns contract `name`. The generated verifier must be compiled without it.
+pub fn compile_solidity_with(
+    files: &[&Path],
+    name: &str,
+    optimize: bool,
+) -> Result<Compiled, EvmError> {
+    let mut args: Vec<&std::ffi::OsStr> = Vec::new();
+    if optimize {
+        args.push("--optimize".as_ref());
+    }
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    let stdout = run_node_script("compile.js", &args)?;
     let json: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| EvmError::Solc(e.to_string()))?;
+        serde_json::from_slice(&stdout).map_err(|e| EvmError::Solc(e.to_string()))?;
     let c = json
         .get(name)
         .ok_or_else(|| EvmError::MissingContract(name.into()))?;
@@ -539,19 +550,8 @@ library PoseidonSponge {{
 
 /// circomlib's Poseidon(2) contract creation code, from circomlibjs 0.1.7.
 pub fn circomlib_poseidon2_code() -> Result<Vec<u8>, EvmError> {
-    ensure_tools()?;
-    let script = tools_dir().join("scripts/poseidon.js");
-    let out = Command::new("node")
-        .arg(&script)
-        .output()
-        .map_err(|source| EvmError::Node {
-            cmd: format!("node {}", script.display()),
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(EvmError::Solc(String::from_utf8_lossy(&out.stderr).into()));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
+    let stdout = run_node_script("poseidon.js", &[])?;
+    let text = String::from_utf8_lossy(&stdout);
     hex::decode(text.trim().trim_start_matches("0x"))
         .map_err(|_| EvmError::Hex("circomlib Poseidon".into()))
 }
