@@ -20,7 +20,9 @@ fn zkattr(args: &[&str]) -> std::process::Output {
         .expect("zkattr runs")
 }
 
-fn fresh_bundle(name: &str) -> PathBuf {
+/// Generates the 12-query epoch (seed 3) into a fresh folder and proves it with `backend`
+/// (halo2 with the workspace's KZG parameters); returns the bundle and zkattr's stderr.
+fn fresh_bundle(name: &str, backend: &str) -> (PathBuf, String) {
     let dir = std::env::temp_dir().join(format!("zkattr-bundle-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -38,20 +40,21 @@ fn fresh_bundle(name: &str) -> PathBuf {
     ]);
     assert!(gen.status.success());
     let out = dir.join("bundle");
-    let prove = zkattr(&[
-        "prove",
-        epoch.to_str().unwrap(),
-        "--backend",
-        "plonky2",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(
-        prove.status.success(),
-        "{}",
-        String::from_utf8_lossy(&prove.stderr)
-    );
-    out
+    let prove = Command::new(env!("CARGO_BIN_EXE_zkattr"))
+        .args([
+            "prove",
+            epoch.to_str().unwrap(),
+            "--backend",
+            backend,
+            "--out",
+        ])
+        .arg(&out)
+        .env("ZKATTR_PARAMS_DIR", workspace_params())
+        .output()
+        .expect("zkattr runs");
+    let stderr = String::from_utf8_lossy(&prove.stderr).into_owned();
+    assert!(prove.status.success(), "{stderr}");
+    (out, stderr)
 }
 
 fn edit_manifest(dir: &Path, change: impl FnOnce(&mut BundleManifest)) {
@@ -79,7 +82,7 @@ fn copy(dir: &Path, name: &str) -> PathBuf {
 /// One plonky2 bundle (12 queries) shared by the tests of this file.
 fn plonky2_bundle() -> &'static Path {
     static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
-    BUNDLE.get_or_init(|| fresh_bundle("e2e"))
+    BUNDLE.get_or_init(|| fresh_bundle("e2e", "plonky2").0)
 }
 
 /// The logs a bundle of `fresh_bundle` was proved from.
@@ -229,38 +232,8 @@ fn workspace_params() -> PathBuf {
 
 #[test]
 fn halo2_bundle_verifies_and_tampering_is_named() {
-    let dir = std::env::temp_dir().join(format!("zkattr-halo2-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let epoch = dir.join("epoch.json");
-    assert!(zkattr(&[
-        "gen",
-        "--queries",
-        "12",
-        "--adapters",
-        "7",
-        "--seed",
-        "3",
-        "--out",
-        epoch.to_str().unwrap()
-    ])
-    .status
-    .success());
-    let bundle = dir.join("bundle");
-    let o = Command::new(env!("CARGO_BIN_EXE_zkattr"))
-        .args([
-            "prove",
-            epoch.to_str().unwrap(),
-            "--backend",
-            "halo2",
-            "--out",
-            bundle.to_str().unwrap(),
-        ])
-        .env("ZKATTR_PARAMS_DIR", workspace_params())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("UNSAFE development parameters"));
+    let (bundle, stderr) = fresh_bundle("halo2", "halo2");
+    assert!(stderr.contains("UNSAFE development parameters"));
 
     let params = workspace_params();
     let verified = verify_bundle_with_params(&bundle, &params).unwrap();
