@@ -16,7 +16,6 @@ use zkattr_halo2::Bn254Family;
 use zkattr_model::commit::commit_epoch;
 use zkattr_model::Settlement;
 use zkattr_plonky2::prover::{shape_for as plonky2_shape, StatementCircuit};
-use zkattr_plonky2::GoldilocksFamily;
 
 fn params_dir() -> PathBuf {
     std::env::var_os("ZKATTR_PARAMS_DIR")
@@ -34,8 +33,6 @@ fn plonky2(c: &mut Criterion) {
         let shape = plonky2_shape(epoch.queries.len(), settlement.payouts.len())
             .expect("the epoch fits the ladder");
         let circuit = StatementCircuit::build(shape);
-        // Commitments are part of the witness; computing them is the prover's work.
-        let _ = commit_epoch(&GoldilocksFamily, &epoch, &settlement).expect("fits");
         let prove = || {
             let mut witness = plonky2::iop::witness::PartialWitness::new();
             circuit
