@@ -2,7 +2,7 @@
 //!
 //! A circuit is fixed by its [`Halo2Shape`]: [`Layout::for_shape`] picks the number of rows `k`
 //! (the smallest that holds the chip's permutations and halo2-base's cells in at most
-//! [`MAX_BASE_ADVICE`] columns) and halo2-base's column counts. Proofs use SHPLONK over KZG with
+//! [`max_base_advice`] columns) and halo2-base's column counts. Proofs use SHPLONK over KZG with
 //! a Keccak transcript (snark-verifier's `EvmTranscript`, so the same proof verifies natively and
 //! in the generated Solidity verifier).
 
@@ -35,11 +35,26 @@ use zkattr_model::bundle::{
 use zkattr_model::commit::EpochCommitments;
 use zkattr_model::{payout_report, Epoch, Settlement};
 
-/// halo2-base advice columns a layout may use before it takes more rows instead.
-pub const MAX_BASE_ADVICE: usize = 4;
+/// halo2-base advice columns a layout may use before it takes more rows instead: with the
+/// chip's 6 columns and the lookup column, 3 keeps every ladder shape's generated EVM verifier
+/// under EIP-170's 24,576 bytes (4 does not, from 256 queries up).
+pub const MAX_BASE_ADVICE: usize = 3;
+
+/// Below this many rows (`2^k`) a layout uses one halo2-base column: such circuits prove in
+/// seconds either way, and every advice column costs on-chain verify gas (about 29k each).
+pub const SINGLE_COLUMN_BELOW_K: usize = 15;
+
+/// The halo2-base advice columns a layout of `2^k` rows may use.
+pub fn max_base_advice(k: usize) -> usize {
+    if k < SINGLE_COLUMN_BELOW_K {
+        1
+    } else {
+        MAX_BASE_ADVICE
+    }
+}
 
 /// The circuit sizes the prover picks from (query capacity; payee capacity is the same).
-pub const HALO2_LADDER: [usize; 4] = [16, 64, 256, 1024];
+pub const HALO2_LADDER: [usize; 5] = [16, 64, 256, 1024, 2048];
 
 /// A shape's row count and halo2-base column layout.
 #[derive(Clone, Debug)]
@@ -48,7 +63,16 @@ pub struct Layout {
     pub k: usize,
     pub permutations: usize,
     pub base_cells: usize,
+    /// Cells copied into halo2-base's lookup columns (one per range-checked limb).
+    pub lookup_cells: usize,
     pub params: BaseCircuitParams,
+}
+
+/// halo2-base's lookup table size for a circuit of `2^k` rows: 16 bits (so the statement's 16-,
+/// 32-, 48- and 64-bit range checks split into whole limbs with no leftover-bit check), or `k - 1`
+/// in circuits too small for a 2^16-row table.
+pub fn lookup_bits(k: usize) -> usize {
+    (k - 1).min(16)
 }
 
 fn virtual_build(
@@ -58,7 +82,7 @@ fn virtual_build(
 ) -> AttributionCircuit {
     let mut builder = BaseCircuitBuilder::from_stage(stage)
         .use_k(k)
-        .use_lookup_bits(k - 1)
+        .use_lookup_bits(lookup_bits(k))
         .use_instance_columns(1);
     let permutations = build_statement(&mut builder, witness);
     AttributionCircuit {
@@ -80,8 +104,16 @@ impl Layout {
             let lookups = stats.total_lookup_advice_per_phase[0];
             let rows = usable_rows(k);
             let fits = chip_rows <= rows
-                && base_cells.div_ceil(rows) <= MAX_BASE_ADVICE
-                && lookups.div_ceil(rows) <= MAX_BASE_ADVICE;
+                && base_cells.div_ceil(rows) <= max_base_advice(k)
+                && lookups.div_ceil(rows) <= max_base_advice(k);
+            // The chip's rows do not depend on `k`: skip straight to the first size that holds them.
+            let chip_k = (chip_rows + UNUSABLE_ROWS)
+                .next_power_of_two()
+                .trailing_zeros() as usize;
+            if !fits && chip_k > k + 1 && k < 26 {
+                k = chip_k.min(26);
+                continue;
+            }
             if fits || k >= 26 {
                 let params = circuit.builder.calculate_params(Some(UNUSABLE_ROWS));
                 return Layout {
@@ -89,6 +121,7 @@ impl Layout {
                     k,
                     permutations: circuit.permutations.len(),
                     base_cells,
+                    lookup_cells: lookups,
                     params,
                 };
             }

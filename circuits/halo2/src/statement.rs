@@ -3,17 +3,36 @@
 //! can tamper with any of them, out-of-range values included); [`build_statement`] lays out the
 //! constraints, which depend on the [`Halo2Shape`] alone, never on the witness.
 //!
-//! Per-adapter totals cost linear in slots: the prover supplies a copy of every slot's
-//! `(adapter, share)` sorted by adapter; the circuit checks the copy is sorted, sums runs of equal
-//! adapters, and binds the copy to the per-query view, and the run totals to the payout list, by
-//! two grand products `Π (γ - a - β·v)`. `β, γ` are Poseidon hashes of the rate, both log
-//! commitments, the payout commitment and the packed sorted copy, computed in the circuit after
-//! all of them are fixed: the per-query view is a function of the committed logs and the rate, the
-//! payout list is opened from its commitment, and the sorted copy is hashed (each entry
-//! range-checked so the packing is injective). So the prover cannot choose any list after seeing
-//! the challenges, and a false multiset equality survives with probability at most
-//! `(8C + P) / p`, about 2^-230 (Schwartz-Zippel in `β, γ`). No second-phase columns are needed,
-//! which keeps the circuit within what snark-verifier's EVM verifier compiles.
+//! Per-adapter totals cost linear in slots and payees (about 13 cells a slot): the payout list,
+//! strictly sorted by adapter, is the per-adapter table, and every slot is looked up in it by a
+//! logarithmic-derivative argument with multiplicities. The prover supplies `c_m`, how many used
+//! slots name payee `m`'s adapter `b_m`, and `u`, the number of unused slots; the circuit
+//! constrains two sums:
+//!
+//! ```text
+//! Σ_slots 1/(γ - a_j)   = Σ_m c_m/(γ - b_m) + u/γ        (counts)
+//! Σ_slots s_j/(γ - a_j) = Σ_m p_m/(γ - b_m)              (shares)
+//! ```
+//!
+//! Why it is sound: group each side's terms by pole. Both differences are `Σ_a e_a/(γ - a)` over
+//! at most `D = 8C + P + 1` distinct `a`; unless every `e_a` is 0, multiplying by `Π (γ - a)`
+//! leaves a non-zero polynomial of degree below `D`, which vanishes at `γ` with probability below
+//! `D/p` when `γ` is drawn after the `e_a` are fixed. `γ` is a Poseidon hash, computed in the
+//! circuit, of the rate, both log commitments, the payout commitment, `u` and every `c_m`: the
+//! slots `(a_j, s_j)` are a function of the committed logs and the rate (the floor division is
+//! unique under its range checks), the payout list is opened from its commitment, and the
+//! multiplicities are hashed (each at most 2^32, packed in 33-bit fields, so injectively). A false statement
+//! survives with probability below `2D/p`, about 2^-234 at the largest shape. With every `e_a`
+//! zero in the field, the sums are equal as integers too (shares below 2^48, amounts below 2^64,
+//! at most 2^18 slots: every sum is below 2^66, far from `p`). So for every adapter `a ≠ 0`, the
+//! used slots naming it number `c_a` and their shares add to its amount: each adapter of a used
+//! slot is listed (a pole on the slot side needs one on the payee side), each listed adapter is
+//! used (`c_m >= 1`), and once (the list is strictly increasing). That is SPEC's per-adapter
+//! totals, with payouts of 0 listed. Padding payees (adapter 0, amount 0) only move count between
+//! the terms at the pole 0, which carries no share (unused slots have none).
+//!
+//! No second-phase columns are needed, which keeps the circuit within what snark-verifier's EVM
+//! verifier compiles.
 
 use crate::chip::{PermutationRequest, PoseidonChip, PoseidonInstructions};
 use crate::poseidon::Fr;
@@ -21,7 +40,7 @@ use crate::Bn254Family;
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::gates::{GateChip, GateInstructions, RangeChip, RangeInstructions};
 use halo2_base::halo2_proofs::halo2curves::ff::Field;
-use halo2_base::QuantumCell::Constant;
+use halo2_base::QuantumCell::{Constant, Existing, Witness};
 use halo2_base::{AssignedValue, Context};
 use zkattr_model::commit::{tag, EpochCommitments};
 use zkattr_model::merkle::empty_subtrees;
@@ -120,11 +139,13 @@ pub struct StatementWitness {
     pub queries: Vec<QueryWitness>,
     /// `real[i]` is 1 for the first `n_queries` records.
     pub real: Vec<Fr>,
-    /// Every slot's `(adapter, share)` sorted by adapter (`8 × queries` entries).
-    pub sorted: Vec<(Fr, Fr)>,
     /// `(adapter, amount)` per payee, zeros after the last.
     pub payees: Vec<(Fr, Fr)>,
     pub payee_real: Vec<Fr>,
+    /// Per payee, how many used slots name its adapter (0 past the last payee).
+    pub payee_slots: Vec<Fr>,
+    /// How many slots, padding records' included, are unused (adapter 0).
+    pub unused_slots: Fr,
 }
 
 fn flags(capacity: usize, count: usize) -> Vec<Fr> {
@@ -152,19 +173,20 @@ impl StatementWitness {
             .map(|(q, s)| QueryWitness::new(q, s))
             .collect();
         queries.resize(shape.queries, QueryWitness::empty());
-        let mut pairs: Vec<(u32, u64)> = Vec::with_capacity(shape.queries * SLOTS);
-        for (i, query) in epoch.queries.iter().enumerate() {
-            let shares = &settlement.per_query[i];
-            pairs.extend(
-                query
-                    .slots
-                    .iter()
-                    .zip(shares.shares)
-                    .map(|(s, share)| (s.adapter_id, share)),
-            );
+        let mut slots_of: std::collections::HashMap<u32, u64> = std::collections::HashMap::new();
+        let mut used_slots = 0;
+        for slot in epoch.queries.iter().flat_map(|q| &q.slots) {
+            if slot.adapter_id != 0 {
+                *slots_of.entry(slot.adapter_id).or_default() += 1;
+                used_slots += 1;
+            }
         }
-        pairs.resize(shape.queries * SLOTS, (0, 0));
-        pairs.sort_unstable();
+        let mut payee_slots: Vec<Fr> = settlement
+            .payouts
+            .iter()
+            .map(|p| Fr::from(slots_of.get(&p.adapter_id).copied().unwrap_or(0)))
+            .collect();
+        payee_slots.resize(shape.payees, Fr::ZERO);
         let mut payees: Vec<(Fr, Fr)> = settlement
             .payouts
             .iter()
@@ -177,12 +199,10 @@ impl StatementWitness {
             rate: Fr::from(u64::from(epoch.params.rate_bps)),
             queries,
             real: flags(shape.queries, epoch.queries.len()),
-            sorted: pairs
-                .into_iter()
-                .map(|(a, v)| (Fr::from(u64::from(a)), Fr::from(v)))
-                .collect(),
             payees,
             payee_real: flags(shape.payees, settlement.payouts.len()),
+            payee_slots,
+            unused_slots: Fr::from((shape.queries * SLOTS) as u64 - used_slots),
         })
     }
 
@@ -309,30 +329,33 @@ impl Gadgets<'_> {
         self.poseidon.hash(ctx, self.range.gate(), inputs)
     }
 
-    /// `Π (flag ? (γ - a - β·v) : 1)`, or all terms when `flags` is `None`.
-    fn product(
+    /// `1 / (γ - a)`, given `-γ`. Constrains `inverse · (γ - a) = 1` (so `a ≠ γ`) in one
+    /// region of seven cells: `1 + a · inverse = x` and `x + (-γ) · inverse = 0`.
+    fn inverse_of_shift(
         &self,
         ctx: &mut Context<Fr>,
-        challenges: (AssignedValue<Fr>, AssignedValue<Fr>),
-        terms: &[(AssignedValue<Fr>, AssignedValue<Fr>)],
-        flags: Option<&[AssignedValue<Fr>]>,
+        neg_gamma: AssignedValue<Fr>,
+        a: AssignedValue<Fr>,
     ) -> AssignedValue<Fr> {
-        let (beta, gamma) = challenges;
-        let gate = self.gate();
-        let mut acc = ctx.load_constant(Fr::ONE);
-        for (i, &(a, v)) in terms.iter().enumerate() {
-            let folded = gate.mul_add(ctx, beta, v, a);
-            let term = gate.sub(ctx, gamma, folded);
-            let term = match flags {
-                Some(flags) => {
-                    let less_one = gate.sub(ctx, term, Constant(Fr::ONE));
-                    gate.mul_add(ctx, flags[i], less_one, Constant(Fr::ONE))
-                }
-                None => term,
-            };
-            acc = gate.mul(ctx, acc, term);
-        }
-        acc
+        let shifted = -*neg_gamma.value() - *a.value();
+        // No inverse only when `a = γ` (probability about 2^-220): the zero then fails the gate.
+        let inverse = Option::<Fr>::from(shifted.invert()).unwrap_or(Fr::ZERO);
+        let x = Fr::ONE + *a.value() * inverse;
+        ctx.assign_region(
+            [
+                Constant(Fr::ONE),
+                Existing(a),
+                Witness(inverse),
+                Witness(x),
+                Existing(neg_gamma),
+                Witness(inverse),
+                Constant(Fr::ZERO),
+            ],
+            [0, 3],
+        );
+        let (inverse, copy) = (ctx.get(-5), ctx.get(-2));
+        ctx.constrain_equal(&inverse, &copy);
+        inverse
     }
 }
 
@@ -348,10 +371,11 @@ struct QueryCells {
 }
 
 /// One query's record, canonical form and rule. Constrains: `query_id < 2^64`, `fee < 2^48`,
-/// `adapter < 2^32`, `gate < 2^16`, `score < 2^32` per slot; `fee · rate = pool · 10000 + pr`
-/// with `pool < 2^48`, `pr <= 9999`; `score = magnitude + negative · 2^31` with `negative` a bit
-/// and `magnitude < 2^31`; `w_j = gate_j · (1 - negative_j) · magnitude_j`, `W = Σ w_j`;
-/// `pool · w_j = share_j · W + r_j` with `share_j < 2^48` and `0 <= r_j < W`, or `share_j = r_j = 0`
+/// `adapter < 2^32`, `gate < 2^16` per slot; `fee · rate = pool · 10000 + pr` with
+/// `pool < 2^48`, `0 <= pr <= 9999`; `score = magnitude + negative · 2^31` with `negative` a bit
+/// and `magnitude < 2^31` (so `score < 2^32`); `w_j = gate_j · (1 - negative_j) · magnitude_j`,
+/// `W = Σ w_j`; `pool · w_j = share_j · W + r_j` with `share_j < 2^48`, `r_j < 2^64` and
+/// `r_j < W`, or `share_j = r_j = 0`
 /// when `W = 0`; `residual = pool - Σ share_j < 2^48`; used slots (adapter ≠ 0) first with
 /// strictly increasing adapters, unused slots with gate and score 0; and both SPEC leaves.
 /// Every product is below 2^100, so nothing wraps the 254-bit field.
@@ -365,13 +389,14 @@ fn query_rule(
     let fee = g.checked(ctx, w.fee, 48);
     let adapter = w.adapter.map(|v| g.checked(ctx, v, 32));
     let gate_weight = w.gate.map(|v| g.checked(ctx, v, 16));
-    let score = w.score.map(|v| g.checked(ctx, v, 32));
+    // Below 2^32 without a range check of its own: it equals `magnitude + negative · 2^31`.
+    let score = w.score.map(|v| ctx.load_witness(v));
     let gate = g.gate().clone();
 
     let pool = g.checked(ctx, w.pool, 48);
-    let pool_remainder = g.checked(ctx, w.pool_remainder, 14);
+    let pool_remainder = g.checked(ctx, w.pool_remainder, 16);
     let slack = gate.sub(ctx, Constant(Fr::from(9_999)), pool_remainder);
-    g.range.range_check(ctx, slack, 14);
+    g.range.range_check(ctx, slack, 16);
     let paid_in = gate.mul(ctx, fee, rate);
     let split = gate.mul_add(ctx, pool, Constant(Fr::from(10_000)), pool_remainder);
     ctx.constrain_equal(&paid_in, &split);
@@ -387,20 +412,20 @@ fn query_rule(
     }
     let total_weight = gate.sum(ctx, weight.iter().copied());
     let weight_zero = gate.is_zero(ctx, total_weight);
+    // W - 1 + [W = 0]: every remainder must be at most this (r < W, or r = 0 when W = 0).
+    let remainder_cap = gate.add(ctx, total_weight, weight_zero);
+    let remainder_cap = gate.sub(ctx, remainder_cap, Constant(Fr::ONE));
 
     let mut share = Vec::with_capacity(SLOTS);
     for (j, &weight_j) in weight.iter().enumerate() {
         let s = g.checked(ctx, w.share[j], 48);
         // r >= 0 as well as r < W: without the first, r = r_true - W and share + 1 pass.
-        let r = g.checked(ctx, w.share_remainder[j], 50);
+        let r = g.checked(ctx, w.share_remainder[j], 64);
         let lhs = gate.mul(ctx, pool, weight_j);
         let rhs = gate.mul_add(ctx, s, total_weight, r);
         ctx.constrain_equal(&lhs, &rhs);
-        // W - r - 1 + [W = 0] >= 0: r < W, or r = 0 when W = 0.
-        let bound = gate.sub(ctx, total_weight, r);
-        let bound = gate.add(ctx, bound, weight_zero);
-        let bound = gate.sub(ctx, bound, Constant(Fr::ONE));
-        g.range.range_check(ctx, bound, 50);
+        let bound = gate.sub(ctx, remainder_cap, r);
+        g.range.range_check(ctx, bound, 64);
         let stray = gate.mul(ctx, s, weight_zero);
         g.assert_zero(ctx, stray);
         share.push(s);
@@ -409,25 +434,20 @@ fn query_rule(
     let residual = gate.sub(ctx, pool, paid);
     g.range.range_check(ctx, residual, 48);
 
-    // Canonical slots.
-    let used: Vec<_> = adapter
-        .iter()
-        .map(|a| {
-            let zero = gate.is_zero(ctx, *a);
-            gate.not(ctx, zero)
-        })
-        .collect();
+    // Canonical slots: an unused slot (adapter 0) has gate and score 0 and only unused slots
+    // after it; used slots have strictly increasing adapters.
+    let unused: Vec<_> = adapter.iter().map(|a| gate.is_zero(ctx, *a)).collect();
     for j in 0..SLOTS {
-        let stray_gate = gate.mul_not(ctx, used[j], gate_weight[j]);
+        let stray_gate = gate.mul(ctx, unused[j], gate_weight[j]);
         g.assert_zero(ctx, stray_gate);
-        let stray_score = gate.mul_not(ctx, used[j], score[j]);
+        let stray_score = gate.mul(ctx, unused[j], score[j]);
         g.assert_zero(ctx, stray_score);
         if j + 1 < SLOTS {
-            let gap = gate.mul_not(ctx, used[j], used[j + 1]);
+            let gap = gate.mul_not(ctx, unused[j + 1], unused[j]);
             g.assert_zero(ctx, gap);
             let step = gate.sub(ctx, adapter[j + 1], adapter[j]);
             let step = gate.sub(ctx, step, Constant(Fr::ONE));
-            let step = gate.mul(ctx, step, used[j + 1]);
+            let step = gate.mul_not(ctx, unused[j + 1], step);
             g.range.range_check(ctx, step, 32);
         }
     }
@@ -490,9 +510,9 @@ pub fn build_statement(
     let ctx = builder.main(0);
 
     let epoch_id = g.checked(ctx, witness.epoch_id, 64);
-    let rate = g.checked(ctx, witness.rate, 14);
+    let rate = g.checked(ctx, witness.rate, 16);
     let rate_slack = gate.sub(ctx, Constant(Fr::from(10_000)), rate);
-    range.range_check(ctx, rate_slack, 14);
+    range.range_check(ctx, rate_slack, 16);
 
     let queries: Vec<QueryCells> = witness
         .queries
@@ -502,13 +522,12 @@ pub fn build_statement(
     let (real, n_queries) = g.prefix(ctx, &witness.real);
 
     // Padding records carry nothing: no fee (so no pool) and no adapter (so no slot, no payee).
+    // Slot 0 unused leaves every slot unused (the canonical-slot constraints).
     for (i, q) in queries.iter().enumerate() {
         let stray_pool = gate.mul_not(ctx, real[i], q.pool);
         g.assert_zero(ctx, stray_pool);
-        for a in q.adapter {
-            let stray = gate.mul_not(ctx, real[i], a);
-            g.assert_zero(ctx, stray);
-        }
+        let stray = gate.mul_not(ctx, real[i], q.adapter[0]);
+        g.assert_zero(ctx, stray);
     }
 
     // Strictly increasing query ids over the real records.
@@ -527,39 +546,6 @@ pub fn build_statement(
     let activation = g.hash(ctx, &[log_tag, act_root, n_queries]);
     let inf_root = g.padded_root(ctx, &inf, &real, LOG_TREE_DEPTH);
     let influence = g.hash(ctx, &[log_tag, inf_root, n_queries]);
-
-    // The sorted copy: adapters non-decreasing, each step and the last below 2^32 (so every
-    // adapter is), shares below 2^48; running totals per run of equal adapters.
-    let sorted: Vec<(AssignedValue<Fr>, AssignedValue<Fr>)> = witness
-        .sorted
-        .iter()
-        .map(|&(a, v)| (ctx.load_witness(a), g.checked(ctx, v, 48)))
-        .collect();
-    range.range_check(ctx, sorted[0].0, 32);
-    range.range_check(ctx, sorted[sorted.len() - 1].0, 32);
-    let mut same = Vec::with_capacity(sorted.len());
-    for k in 1..sorted.len() {
-        let step = gate.sub(ctx, sorted[k].0, sorted[k - 1].0);
-        range.range_check(ctx, step, 32);
-        same.push(gate.is_zero(ctx, step));
-    }
-    let mut runs = Vec::with_capacity(sorted.len());
-    let mut running = sorted[0].1;
-    runs.push((sorted[0].0, running));
-    for k in 1..sorted.len() {
-        running = gate.mul_add(ctx, same[k - 1], running, sorted[k].1);
-        runs.push((sorted[k].0, running));
-    }
-    let run_ends: Vec<_> = (0..sorted.len())
-        .map(|k| {
-            let zero = gate.is_zero(ctx, sorted[k].0);
-            let payee = gate.not(ctx, zero);
-            match same.get(k) {
-                Some(continues) => gate.mul_not(ctx, *continues, payee),
-                None => payee,
-            }
-        })
-        .collect();
 
     // The payout list: strictly increasing non-zero adapters, u64 amounts, zeros past the count.
     let payees: Vec<_> = witness
@@ -588,38 +574,70 @@ pub fn build_statement(
     let payout_tag = ctx.load_constant(Fr::from(tag::PAYOUT_COMMITMENT));
     let payout = g.hash(ctx, &[payout_tag, payout_root, n_payees]);
 
-    // Challenges, after every list is fixed. Entries pack as `adapter + share·2^32` (80 bits),
-    // three to an element.
-    let entries: Vec<_> = sorted
+    // Per-adapter totals by a logarithmic-derivative lookup of every slot into the payout list
+    // (see the module doc): Σ_slots 1/(γ - a) = Σ_payees count/(γ - b) + unused/γ and
+    // Σ_slots share/(γ - a) = Σ_payees amount/(γ - b). Each real payee's count is at least 1 (it
+    // appears in a used slot); counts, like every share and amount, are far below p (no wrap).
+    let counts: Vec<_> = witness
+        .payee_slots
         .iter()
-        .map(|&(a, v)| gate.mul_add(ctx, v, Constant(pow2(32)), a))
+        .map(|&c| ctx.load_witness(c))
         .collect();
+    for (count, flag) in counts.iter().zip(&payee_real) {
+        let surplus = gate.sub(ctx, *count, *flag);
+        range.range_check(ctx, surplus, 32);
+    }
+    let unused_slots = g.checked(ctx, witness.unused_slots, 32);
+
+    // γ after every list is fixed: the slots are a function of the committed logs and the rate,
+    // the payout list is opened from its commitment, and the counts are hashed here (packed seven
+    // to an element in 33-bit fields; each count is at most 2^32, so the packing is injective).
     let mut transcript = vec![
         ctx.load_constant(Fr::from(CHALLENGE_TAG)),
         rate,
         activation,
         influence,
         payout,
+        unused_slots,
     ];
-    for chunk in entries.chunks(3) {
-        transcript.push(g.pack(ctx, chunk, 80));
+    for chunk in counts.chunks(7) {
+        transcript.push(g.pack(ctx, chunk, 33));
     }
-    let seed = g.hash(ctx, &transcript);
-    let one = ctx.load_constant(Fr::ONE);
-    let two = ctx.load_constant(Fr::from(2));
-    let beta = g.hash(ctx, &[seed, one]);
-    let gamma = g.hash(ctx, &[seed, two]);
+    let gamma = g.hash(ctx, &transcript);
+    let neg_gamma = gate.neg(ctx, gamma);
 
-    let slots: Vec<_> = queries
+    let mut slot_inverses = Vec::with_capacity(shape.queries * SLOTS);
+    let mut slot_shares = Vec::with_capacity(shape.queries * SLOTS);
+    for q in &queries {
+        for j in 0..SLOTS {
+            slot_inverses.push(g.inverse_of_shift(ctx, neg_gamma, q.adapter[j]));
+            slot_shares.push(q.share[j]);
+        }
+    }
+    let payee_inverses: Vec<_> = payees
         .iter()
-        .flat_map(|q| (0..SLOTS).map(move |j| (q.adapter[j], q.share[j])))
+        .map(|&(adapter, _)| g.inverse_of_shift(ctx, neg_gamma, adapter))
         .collect();
-    let by_query = g.product(ctx, (beta, gamma), &slots, None);
-    let by_adapter = g.product(ctx, (beta, gamma), &sorted, None);
-    ctx.constrain_equal(&by_query, &by_adapter);
-    let run_totals = g.product(ctx, (beta, gamma), &runs, Some(&run_ends));
-    let listed = g.product(ctx, (beta, gamma), &payees, Some(&payee_real));
-    ctx.constrain_equal(&run_totals, &listed);
+    let zero_inverse = g.inverse_of_shift(ctx, neg_gamma, zero);
+
+    let slot_count_side = gate.sum(ctx, slot_inverses.iter().copied());
+    let payee_count_side = gate.inner_product(
+        ctx,
+        counts.iter().copied().chain([unused_slots]),
+        payee_inverses
+            .iter()
+            .chain([&zero_inverse])
+            .map(|v| Existing(*v)),
+    );
+    ctx.constrain_equal(&slot_count_side, &payee_count_side);
+    let slot_share_side =
+        gate.inner_product(ctx, slot_shares, slot_inverses.iter().map(|v| Existing(*v)));
+    let payee_share_side = gate.inner_product(
+        ctx,
+        payees.iter().map(|p| p.1),
+        payee_inverses.iter().map(|v| Existing(*v)),
+    );
+    ctx.constrain_equal(&slot_share_side, &payee_share_side);
 
     // Totals: conservation, and the pool fits in u64 (so the others, no larger, do too).
     let total_pool = gate.sum(ctx, queries.iter().map(|q| q.pool));

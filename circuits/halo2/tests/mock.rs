@@ -74,3 +74,24 @@ fn committed_vectors_satisfy_the_16_query_circuit() {
         mock_prove(layout, &w, &instances).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+/// Generated epochs in larger circuits: most of a 64-query one (more payees than the 16-query
+/// one holds, negative scores, unused slots), all of it, and a 256-query one.
+#[test]
+fn generated_epochs_satisfy_larger_circuits() {
+    use zkattr_model::synth::{generate, SynthConfig};
+    for (capacity, queries, adapters, seed) in
+        [(64, 50, 40, 7), (64, 64, 64, 8), (256, 200, 150, 9)]
+    {
+        let layout = Layout::for_shape(Halo2Shape::new(capacity, capacity).unwrap());
+        eprintln!(
+            "{capacity}x{capacity}: k = {}, {} permutations, {} base cells",
+            layout.k, layout.permutations, layout.base_cells
+        );
+        let epoch = generate(&SynthConfig::new(queries, adapters, seed));
+        let (w, instances) = honest(&layout, &epoch);
+        mock_prove(&layout, &w, &instances).unwrap_or_else(|e| {
+            panic!("{capacity}x{capacity}, {queries} queries, {adapters} adapters: {e}")
+        });
+    }
+}

@@ -74,14 +74,27 @@ pub fn json_header() -> proto::SubmitHeader {
     }
 }
 
-/// Uploads SPEC's JSON epoch file.
+/// Uploads SPEC's JSON epoch file for the plonky2 backend.
 pub async fn submit_json(
     client: &mut Client,
     bytes: Vec<u8>,
 ) -> Result<proto::SubmitEpochResponse, ClientError> {
+    submit_json_to(client, bytes, proto::Backend::Plonky2).await
+}
+
+/// Uploads SPEC's JSON epoch file for `backend`.
+pub async fn submit_json_to(
+    client: &mut Client,
+    bytes: Vec<u8>,
+    backend: proto::Backend,
+) -> Result<proto::SubmitEpochResponse, ClientError> {
+    let header = proto::SubmitHeader {
+        backend: backend.into(),
+        ..json_header()
+    };
     client::submit(
         client,
-        json_header(),
+        header,
         vec![(proto::Part::EpochJson, PartData::Bytes(bytes))],
         |_| {},
     )

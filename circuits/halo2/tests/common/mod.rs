@@ -1,5 +1,5 @@
 //! Tampered witnesses, one per item of SPEC's "What a proof must rule out". Each tamper keeps
-//! everything else consistent (the sorted copy, payout list, totals and published commitments are
+//! everything else consistent (the payout list, slot counts, totals and published commitments are
 //! recomputed natively from the tampered values where that is possible), so a rejection comes
 //! from the constraint the case names, not from a side effect.
 
@@ -67,37 +67,30 @@ pub fn recommit_logs(w: &StatementWitness, instances: &mut [Fr]) {
     instances[3] = log_commitment(&Bn254Family, &queries, Log::Influence).unwrap();
 }
 
-/// Re-sorts the per-query view into the sorted copy.
-pub fn resort(w: &mut StatementWitness) {
-    let mut pairs: Vec<(u64, u64)> = w
-        .queries
+/// Every slot's `(adapter, share)` in the per-query view.
+fn slot_view(w: &StatementWitness) -> Vec<(u64, u64)> {
+    w.queries
         .iter()
         .flat_map(|q| (0..SLOTS).map(move |j| (u64_of(q.adapter[j]), u64_of(q.share[j]))))
-        .collect();
-    pairs.sort_unstable();
-    w.sorted = pairs
-        .into_iter()
-        .map(|(a, v)| (Fr::from(a), Fr::from(v)))
-        .collect();
+        .collect()
 }
 
-/// Rebuilds the payout list from the sorted copy's runs, and the totals and payout commitment
-/// from the witness.
+/// Rebuilds the payout list and slot counts from the per-query view, and the totals and payout
+/// commitment from the witness.
 pub fn repay(w: &mut StatementWitness, instances: &mut [Fr]) {
-    let mut payouts: Vec<Payout> = Vec::new();
-    for &(a, v) in &w.sorted {
-        let (a, v) = (u64_of(a) as u32, u64_of(v));
-        if a == 0 {
-            continue;
-        }
-        match payouts.last_mut() {
-            Some(p) if p.adapter_id == a => p.amount += v,
-            _ => payouts.push(Payout {
-                adapter_id: a,
-                amount: v,
-            }),
+    let mut totals = std::collections::BTreeMap::<u64, u64>::new();
+    for (a, v) in slot_view(w) {
+        if a != 0 {
+            *totals.entry(a).or_default() += v;
         }
     }
+    let payouts: Vec<Payout> = totals
+        .into_iter()
+        .map(|(a, amount)| Payout {
+            adapter_id: a as u32,
+            amount,
+        })
+        .collect();
     set_payouts(w, instances, &payouts);
     let pool: u64 = w.queries.iter().map(|q| u64_of(q.pool)).sum();
     let paid: u64 = w
@@ -109,8 +102,19 @@ pub fn repay(w: &mut StatementWitness, instances: &mut [Fr]) {
     instances[7] = Fr::from(pool - paid);
 }
 
-/// Puts `payouts` in the witness and publishes their commitment and total.
+/// Puts `payouts` in the witness with the per-query view's slot counts, and publishes their
+/// commitment and total.
 pub fn set_payouts(w: &mut StatementWitness, instances: &mut [Fr], payouts: &[Payout]) {
+    let view = slot_view(w);
+    let count = |a: u64| view.iter().filter(|s| s.0 == a).count() as u64;
+    let capacity = w.payees.len();
+    w.payee_slots = payouts
+        .iter()
+        .map(|p| Fr::from(count(u64::from(p.adapter_id))))
+        .chain(std::iter::repeat(Fr::ZERO))
+        .take(capacity)
+        .collect();
+    w.unused_slots = Fr::from(count(0));
     let capacity = w.payees.len();
     w.payees = payouts
         .iter()
@@ -123,6 +127,17 @@ pub fn set_payouts(w: &mut StatementWitness, instances: &mut [Fr], payouts: &[Pa
         .collect();
     instances[6] = Fr::from(payouts.iter().map(|p| p.amount).sum::<u64>());
     instances[8] = payout_commitment(&Bn254Family, payouts).unwrap();
+}
+
+/// The real payees the witness lists.
+fn listed_payouts(w: &StatementWitness) -> Vec<Payout> {
+    w.payees[..n_real(&w.payee_real)]
+        .iter()
+        .map(|&(a, v)| Payout {
+            adapter_id: u64_of(a) as u32,
+            amount: u64_of(v),
+        })
+        .collect()
 }
 
 /// The first real query with at least two used slots and a non-zero total weight, and `W`.
@@ -154,7 +169,6 @@ pub fn cases() -> Vec<(&'static str, Tamper)> {
                 let (q, total) = weighted_query(w);
                 w.queries[q].share[0] += Fr::ONE;
                 w.queries[q].share_remainder[0] -= total;
-                resort(w);
                 repay(w, i);
             },
         ),
@@ -164,7 +178,6 @@ pub fn cases() -> Vec<(&'static str, Tamper)> {
                 let (q, total) = weighted_query(w);
                 w.queries[q].share[0] -= Fr::ONE;
                 w.queries[q].share_remainder[0] += total;
-                resort(w);
                 repay(w, i);
             },
         ),
@@ -199,19 +212,30 @@ pub fn cases() -> Vec<(&'static str, Tamper)> {
                 record.share[k] = Fr::from((product / total as u128) as u64);
                 record.share_remainder[k] = Fr::from((product % total as u128) as u64);
             }
-            resort(w);
             repay(w, i);
         }),
-        ("4: a slot duplicated in the per-adapter view", |w, i| {
-            let last = w.sorted.len() - 1;
-            w.sorted[last - 1] = w.sorted[last];
-            repay(w, i);
+        ("4: a slot duplicated in the per-adapter totals", |w, _| {
+            w.payee_slots[0] += Fr::ONE;
         }),
-        ("4: a slot dropped from the per-adapter view", |w, i| {
-            let last = w.sorted.len() - 1;
-            w.sorted.remove(last);
-            w.sorted.insert(0, (Fr::ZERO, Fr::ZERO));
-            repay(w, i);
+        ("4: a slot dropped from the per-adapter totals", |w, _| {
+            let m = w
+                .payee_slots
+                .iter()
+                .position(|c| u64_of(*c) >= 2)
+                .expect("a payee in two slots");
+            w.payee_slots[m] -= Fr::ONE;
+            w.unused_slots += Fr::ONE;
+        }),
+        ("4: a share moved to another adapter's total", |w, i| {
+            let mut payouts = listed_payouts(w);
+            let from = payouts
+                .iter()
+                .position(|p| p.amount > 0)
+                .expect("a paid adapter");
+            payouts[from].amount -= 1;
+            let to = (from + 1) % payouts.len();
+            payouts[to].amount += 1;
+            set_payouts(w, i, &payouts);
         }),
         ("5: an adapter that differs between the two logs", |w, i| {
             let mut queries = records(w);
@@ -225,7 +249,6 @@ pub fn cases() -> Vec<(&'static str, Tamper)> {
         ("6: a query repeated", |w, i| {
             w.queries[1] = w.queries[0].clone();
             recommit_logs(w, i);
-            resort(w);
             repay(w, i);
         }),
         (
@@ -263,14 +286,7 @@ pub fn cases() -> Vec<(&'static str, Tamper)> {
             },
         ),
         ("9: a payout list out of order", |w, i| {
-            let n = n_real(&w.payee_real);
-            let mut payouts: Vec<Payout> = w.payees[..n]
-                .iter()
-                .map(|&(a, v)| Payout {
-                    adapter_id: u64_of(a) as u32,
-                    amount: u64_of(v),
-                })
-                .collect();
+            let mut payouts = listed_payouts(w);
             payouts.swap(0, 1);
             set_payouts(w, i, &payouts);
         }),
@@ -281,16 +297,22 @@ pub fn cases() -> Vec<(&'static str, Tamper)> {
             },
         ),
         (
+            "10: a payee that no slot names (listed with amount 0)",
+            |w, i| {
+                let mut payouts = listed_payouts(w);
+                let unused = (1..).find(|a| payouts.iter().all(|p| p.adapter_id != *a));
+                payouts.push(Payout {
+                    adapter_id: unused.unwrap(),
+                    amount: 0,
+                });
+                payouts.sort_by_key(|p| p.adapter_id);
+                set_payouts(w, i, &payouts);
+            },
+        ),
+        (
             "11: totals that do not add up (an amount raised)",
             |w, i| {
-                let n = n_real(&w.payee_real);
-                let mut payouts: Vec<Payout> = w.payees[..n]
-                    .iter()
-                    .map(|&(a, v)| Payout {
-                        adapter_id: u64_of(a) as u32,
-                        amount: u64_of(v),
-                    })
-                    .collect();
+                let mut payouts = listed_payouts(w);
                 payouts[0].amount += 1;
                 set_payouts(w, i, &payouts);
             },
