@@ -19,17 +19,21 @@
 //! leaves a non-zero polynomial of degree below `D`, which vanishes at `γ` with probability below
 //! `D/p` when `γ` is drawn after the `e_a` are fixed. `γ` is a Poseidon hash, computed in the
 //! circuit, of the rate, both log commitments, the payout commitment, `u` and every `c_m`: the
-//! slots `(a_j, s_j)` are a function of the committed logs and the rate (the floor division is
-//! unique under its range checks), the payout list is opened from its commitment, and the
-//! multiplicities are hashed (each at most 2^32, packed in 33-bit fields, so injectively). A false statement
-//! survives with probability below `2D/p`, about 2^-234 at the largest shape. With every `e_a`
-//! zero in the field, the sums are equal as integers too (shares below 2^48, amounts below 2^64,
-//! at most 2^18 slots: every sum is below 2^66, far from `p`). So for every adapter `a ≠ 0`, the
-//! used slots naming it number `c_a` and their shares add to its amount: each adapter of a used
-//! slot is listed (a pole on the slot side needs one on the payee side), each listed adapter is
-//! used (`c_m >= 1`), and once (the list is strictly increasing). That is SPEC's per-adapter
-//! totals, with payouts of 0 listed. Padding payees (adapter 0, amount 0) only move count between
-//! the terms at the pole 0, which carries no share (unused slots have none).
+//! real slots `(a_j, s_j)` are a function of the committed logs and the rate (the floor division
+//! is unique under its range checks), padding records' slots are all `(0, 0)` (their own
+//! constraints: no fee, slot 0 unused, canonical form), the payout list is opened from its
+//! commitment, and the multiplicities are hashed (each at most 2^32, packed in 33-bit fields, so
+//! injectively). With Poseidon modelled as a random oracle, a prover that tries `Q` hash inputs
+//! passes a false statement with probability below `2QD/p` (`D` below 2^21 at the largest
+//! capacities, so below `Q · 2^-231`): the binding is computational, like the commitments'.
+//! With every `e_a` zero in the field, the sums are equal as integers too (shares below 2^48,
+//! amounts below 2^64, at most 2^18 slots: every sum is below 2^66, far from `p`). So for every
+//! adapter `a ≠ 0`, the used slots naming it number `c_a` and their shares add to its amount:
+//! each adapter of a used slot is listed (a pole on the slot side needs one on the payee side),
+//! each listed adapter is used (`c_m >= 1`), and once (the list is strictly increasing, from
+//! adapter 1). That is SPEC's per-adapter totals, with payouts of 0 listed. Padding payees
+//! (adapter 0, amount 0; their counts are not pinned) only move count between the terms at the
+//! pole 0, which carries no share (unused slots have none).
 //!
 //! No second-phase columns are needed, which keeps the circuit within what snark-verifier's EVM
 //! verifier compiles.
@@ -142,7 +146,8 @@ pub struct StatementWitness {
     /// `(adapter, amount)` per payee, zeros after the last.
     pub payees: Vec<(Fr, Fr)>,
     pub payee_real: Vec<Fr>,
-    /// Per payee, how many used slots name its adapter (0 past the last payee).
+    /// Per payee, how many used slots name its adapter (0 past the last payee, though the circuit
+    /// does not pin those: they only count toward the pole at adapter 0).
     pub payee_slots: Vec<Fr>,
     /// How many slots, padding records' included, are unused (adapter 0).
     pub unused_slots: Fr,
@@ -329,8 +334,7 @@ impl Gadgets<'_> {
         self.poseidon.hash(ctx, self.range.gate(), inputs)
     }
 
-    /// `1 / (γ - a)`, given `-γ`. Constrains `inverse · (γ - a) = 1` (so `a ≠ γ`) in one
-    /// region of seven cells: `1 + a · inverse = x` and `x + (-γ) · inverse = 0`.
+    /// `1 / (γ - a)`, given `-γ`: see [`assign_shift_inverse`].
     fn inverse_of_shift(
         &self,
         ctx: &mut Context<Fr>,
@@ -340,23 +344,35 @@ impl Gadgets<'_> {
         let shifted = -*neg_gamma.value() - *a.value();
         // No inverse only when `a = γ` (probability about 2^-220): the zero then fails the gate.
         let inverse = Option::<Fr>::from(shifted.invert()).unwrap_or(Fr::ZERO);
-        let x = Fr::ONE + *a.value() * inverse;
-        ctx.assign_region(
-            [
-                Constant(Fr::ONE),
-                Existing(a),
-                Witness(inverse),
-                Witness(x),
-                Existing(neg_gamma),
-                Witness(inverse),
-                Constant(Fr::ZERO),
-            ],
-            [0, 3],
-        );
-        let (inverse, copy) = (ctx.get(-5), ctx.get(-2));
-        ctx.constrain_equal(&inverse, &copy);
-        inverse
+        assign_shift_inverse(ctx, neg_gamma, a, inverse)
     }
+}
+
+/// Assigns `inverse` and constrains `inverse · (γ - a) = 1` (so `a ≠ γ`), given `-γ`, in one
+/// region of seven cells: `1 + a · inverse = x` and `x + (-γ) · inverse = 0`, the two copies of
+/// `inverse` copy-constrained equal.
+fn assign_shift_inverse(
+    ctx: &mut Context<Fr>,
+    neg_gamma: AssignedValue<Fr>,
+    a: AssignedValue<Fr>,
+    inverse: Fr,
+) -> AssignedValue<Fr> {
+    let x = Fr::ONE + *a.value() * inverse;
+    ctx.assign_region(
+        [
+            Constant(Fr::ONE),
+            Existing(a),
+            Witness(inverse),
+            Witness(x),
+            Existing(neg_gamma),
+            Witness(inverse),
+            Constant(Fr::ZERO),
+        ],
+        [0, 3],
+    );
+    let (inverse, copy) = (ctx.get(-5), ctx.get(-2));
+    ctx.constrain_equal(&inverse, &copy);
+    inverse
 }
 
 /// The per-query values later stages need.
@@ -651,4 +667,39 @@ pub fn build_statement(
         epoch_id, rate, activation, influence, n_queries, total_pool, total_paid, treasury, payout,
     ]);
     g.poseidon.requests
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use halo2_base::halo2_proofs::dev::MockProver;
+
+    /// MockProver on a bare halo2-base circuit holding one [`assign_shift_inverse`] region.
+    fn shift_inverse_holds(gamma: Fr, a: Fr, inverse: Fr) -> bool {
+        let k = 8;
+        let mut builder = BaseCircuitBuilder::<Fr>::new(false)
+            .use_k(k)
+            .use_instance_columns(1);
+        let ctx = builder.main(0);
+        let neg_gamma = ctx.load_witness(-gamma);
+        let a = ctx.load_witness(a);
+        assign_shift_inverse(ctx, neg_gamma, a, inverse);
+        builder.calculate_params(Some(9));
+        MockProver::run(k as u32, &builder, vec![vec![]])
+            .unwrap()
+            .verify()
+            .is_ok()
+    }
+
+    #[test]
+    fn the_shift_inverse_region_accepts_only_the_inverse() {
+        let (gamma, a) = (Fr::from(1_000_003), Fr::from(7));
+        let inverse = (gamma - a).invert().unwrap();
+        assert!(shift_inverse_holds(gamma, a, inverse));
+        assert!(!shift_inverse_holds(gamma, a, inverse + Fr::ONE));
+        assert!(!shift_inverse_holds(gamma, a, Fr::ZERO));
+        // a = γ has no inverse: nothing satisfies the region.
+        assert!(!shift_inverse_holds(gamma, gamma, Fr::ZERO));
+        assert!(!shift_inverse_holds(gamma, gamma, Fr::ONE));
+    }
 }

@@ -115,7 +115,6 @@ pub fn set_payouts(w: &mut StatementWitness, instances: &mut [Fr], payouts: &[Pa
         .take(capacity)
         .collect();
     w.unused_slots = Fr::from(count(0));
-    let capacity = w.payees.len();
     w.payees = payouts
         .iter()
         .map(|p| (Fr::from(u64::from(p.adapter_id)), Fr::from(p.amount)))
@@ -234,7 +233,33 @@ pub fn cases() -> Vec<(&'static str, Tamper)> {
                 .expect("a paid adapter");
             payouts[from].amount -= 1;
             let to = (from + 1) % payouts.len();
+            assert_ne!(from, to, "the epoch has two payees");
             payouts[to].amount += 1;
+            set_payouts(w, i, &payouts);
+        }),
+        ("4: an adapter paid 0 left off the payout list", |w, i| {
+            // A new used slot whose negative score clips its weight (and share) to 0: its
+            // adapter, named nowhere else, is owed a listed payout of 0. The list stays as it was.
+            let fresh = w
+                .queries
+                .iter()
+                .flat_map(|q| q.adapter.iter().map(|a| u64_of(*a)))
+                .max()
+                .unwrap()
+                + 1;
+            let q = w.real.iter().position(|_| true).unwrap();
+            let record = &mut w.queries[q];
+            let j = (0..SLOTS)
+                .find(|&j| record.adapter[j] == Fr::ZERO)
+                .expect("a query with an unused slot");
+            let pattern = u64::from((-5i32) as u32);
+            record.adapter[j] = Fr::from(fresh);
+            record.gate[j] = Fr::from(7);
+            record.score[j] = Fr::from(pattern);
+            record.negative[j] = Fr::ONE;
+            record.magnitude[j] = Fr::from(pattern & 0x7fff_ffff);
+            recommit_logs(w, i);
+            let payouts = listed_payouts(w);
             set_payouts(w, i, &payouts);
         }),
         ("5: an adapter that differs between the two logs", |w, i| {
@@ -307,6 +332,43 @@ pub fn cases() -> Vec<(&'static str, Tamper)> {
                 });
                 payouts.sort_by_key(|p| p.adapter_id);
                 set_payouts(w, i, &payouts);
+            },
+        ),
+        (
+            "10: a payee that no slot names, counted as used once",
+            |w, i| {
+                let mut payouts = listed_payouts(w);
+                let unused = (1..).find(|a| payouts.iter().all(|p| p.adapter_id != *a));
+                payouts.push(Payout {
+                    adapter_id: unused.unwrap(),
+                    amount: 0,
+                });
+                payouts.sort_by_key(|p| p.adapter_id);
+                set_payouts(w, i, &payouts);
+                let m = payouts
+                    .iter()
+                    .position(|p| Some(p.adapter_id) == unused)
+                    .unwrap();
+                w.payee_slots[m] = Fr::ONE;
+            },
+        ),
+        (
+            "9: adapter 0 listed as a payee (standing for one unused slot)",
+            |w, i| {
+                let mut payouts = listed_payouts(w);
+                payouts.insert(
+                    0,
+                    Payout {
+                        adapter_id: 0,
+                        amount: 0,
+                    },
+                );
+                set_payouts(w, i, &payouts);
+                // Both sums still balance: the count at adapter 0 is split between the payee
+                // and the unused slots.
+                let unused = w.unused_slots;
+                w.payee_slots[0] = Fr::ONE;
+                w.unused_slots = unused - Fr::ONE;
             },
         ),
         (
