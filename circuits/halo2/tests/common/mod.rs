@@ -139,6 +139,25 @@ fn listed_payouts(w: &StatementWitness) -> Vec<Payout> {
         .collect()
 }
 
+/// Lists, with amount 0 and the slot count 0, the smallest adapter no slot names; publishes the
+/// list. Returns its position in the list.
+fn list_phantom_payee(w: &mut StatementWitness, instances: &mut [Fr]) -> usize {
+    let mut payouts = listed_payouts(w);
+    let phantom = (1..)
+        .find(|a| payouts.iter().all(|p| p.adapter_id != *a))
+        .unwrap();
+    payouts.push(Payout {
+        adapter_id: phantom,
+        amount: 0,
+    });
+    payouts.sort_by_key(|p| p.adapter_id);
+    set_payouts(w, instances, &payouts);
+    payouts
+        .iter()
+        .position(|p| p.adapter_id == phantom)
+        .unwrap()
+}
+
 /// The first real query with at least two used slots and a non-zero total weight, and `W`.
 fn weighted_query(w: &StatementWitness) -> (usize, Fr) {
     for (i, q) in w.queries.iter().enumerate() {
@@ -324,31 +343,13 @@ pub fn cases() -> Vec<(&'static str, Tamper)> {
         (
             "10: a payee that no slot names (listed with amount 0)",
             |w, i| {
-                let mut payouts = listed_payouts(w);
-                let unused = (1..).find(|a| payouts.iter().all(|p| p.adapter_id != *a));
-                payouts.push(Payout {
-                    adapter_id: unused.unwrap(),
-                    amount: 0,
-                });
-                payouts.sort_by_key(|p| p.adapter_id);
-                set_payouts(w, i, &payouts);
+                list_phantom_payee(w, i);
             },
         ),
         (
             "10: a payee that no slot names, counted as used once",
             |w, i| {
-                let mut payouts = listed_payouts(w);
-                let unused = (1..).find(|a| payouts.iter().all(|p| p.adapter_id != *a));
-                payouts.push(Payout {
-                    adapter_id: unused.unwrap(),
-                    amount: 0,
-                });
-                payouts.sort_by_key(|p| p.adapter_id);
-                set_payouts(w, i, &payouts);
-                let m = payouts
-                    .iter()
-                    .position(|p| Some(p.adapter_id) == unused)
-                    .unwrap();
+                let m = list_phantom_payee(w, i);
                 w.payee_slots[m] = Fr::ONE;
             },
         ),
