@@ -74,7 +74,7 @@ enum Command {
         params: PathBuf,
         /// plonky2: prove in aggregated batches of at most this many queries (a power of two
         /// up to 32768), even if one circuit would hold the epoch. Without it, epochs above the
-        /// largest single circuit (1,024 queries) are aggregated in batches of up to 1,024.
+        /// largest single circuit (1,024 queries) are aggregated in batches of up to 2,048.
         #[arg(long)]
         batch_size: Option<usize>,
     },
@@ -197,7 +197,8 @@ fn prove_aggregated(
     use zkattr_plonky2::epoch_prover::{shape_for_epoch, AggregationCircuits, DEFAULT_BATCH_CAP};
     let shape = shape_for_epoch(epoch, batch_size.unwrap_or(DEFAULT_BATCH_CAP))?;
     let batches = epoch.queries.len().div_ceil(shape.batch_size()).max(1);
-    let stages = (shape.levels as usize + 2) + 2 * batches + 1;
+    // Circuits built (batch, merges, final, size-tuned), then batches, merges and two layers.
+    let stages = (shape.levels as usize + 3) + 2 * batches + 2;
     let progress = std::sync::Mutex::new(StageProgress::new(stages as u64));
     let report = |stage: &zkattr_plonky2::epoch_prover::AggregationStage| {
         if let Ok(mut progress) = progress.lock() {
@@ -221,7 +222,7 @@ fn prove_aggregated(
         != Some(&manifest.verifying_key_digest)
     {
         eprintln!(
-            "warning: the final circuit of layout {key} is not pinned in params/plonky2_vk_digests.json, so zkattr-verify refuses this bundle until its digest ({}) is reviewed and pinned",
+            "warning: the aggregation layout {key} is not pinned in params/plonky2_vk_digests.json (only the default layouts, batches of 2048, are), so zkattr-verify refuses this bundle until its digest ({}) is reviewed and pinned",
             manifest.verifying_key_digest
         );
     }

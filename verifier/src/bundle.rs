@@ -8,13 +8,13 @@ use plonky2::field::types::PrimeField64;
 use plonky2::plonk::circuit_data::VerifierCircuitData;
 use plonky2::plonk::config::PoseidonGoldilocksConfig;
 use plonky2::plonk::proof::ProofWithPublicInputs;
-use plonky2::util::serialization::DefaultGateSerializer;
 use std::collections::BTreeMap;
 use std::path::Path;
 use thiserror::Error;
 use zkattr_model::bundle::{BundleManifest, PublicStatement, BUNDLE_VERSION, MANIFEST};
 use zkattr_model::commit::payout_commitment;
 use zkattr_model::CommitmentFamily;
+use zkattr_plonky2_gates::AttributionGateSerializer;
 
 const D: usize = 2;
 type C = PoseidonGoldilocksConfig;
@@ -300,7 +300,7 @@ pub fn verify_bundle_with_params(dir: &Path, params_dir: &Path) -> Result<Verifi
             found,
         });
     }
-    let key = VerifierCircuitData::<F, C, D>::from_bytes(key_bytes, &DefaultGateSerializer)
+    let key = VerifierCircuitData::<F, C, D>::from_bytes(key_bytes, &AttributionGateSerializer)
         .map_err(|e| BundleError::KeyFile(format!("{e:?}")))?;
     if key.common.num_public_inputs != GOLDILOCKS_PUBLIC_INPUTS {
         return Err(BundleError::PublicInputCount(key.common.num_public_inputs));

@@ -24,6 +24,7 @@ use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use zkattr_model::types::{EpochParams, SLOTS};
 use zkattr_model::{Query, QueryShares, Slot};
+use zkattr_plonky2_gates::RangeCheckInstructions;
 
 /// A built batch circuit for `2^height` queries.
 #[derive(Debug)]
@@ -43,7 +44,7 @@ pub struct BatchCircuit {
 
 /// Limbs of a sum known below 2^63 (at most 2^15 queries of fees below 2^48).
 fn split_u63(b: &mut CircuitBuilder<F, D>, x: Target) -> [Target; 2] {
-    let (lo, hi) = b.split_low_high(x, 32, 63);
+    let (lo, hi) = b.split_bits(x, 32, 63);
     [lo, hi]
 }
 
@@ -57,12 +58,12 @@ impl BatchCircuit {
 
         let epoch_id = [b.add_virtual_target(), b.add_virtual_target()];
         for limb in epoch_id {
-            b.range_check(limb, 32);
+            b.check_bits(limb, 32);
         }
         let rate = b.add_virtual_target();
         check_rate(&mut b, rate);
         let index = b.add_virtual_target();
-        b.range_check(index, 32 - height as usize);
+        b.check_bits(index, 32 - height as usize);
 
         let queries: Vec<(QueryTargets, QueryRuleTargets)> = (0..capacity)
             .map(|_| {

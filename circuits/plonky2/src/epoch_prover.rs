@@ -12,11 +12,11 @@ use crate::final_layer::FinalCircuit;
 use crate::merge::MergeCircuit;
 use crate::native::F;
 use crate::prover::{verifying_key_digest, Config};
+use crate::shrink::ShrinkCircuit;
 use crate::statement::{StatementPublicInputs, D};
 use crate::GoldilocksFamily;
 use plonky2::plonk::circuit_data::VerifierCircuitData;
 use plonky2::plonk::proof::ProofWithPublicInputs;
-use plonky2::util::serialization::DefaultGateSerializer;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -27,12 +27,14 @@ use zkattr_model::bundle::{
     AggregationLayout, BundleManifest, BundleShape, PublicStatement, BUNDLE_VERSION, MANIFEST,
 };
 use zkattr_model::{payout_report, Epoch, PayoutReport, StatementError};
+use zkattr_plonky2_gates::AttributionGateSerializer;
 
 type Proof = ProofWithPublicInputs<F, Config, D>;
 
-/// Default largest batch: 1024 queries, the largest single circuit that fits this machine's
-/// memory (`prover::SHAPE_LADDER`).
-pub const DEFAULT_BATCH_CAP: usize = 1024;
+/// Default largest batch: 2048 queries, 2^17 rows, about 30 s and 4.8 GB a batch on the 2-core
+/// machine, so two batches proving at once stay under 10 GB. Larger batches gain little per
+/// query (rows, not fixed costs, dominate).
+pub const DEFAULT_BATCH_CAP: usize = 2048;
 /// The batch circuit's limit (its sums must stay below 2^63).
 pub const MAX_BATCH: usize = 1 << 15;
 /// The final layer's smallest payout list; smaller lists share its key.
@@ -163,6 +165,8 @@ pub enum AggregationStage {
     },
     /// The final layer is proved.
     Final { seconds: f64, proof_bytes: usize },
+    /// The size-tuned layer over the final proof is proved: the bundle's proof.
+    Shrunk { seconds: f64, proof_bytes: usize },
 }
 
 impl fmt::Display for AggregationStage {
@@ -205,6 +209,13 @@ impl fmt::Display for AggregationStage {
                 f,
                 "final layer proved in {seconds:.1} s ({proof_bytes} bytes)"
             ),
+            AggregationStage::Shrunk {
+                seconds,
+                proof_bytes,
+            } => write!(
+                f,
+                "size-tuned layer proved in {seconds:.1} s ({proof_bytes} bytes, the bundle's proof)"
+            ),
         }
     }
 }
@@ -221,6 +232,8 @@ pub struct AggregationCircuits {
     /// `merges[l]` merges two proofs of level `l` (0: batches) into level `l + 1`.
     pub merges: Vec<MergeCircuit>,
     pub last: FinalCircuit,
+    /// The size-tuned layer over the final proof; its proof and key are the bundle's.
+    pub shrink: ShrinkCircuit,
 }
 
 /// What the native pass computes before proving.
@@ -314,23 +327,32 @@ impl AggregationCircuits {
             last.data.common.degree_bits(),
             start,
         );
+        let start = Instant::now();
+        let shrink = ShrinkCircuit::build(&last.data.verifier_data());
+        timed(
+            "size-tuned layer".into(),
+            shrink.data.common.degree_bits(),
+            start,
+        );
         Ok(AggregationCircuits {
             shape,
             batch,
             merges,
             last,
+            shrink,
         })
     }
 
-    /// The final circuit's verifier data: all a verifier needs (it pins every circuit below).
+    /// The size-tuned layer's verifier data: all a verifier needs (it pins the final circuit,
+    /// which pins every circuit below).
     pub fn verifier_data(&self) -> VerifierCircuitData<F, Config, D> {
-        self.last.data.verifier_data()
+        self.shrink.data.verifier_data()
     }
 
     /// The serialised verifying key written into bundles (`verifier.bin`).
     pub fn verifying_key_bytes(&self) -> Result<Vec<u8>, EpochProverError> {
         self.verifier_data()
-            .to_bytes(&DefaultGateSerializer)
+            .to_bytes(&AttributionGateSerializer)
             .map_err(|e| {
                 EpochProverError::Internal(format!("serialising the verifier data: {e:?}"))
             })
@@ -456,8 +478,16 @@ impl AggregationCircuits {
             .map_err(proving("the final layer"))
     }
 
+    /// The size-tuned layer's proof over a final proof.
+    pub fn prove_shrunk(&self, final_proof: &Proof) -> Result<Proof, EpochProverError> {
+        catch_unwind(AssertUnwindSafe(|| self.shrink.prove(final_proof)))
+            .map_err(|panic| EpochProverError::Internal(panic_message(&panic)))?
+            .map_err(proving("the size-tuned layer"))
+    }
+
     /// Proves `epoch` with these circuits and writes the bundle into `out` (`bundle.json`,
-    /// `proof.bin`, `verifier.bin`: the final circuit's verifier data, nothing of the prover).
+    /// `proof.bin`: the size-tuned layer's proof, `verifier.bin`: its verifier data, nothing of
+    /// the prover).
     pub fn prove_into(
         &self,
         epoch: &Epoch,
@@ -499,21 +529,34 @@ impl AggregationCircuits {
     ) -> Result<BundleManifest, EpochProverError> {
         let final_start = Instant::now();
         let proof = self.prove_final(root, &prepared.payees)?;
-        let prove_seconds = start.elapsed().as_secs_f64();
-        let proof_bytes = proof.to_bytes();
         progress(&AggregationStage::Final {
             seconds: final_start.elapsed().as_secs_f64(),
-            proof_bytes: proof_bytes.len(),
+            proof_bytes: proof.to_bytes().len(),
         });
         debug_assert_eq!(epoch.params.epoch_id, prepared.report.epoch_id);
-        let expected = &prepared.expected;
-        if &proof.public_inputs != expected {
+        if proof.public_inputs != prepared.expected {
             return Err(EpochProverError::Internal(
                 "the final proof's public inputs differ from the reference model's".into(),
             ));
         }
-        self.last.data.verify(proof).map_err(|e| {
+        self.last.data.verify(proof.clone()).map_err(|e| {
             EpochProverError::Internal(format!("the final proof does not verify: {e:#}"))
+        })?;
+        let shrink_start = Instant::now();
+        let proof = self.prove_shrunk(&proof)?;
+        let prove_seconds = start.elapsed().as_secs_f64();
+        let proof_bytes = proof.to_bytes();
+        progress(&AggregationStage::Shrunk {
+            seconds: shrink_start.elapsed().as_secs_f64(),
+            proof_bytes: proof_bytes.len(),
+        });
+        if proof.public_inputs != prepared.expected {
+            return Err(EpochProverError::Internal(
+                "the size-tuned proof's public inputs differ from the final proof's".into(),
+            ));
+        }
+        self.shrink.data.verify(proof).map_err(|e| {
+            EpochProverError::Internal(format!("the size-tuned proof does not verify: {e:#}"))
         })?;
 
         let verifier_bytes = self.verifying_key_bytes()?;
@@ -556,6 +599,61 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
     format!("the prover panicked: {text}")
+}
+
+/// Merge levels of the pinned default layouts: batches of [`DEFAULT_BATCH_CAP`] under 9 levels
+/// hold 2^20 queries, past a 1M-query epoch.
+pub const PINNED_DEFAULT_LEVELS: u32 = 9;
+
+/// `(key, digest)` of every layout `zkattr prove` picks by default for epochs above the
+/// single-proof ladder: batches of [`DEFAULT_BATCH_CAP`], 0 to `max_levels` merge levels, and
+/// every payee capacity. Builds the batch circuit and each merge level once (a level's circuit
+/// depends only on the levels below it), then one final circuit and its size-tuned layer per
+/// `(levels, capacity)`: the same circuits [`AggregationCircuits::build`] makes for each of
+/// those shapes.
+pub fn default_layout_digests(
+    max_levels: u32,
+    progress: Progress<'_>,
+) -> Result<Vec<(String, String)>, EpochProverError> {
+    let batch_height = DEFAULT_BATCH_CAP.trailing_zeros();
+    let capacities: Vec<usize> = (MIN_PAYEE_CAPACITY.trailing_zeros()
+        ..=MAX_PAYEE_CAPACITY.trailing_zeros())
+        .map(|bits| 1 << bits)
+        .collect();
+    let batch = BatchCircuit::build(batch_height);
+    let mut child = batch.data.verifier_data();
+    let mut digests = Vec::new();
+    for levels in 0..=max_levels {
+        if levels > 0 {
+            child = MergeCircuit::build(&child, batch_height + levels - 1)
+                .data
+                .verifier_data();
+        }
+        for &payee_capacity in &capacities {
+            let shape = AggregationShape {
+                batch_height,
+                levels,
+                payee_capacity,
+            };
+            let start = Instant::now();
+            let last = FinalCircuit::build(&child, batch_height + levels, payee_capacity);
+            let shrink = ShrinkCircuit::build(&last.data.verifier_data());
+            let bytes = shrink
+                .data
+                .verifier_data()
+                .to_bytes(&AttributionGateSerializer)
+                .map_err(|e| {
+                    EpochProverError::Internal(format!("serialising the verifier data: {e:?}"))
+                })?;
+            progress(&AggregationStage::Built {
+                circuit: format!("final and size-tuned layers of {}", shape.key()),
+                degree_bits: shrink.data.common.degree_bits(),
+                seconds: start.elapsed().as_secs_f64(),
+            });
+            digests.push((shape.key(), verifying_key_digest(&bytes)));
+        }
+    }
+    Ok(digests)
 }
 
 /// The shape `epoch` needs with batches of at most `batch_cap` queries.

@@ -17,6 +17,7 @@ use plonky2::plonk::circuit_builder::CircuitBuilder;
 use zkattr_model::commit::tag;
 use zkattr_model::merkle::empty_subtrees;
 use zkattr_model::types::{Query, SLOTS};
+use zkattr_plonky2_gates::RangeCheckInstructions;
 
 use crate::GoldilocksFamily;
 
@@ -42,7 +43,7 @@ impl QueryTargets {
     {
         let mut checked = |bits: usize| {
             let t = builder.add_virtual_target();
-            builder.range_check(t, bits);
+            builder.check_bits(t, bits);
             t
         };
         QueryTargets {
@@ -120,11 +121,11 @@ where
         let low = self.sub(low, one);
         let low = self.mul_add(borrow.target, two_32, low);
         let low = self.mul(low, enabled);
-        self.range_check(low, 32);
+        self.check_bits(low, 32);
         let high = self.sub(current[1], previous[1]);
         let high = self.sub(high, borrow.target);
         let high = self.mul(high, enabled);
-        self.range_check(high, 32);
+        self.check_bits(high, 32);
     }
 }
 

@@ -1,7 +1,8 @@
 //! The Goldilocks backend: SPEC's Goldilocks commitments natively ([`native`]).
 //! In-circuit commitment gadgets ([`gadgets`]) are the first part of the plonky2 circuit.
 //! Epochs beyond one circuit: [`batch`] proofs, [`merge`]d by recursion, [`final_layer`] to
-//! SPEC's public inputs, with the native twin in [`aggregate`] (docs/aggregation.md); the
+//! SPEC's public inputs, [`shrink`]ed by one size-tuned recursion step, with the native twin in
+//! [`aggregate`] (docs/aggregation.md); the
 //! pipeline that proves a whole epoch that way and writes its bundle is [`epoch_prover`].
 
 pub mod native;
@@ -15,4 +16,5 @@ pub mod gadgets;
 pub mod merge;
 pub mod prover;
 pub mod rule;
+pub mod shrink;
 pub mod statement;

@@ -10,22 +10,23 @@ use plonky2::iop::witness::PartialWitness;
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
 use plonky2::plonk::config::PoseidonGoldilocksConfig;
-use plonky2::util::serialization::DefaultGateSerializer;
 use std::path::Path;
 use std::time::Instant;
 use zkattr_model::bundle::{
     BundleManifest, BundleShape, PublicStatement, BUNDLE_VERSION, MANIFEST,
 };
 use zkattr_model::{payout_report, CommitmentFamily, Epoch};
+use zkattr_plonky2_gates::AttributionGateSerializer;
 
 /// The plonky2 configuration of every statement proof.
 pub type Config = PoseidonGoldilocksConfig;
 
 /// Query capacities of the single-proof circuits, smallest first; payee capacity equals the
 /// query capacity. A fixed ladder keeps the set of verifying keys small enough to pin. It stops
-/// at 1024: that circuit (2^18 rows) proves in about 90 s with an 8.6 GB peak on the 2-core,
-/// 24 GiB machine, and 4096 (2^20 rows) would not fit in memory; larger epochs are proved in
-/// aggregated batches (`crate::epoch_prover`).
+/// at 1024 (2^17 rows since range checks pack into `RangeCheckGate` rows: about 28 s and
+/// 4.4 GB on the 2-core machine); larger epochs are proved in aggregated batches
+/// (`crate::epoch_prover`), whose batch circuit has no sorted copy and holds 2048 queries in
+/// the same 2^17 rows.
 pub const SHAPE_LADDER: [usize; 4] = [16, 64, 256, 1024];
 
 /// The smallest ladder shape that holds `queries` queries and `payees` payees.
@@ -64,7 +65,7 @@ impl StatementCircuit {
     pub fn verifying_key_bytes(&self) -> Result<Vec<u8>> {
         self.data
             .verifier_data()
-            .to_bytes(&DefaultGateSerializer)
+            .to_bytes(&AttributionGateSerializer)
             .map_err(|e| anyhow::anyhow!("serialising the verifier data: {e:?}"))
     }
 

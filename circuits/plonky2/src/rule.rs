@@ -4,8 +4,11 @@
 //!
 //! The one product that does not fit the field, `pool * w_j < 2^95`, is checked in 24-bit limbs:
 //! `pool * w_j = share_j * W + r_j` is split into four columns whose signed carries are
-//! range-checked, every column term staying below 2^52, so the field equations imply the
-//! integer equation.
+//! range-checked to `(-2^31, 2^31)`; every term of a column equation stays below 2^57 in
+//! magnitude, far from `p / 2`, so the field equations imply the integer equation.
+//!
+//! Range checks use [`RangeCheckGate`](zkattr_plonky2_gates::RangeCheckGate) rows (several
+//! checks a row) instead of plonky2's one-row-per-value `range_check`.
 
 use crate::gadgets::QueryTargets;
 use crate::native::F;
@@ -17,12 +20,14 @@ use plonky2::iop::witness::{PartialWitness, WitnessWrite};
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use zkattr_model::types::{Query, SLOTS};
 use zkattr_model::QueryShares;
+use zkattr_plonky2_gates::RangeCheckInstructions;
 
 /// Limb width of the share product check.
 const LIMB_BITS: usize = 24;
-/// Carries lie in `(-2^27, 2^27)`; offset by this before the range check.
-const CARRY_OFFSET: u64 = 1 << 27;
-const CARRY_BITS: usize = 28;
+/// Honest carries lie in `(-2^27, 2^27)`; the check allows `(-2^31, 2^31)` (one native 32-bit
+/// slot), which still keeps every column term far below `p / 2`.
+const CARRY_OFFSET: u64 = 1 << 31;
+const CARRY_BITS: usize = 32;
 
 /// The values the prover supplies for one query's rule (the rest is computed by gates).
 #[derive(Clone, Debug)]
@@ -54,21 +59,16 @@ pub struct QueryRuleTargets {
 }
 
 /// Splits `x` (known below `2^bits`) into 24-bit limbs, low first; the last limb takes the rest.
+/// Each limb is range-checked, so `x < 2^bits` is also constrained.
 fn limbs24<const D: usize>(b: &mut CircuitBuilder<F, D>, x: Target, bits: usize) -> Vec<Target>
 where
     F: Extendable<D>,
 {
-    let mut out = Vec::new();
-    let mut rest = x;
-    let mut remaining = bits;
-    while remaining > LIMB_BITS {
-        let (low, high) = b.split_low_high(rest, LIMB_BITS, remaining);
-        out.push(low);
-        rest = high;
-        remaining -= LIMB_BITS;
+    let mut widths = vec![LIMB_BITS; bits.div_ceil(LIMB_BITS)];
+    if let Some(top) = widths.last_mut() {
+        *top = bits - LIMB_BITS * (bits.div_ceil(LIMB_BITS) - 1);
     }
-    out.push(rest);
-    out
+    b.split_limbs(x, &widths)
 }
 
 /// Asserts `0 <= x < 2^bits` where `x` is an expression that is negative exactly when a bound
@@ -77,18 +77,19 @@ fn assert_nonnegative<const D: usize>(b: &mut CircuitBuilder<F, D>, x: Target, b
 where
     F: Extendable<D>,
 {
-    b.range_check(x, bits);
+    b.check_bits(x, bits);
 }
 
-/// Constrains that `rate_bps <= 10000`.
+/// Constrains that `rate_bps <= 10000`: `rate` and `10000 - rate` are both below 2^16 (a native
+/// width), so neither wrapped.
 pub fn check_rate<const D: usize>(b: &mut CircuitBuilder<F, D>, rate: Target)
 where
     F: Extendable<D>,
 {
-    b.range_check(rate, 14);
+    b.check_bits(rate, 16);
     let max = b.constant(F::from_canonical_u64(10_000));
     let slack = b.sub(max, rate);
-    assert_nonnegative(b, slack, 14);
+    assert_nonnegative(b, slack, 16);
 }
 
 /// Builds the rule for one query. `rate` must be checked with [`check_rate`] once per circuit;
@@ -114,11 +115,11 @@ where
     // Pool: fee * rate < 2^62 and pool * 10000 + remainder < 2^62: no wrap.
     let pool = b.add_virtual_target();
     let pool_remainder = b.add_virtual_target();
-    b.range_check(pool, 48);
-    b.range_check(pool_remainder, 14);
+    b.check_bits(pool, 48);
+    b.check_bits(pool_remainder, 16);
     let max_remainder = b.constant(F::from_canonical_u64(9_999));
     let slack = b.sub(max_remainder, pool_remainder);
-    assert_nonnegative(b, slack, 14);
+    assert_nonnegative(b, slack, 16);
     let fee_rate = b.mul(query.fee, rate);
     let ten_thousand = b.constant(F::from_canonical_u64(10_000));
     let pool_total = b.mul_add(pool, ten_thousand, pool_remainder);
@@ -158,7 +159,7 @@ where
     let sign_bit = b.constant(F::from_canonical_u64(1 << 31));
     let mut weight = [zero; SLOTS];
     for j in 0..SLOTS {
-        b.range_check(magnitude[j], 31);
+        b.check_bits(magnitude[j], 31);
         let pattern = b.mul_add(negative[j].target, sign_bit, magnitude[j]);
         b.connect(pattern, query.score[j]);
         let positive = b.not(negative[j]);
@@ -217,7 +218,7 @@ where
             b.connect(difference, shifted);
             if k < 3 {
                 let lifted = b.add(carry_out, offset);
-                b.range_check(lifted, CARRY_BITS);
+                b.check_bits(lifted, CARRY_BITS);
             }
             carry_in = carry_out;
         }

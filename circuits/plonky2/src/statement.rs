@@ -29,6 +29,7 @@ use plonky2::plonk::circuit_builder::CircuitBuilder;
 use zkattr_model::commit::{tag, EpochCommitments};
 use zkattr_model::types::{LOG_TREE_DEPTH, PAYOUT_TREE_DEPTH, SLOTS};
 use zkattr_model::{Epoch, Settlement};
+use zkattr_plonky2_gates::RangeCheckInstructions;
 
 /// Extension degree of the challenges.
 pub const D: usize = 2;
@@ -156,7 +157,7 @@ pub struct StatementTargets {
 
 /// `u64` limbs of a value known below 2^63 (so the limb form is unique).
 fn split_u63(b: &mut CircuitBuilder<F, D>, x: Target) -> [Target; 2] {
-    let (lo, hi) = b.split_low_high(x, 32, 63);
+    let (lo, hi) = b.split_bits(x, 32, 63);
     [lo, hi]
 }
 
@@ -196,7 +197,7 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
 
     let epoch_id = [b.add_virtual_target(), b.add_virtual_target()];
     for limb in epoch_id {
-        b.range_check(limb, 32);
+        b.check_bits(limb, 32);
     }
     let rate = b.add_virtual_target();
     check_rate(b, rate);
@@ -251,9 +252,9 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
         .collect();
     for pair in sorted.windows(2) {
         let step = b.sub(pair[1].0, pair[0].0);
-        b.range_check(step, 32);
+        b.check_bits(step, 32);
     }
-    b.range_check(sorted[0].0, 32);
+    b.check_bits(sorted[0].0, 32);
     let mut totals = Vec::with_capacity(sorted.len());
     let mut running = zero;
     for (k, &(adapter, share)) in sorted.iter().enumerate() {
@@ -297,7 +298,7 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
         let step = b.sub(adapter, previous);
         let step = b.sub(step, one);
         let step = b.mul(step, real.target);
-        b.range_check(step, 32);
+        b.check_bits(step, 32);
     }
     let payee_leaves: Vec<HashOutTarget> = payees
         .iter()

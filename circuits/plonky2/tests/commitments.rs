@@ -112,11 +112,14 @@ fn witness(c: &CommitCircuit, epoch: &Epoch) -> PartialWitness<F> {
     pw
 }
 
-/// Proves; `None` when the prover refuses the witness (error or panic).
+/// Proves and verifies; `None` when the prover refuses the witness (error or panic) or the
+/// proof does not verify (the prover does not check every constraint: an out-of-range limb of
+/// a range-check gate still yields a proof, which verification rejects).
 fn prove(c: &CommitCircuit, pw: PartialWitness<F>) -> Option<ProofWithPublicInputs<F, C, D>> {
     catch_unwind(AssertUnwindSafe(|| c.data.prove(pw).ok()))
         .ok()
         .flatten()
+        .filter(|proof| c.data.verify(proof.clone()).is_ok())
 }
 
 fn expected_public_inputs(epoch: &Epoch) -> Vec<F> {

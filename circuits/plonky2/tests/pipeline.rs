@@ -119,8 +119,9 @@ fn three_batches_prove_verify_and_reject_tampering() {
         .unwrap();
     let prove_seconds = start.elapsed().as_secs_f64();
 
-    // One report per batch and per merge (padding merges too), then the final layer.
-    let final_bytes = {
+    // One report per batch and per merge (padding merges too), then the final and size-tuned
+    // layers.
+    let bundle_bytes = {
         let stages = stages.lock().unwrap();
         let batches: Vec<u64> = stages
             .iter()
@@ -140,9 +141,23 @@ fn three_batches_prove_verify_and_reject_tampering() {
             .filter(|s| matches!(s, AggregationStage::Merge { total: 3, .. }))
             .count();
         assert_eq!(merges, 3);
+        let final_bytes = stages
+            .iter()
+            .find_map(|s| match s {
+                AggregationStage::Final { proof_bytes, .. } => Some(*proof_bytes),
+                _ => None,
+            })
+            .expect("a final-layer stage");
         match stages.last() {
-            Some(AggregationStage::Final { proof_bytes, .. }) => *proof_bytes,
-            other => panic!("the last stage is {other:?}, not the final layer"),
+            // The size-tuned layer is what makes the bundle's proof small.
+            Some(AggregationStage::Shrunk { proof_bytes, .. }) => {
+                assert!(
+                    *proof_bytes < final_bytes * 2 / 3,
+                    "size-tuned proof {proof_bytes} B against the final layer's {final_bytes} B"
+                );
+                *proof_bytes
+            }
+            other => panic!("the last stage is {other:?}, not the size-tuned layer"),
         }
     };
 
@@ -161,7 +176,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
 
     // One public input flipped (epoch id), bundle.json claiming the flipped value so every
     // shape check passes: the proof itself fails.
-    let common = &circuits.last.data.common;
+    let common = &circuits.shrink.data.common;
     let proof_bytes = std::fs::read(dir.join("proof.bin")).unwrap();
     let mut proof = ProofWithPublicInputs::<F, Config, 2>::from_bytes(proof_bytes, common).unwrap();
     proof.public_inputs[0] += F::ONE;
@@ -191,7 +206,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     let key = circuits.merges[0]
         .data
         .verifier_data()
-        .to_bytes(&plonky2::util::serialization::DefaultGateSerializer)
+        .to_bytes(&zkattr_plonky2_gates::AttributionGateSerializer)
         .unwrap();
     let mut m = manifest(&foreign);
     m.verifying_key_digest = zkattr_plonky2::prover::verifying_key_digest(&key);
@@ -261,8 +276,9 @@ fn three_batches_prove_verify_and_reject_tampering() {
         let _ = std::fs::remove_dir_all(scratch(name));
     }
     eprintln!(
-        "agg-b4-t2-p8: circuits built in {build_seconds:.1} s, 3 batches + 3 merges + final proved in {prove_seconds:.1} s, final proof {} bytes, 2^{} rows",
-        final_bytes,
-        circuits.last.data.common.degree_bits()
+        "agg-b4-t2-p8: circuits built in {build_seconds:.1} s, 3 batches + 3 merges + final + size-tuned layer proved in {prove_seconds:.1} s, bundle proof {} bytes, final layer 2^{} rows, size-tuned layer 2^{} rows",
+        bundle_bytes,
+        circuits.last.data.common.degree_bits(),
+        circuits.shrink.data.common.degree_bits()
     );
 }

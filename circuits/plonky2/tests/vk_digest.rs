@@ -2,12 +2,16 @@
 //! A drift (any change to the statement circuit or plonky2's configuration) fails here; after a
 //! deliberate change, `ZKATTR_REGEN_VK=1 cargo test -p zkattr-plonky2 --test vk_digest --release`
 //! rebuilds every shape of the ladder and the pinned aggregation layouts and rewrites the file
-//! (`ZKATTR_REGEN_VK=aggregation`: the aggregation layouts only).
+//! (`ZKATTR_REGEN_VK=aggregation`: the aggregation layouts only; about 10 minutes, most of it
+//! the 100 default layouts' final circuits).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use zkattr_plonky2::epoch_prover::{AggregationCircuits, AggregationShape};
+use zkattr_plonky2::epoch_prover::{
+    default_layout_digests, AggregationCircuits, AggregationShape, DEFAULT_BATCH_CAP,
+    MAX_PAYEE_CAPACITY, MIN_PAYEE_CAPACITY, PINNED_DEFAULT_LEVELS,
+};
 use zkattr_plonky2::prover::{StatementCircuit, SHAPE_LADDER};
 use zkattr_plonky2::statement::StatementShape;
 
@@ -84,20 +88,44 @@ fn pinned_digests_match_the_circuits() {
         .all(|c| pinned.contains_key(&format!("{c}x{c}"))));
 }
 
+/// Every layout `zkattr prove` picks by default (batches of 2,048, up to 9 merge levels, every
+/// payee capacity), so a bundle of any epoch up to 2^20 queries verifies with `zkattr-verify`.
+/// Their circuits take minutes to build, so only regeneration rebuilds them; a change to the
+/// batch, merge or final circuit also moves the tests' small layouts above, which fails their
+/// proofs' verification and calls for regeneration of all.
+fn default_layouts() -> Vec<AggregationShape> {
+    let mut shapes = Vec::new();
+    for levels in 0..=PINNED_DEFAULT_LEVELS {
+        let mut payee_capacity = MIN_PAYEE_CAPACITY;
+        while payee_capacity <= MAX_PAYEE_CAPACITY {
+            shapes.push(AggregationShape {
+                batch_height: DEFAULT_BATCH_CAP.trailing_zeros(),
+                levels,
+                payee_capacity,
+            });
+            payee_capacity *= 2;
+        }
+    }
+    shapes
+}
+
 #[test]
 fn aggregation_layouts_are_pinned() {
     if regenerate().is_some() {
-        let fresh = AGGREGATION
+        let mut fresh: Vec<(String, String)> = AGGREGATION
             .iter()
             .map(|shape| {
                 let circuits = AggregationCircuits::build(*shape, &|_| {}).unwrap();
                 (shape.key(), circuits.digest_hex().unwrap())
             })
             .collect();
+        fresh.extend(
+            default_layout_digests(PINNED_DEFAULT_LEVELS, &|stage| eprintln!("{stage}")).unwrap(),
+        );
         update_pinned(fresh);
     }
     let pinned = read_pinned();
-    for shape in AGGREGATION {
+    for shape in AGGREGATION.into_iter().chain(default_layouts()) {
         let digest = pinned.get(&shape.key());
         assert!(
             digest.is_some_and(|d| d.starts_with("0x") && d.len() == 66),

@@ -1,0 +1,52 @@
+//! Rows of the plonky2 circuits, by part: `cargo run --release -p zkattr-plonky2 --example rows --
+//! 4 6 8` prints the gates one query's record, rule and leaves take, each ladder statement's
+//! degree, then each listed batch height's degree.
+
+use plonky2::plonk::circuit_builder::CircuitBuilder;
+use plonky2::plonk::circuit_data::CircuitConfig;
+use zkattr_plonky2::batch::BatchCircuit;
+use zkattr_plonky2::gadgets::{CommitmentInstructions, QueryTargets};
+use zkattr_plonky2::native::F;
+use zkattr_plonky2::prover::{StatementCircuit, SHAPE_LADDER};
+use zkattr_plonky2::rule::{check_rate, query_rule};
+use zkattr_plonky2::statement::{StatementShape, D};
+
+fn main() {
+    let mut b = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_zk_config());
+    let rate = b.add_virtual_target();
+    check_rate(&mut b, rate);
+    let start = b.num_gates();
+    let q = QueryTargets::new(&mut b);
+    let record = b.num_gates() - start;
+    let start = b.num_gates();
+    query_rule(&mut b, &q, rate);
+    let rule = b.num_gates() - start;
+    let start = b.num_gates();
+    b.activation_leaf(&q);
+    b.influence_leaf(&q);
+    let leaves = b.num_gates() - start;
+    println!("per query: record {record} gates, rule {rule}, leaves {leaves}");
+    for queries in SHAPE_LADDER {
+        let circuit = StatementCircuit::build(StatementShape {
+            queries,
+            payees: queries,
+        });
+        println!(
+            "statement {queries}: degree 2^{}",
+            circuit.data.common.degree_bits()
+        );
+    }
+    for height in std::env::args()
+        .skip(1)
+        .map(|a| a.parse::<u32>().expect("a batch height"))
+    {
+        let circuit = BatchCircuit::build(height);
+        let common = &circuit.data.common;
+        println!(
+            "batch height {height}: {} queries, degree 2^{}, gate types {}",
+            1u32 << height,
+            common.degree_bits(),
+            common.gates.len()
+        );
+    }
+}
