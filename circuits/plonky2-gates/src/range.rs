@@ -238,20 +238,11 @@ impl<F: RichField + Extendable<D>, const D: usize> PackedEvaluableBase<F, D> for
 
 /// Fills one op's limbs from its value. The top limb takes everything above the lower limbs,
 /// so a value out of range fails the top limb's digit constraint (and the proof), with no panic.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LimbGenerator {
     gate: RangeCheckGate,
     row: usize,
     op: usize,
-}
-
-impl Default for RangeCheckGate {
-    fn default() -> Self {
-        RangeCheckGate {
-            bits: 1,
-            num_ops: 1,
-        }
-    }
 }
 
 impl<F: RichField + Extendable<D>, const D: usize> SimpleGenerator<F, D> for LimbGenerator {

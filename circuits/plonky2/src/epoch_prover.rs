@@ -351,11 +351,7 @@ impl AggregationCircuits {
 
     /// The serialised verifying key written into bundles (`verifier.bin`).
     pub fn verifying_key_bytes(&self) -> Result<Vec<u8>, EpochProverError> {
-        self.verifier_data()
-            .to_bytes(&AttributionGateSerializer)
-            .map_err(|e| {
-                EpochProverError::Internal(format!("serialising the verifier data: {e:?}"))
-            })
+        verifier_data_bytes(&self.verifier_data())
     }
 
     /// The digest pinned in `params/plonky2_vk_digests.json` under [`AggregationShape::key`].
@@ -601,57 +597,64 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     format!("the prover panicked: {text}")
 }
 
+/// Verifier data as bundles carry it, read back by the verifier's gate serializer.
+fn verifier_data_bytes(
+    data: &VerifierCircuitData<F, Config, D>,
+) -> Result<Vec<u8>, EpochProverError> {
+    data.to_bytes(&AttributionGateSerializer)
+        .map_err(|e| EpochProverError::Internal(format!("serialising the verifier data: {e:?}")))
+}
+
 /// Merge levels of the pinned default layouts: batches of [`DEFAULT_BATCH_CAP`] under 9 levels
 /// hold 2^20 queries, past a 1M-query epoch.
 pub const PINNED_DEFAULT_LEVELS: u32 = 9;
 
-/// `(key, digest)` of every layout `zkattr prove` picks by default for epochs above the
-/// single-proof ladder: batches of [`DEFAULT_BATCH_CAP`], 0 to `max_levels` merge levels, and
-/// every payee capacity. Builds the batch circuit and each merge level once (a level's circuit
-/// depends only on the levels below it), then one final circuit and its size-tuned layer per
-/// `(levels, capacity)`: the same circuits [`AggregationCircuits::build`] makes for each of
-/// those shapes.
+/// Every layout `zkattr prove` picks by default for epochs above the single-proof ladder:
+/// batches of [`DEFAULT_BATCH_CAP`], 0 to `max_levels` merge levels, every payee capacity;
+/// ordered by levels, then capacity.
+pub fn default_layouts(max_levels: u32) -> Vec<AggregationShape> {
+    let capacity_bits = MIN_PAYEE_CAPACITY.trailing_zeros()..=MAX_PAYEE_CAPACITY.trailing_zeros();
+    (0..=max_levels)
+        .flat_map(|levels| {
+            capacity_bits.clone().map(move |bits| AggregationShape {
+                batch_height: DEFAULT_BATCH_CAP.trailing_zeros(),
+                levels,
+                payee_capacity: 1 << bits,
+            })
+        })
+        .collect()
+}
+
+/// `(key, digest)` of every [`default_layouts`] entry. Builds the batch circuit and each merge
+/// level once (a level's circuit depends only on the levels below it), then one final circuit
+/// and its size-tuned layer per layout: the same circuits [`AggregationCircuits::build`] makes
+/// for each of those shapes.
 pub fn default_layout_digests(
     max_levels: u32,
     progress: Progress<'_>,
 ) -> Result<Vec<(String, String)>, EpochProverError> {
     let batch_height = DEFAULT_BATCH_CAP.trailing_zeros();
-    let capacities: Vec<usize> = (MIN_PAYEE_CAPACITY.trailing_zeros()
-        ..=MAX_PAYEE_CAPACITY.trailing_zeros())
-        .map(|bits| 1 << bits)
-        .collect();
     let batch = BatchCircuit::build(batch_height);
     let mut child = batch.data.verifier_data();
+    let mut child_levels = 0;
     let mut digests = Vec::new();
-    for levels in 0..=max_levels {
-        if levels > 0 {
-            child = MergeCircuit::build(&child, batch_height + levels - 1)
+    for shape in default_layouts(max_levels) {
+        while child_levels < shape.levels {
+            child = MergeCircuit::build(&child, batch_height + child_levels)
                 .data
                 .verifier_data();
+            child_levels += 1;
         }
-        for &payee_capacity in &capacities {
-            let shape = AggregationShape {
-                batch_height,
-                levels,
-                payee_capacity,
-            };
-            let start = Instant::now();
-            let last = FinalCircuit::build(&child, batch_height + levels, payee_capacity);
-            let shrink = ShrinkCircuit::build(&last.data.verifier_data());
-            let bytes = shrink
-                .data
-                .verifier_data()
-                .to_bytes(&AttributionGateSerializer)
-                .map_err(|e| {
-                    EpochProverError::Internal(format!("serialising the verifier data: {e:?}"))
-                })?;
-            progress(&AggregationStage::Built {
-                circuit: format!("final and size-tuned layers of {}", shape.key()),
-                degree_bits: shrink.data.common.degree_bits(),
-                seconds: start.elapsed().as_secs_f64(),
-            });
-            digests.push((shape.key(), verifying_key_digest(&bytes)));
-        }
+        let start = Instant::now();
+        let last = FinalCircuit::build(&child, batch_height + shape.levels, shape.payee_capacity);
+        let shrink = ShrinkCircuit::build(&last.data.verifier_data());
+        let bytes = verifier_data_bytes(&shrink.data.verifier_data())?;
+        progress(&AggregationStage::Built {
+            circuit: format!("final and size-tuned layers of {}", shape.key()),
+            degree_bits: shrink.data.common.degree_bits(),
+            seconds: start.elapsed().as_secs_f64(),
+        });
+        digests.push((shape.key(), verifying_key_digest(&bytes)));
     }
     Ok(digests)
 }

@@ -64,10 +64,9 @@ fn limbs24<const D: usize>(b: &mut CircuitBuilder<F, D>, x: Target, bits: usize)
 where
     F: Extendable<D>,
 {
-    let mut widths = vec![LIMB_BITS; bits.div_ceil(LIMB_BITS)];
-    if let Some(top) = widths.last_mut() {
-        *top = bits - LIMB_BITS * (bits.div_ceil(LIMB_BITS) - 1);
-    }
+    let count = bits.div_ceil(LIMB_BITS);
+    let mut widths = vec![LIMB_BITS; count];
+    widths[count - 1] = bits - LIMB_BITS * (count - 1);
     b.split_limbs(x, &widths)
 }
 

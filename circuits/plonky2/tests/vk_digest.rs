@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use zkattr_plonky2::epoch_prover::{
-    default_layout_digests, AggregationCircuits, AggregationShape, DEFAULT_BATCH_CAP,
-    MAX_PAYEE_CAPACITY, MIN_PAYEE_CAPACITY, PINNED_DEFAULT_LEVELS,
+    default_layout_digests, default_layouts, AggregationCircuits, AggregationShape,
+    PINNED_DEFAULT_LEVELS,
 };
 use zkattr_plonky2::prover::{StatementCircuit, SHAPE_LADDER};
 use zkattr_plonky2::statement::StatementShape;
@@ -88,27 +88,6 @@ fn pinned_digests_match_the_circuits() {
         .all(|c| pinned.contains_key(&format!("{c}x{c}"))));
 }
 
-/// Every layout `zkattr prove` picks by default (batches of 2,048, up to 9 merge levels, every
-/// payee capacity), so a bundle of any epoch up to 2^20 queries verifies with `zkattr-verify`.
-/// Their circuits take minutes to build, so only regeneration rebuilds them; a change to the
-/// batch, merge or final circuit also moves the tests' small layouts above, which fails their
-/// proofs' verification and calls for regeneration of all.
-fn default_layouts() -> Vec<AggregationShape> {
-    let mut shapes = Vec::new();
-    for levels in 0..=PINNED_DEFAULT_LEVELS {
-        let mut payee_capacity = MIN_PAYEE_CAPACITY;
-        while payee_capacity <= MAX_PAYEE_CAPACITY {
-            shapes.push(AggregationShape {
-                batch_height: DEFAULT_BATCH_CAP.trailing_zeros(),
-                levels,
-                payee_capacity,
-            });
-            payee_capacity *= 2;
-        }
-    }
-    shapes
-}
-
 #[test]
 fn aggregation_layouts_are_pinned() {
     if regenerate().is_some() {
@@ -125,7 +104,15 @@ fn aggregation_layouts_are_pinned() {
         update_pinned(fresh);
     }
     let pinned = read_pinned();
-    for shape in AGGREGATION.into_iter().chain(default_layouts()) {
+    // Every default layout (batches of 2,048, up to 9 merge levels, every payee capacity), so a
+    // bundle of any epoch up to 2^20 queries verifies with `zkattr-verify`. Their circuits take
+    // minutes to build, so only regeneration rebuilds them; a change to the batch, merge or
+    // final circuit also moves the tests' small layouts above, whose proofs fail against their
+    // pins, which calls for regenerating all.
+    for shape in AGGREGATION
+        .into_iter()
+        .chain(default_layouts(PINNED_DEFAULT_LEVELS))
+    {
         let digest = pinned.get(&shape.key());
         assert!(
             digest.is_some_and(|d| d.starts_with("0x") && d.len() == 66),
