@@ -395,6 +395,11 @@ pub enum ServiceCommand {
         /// circuit's size, UNSAFE development parameters are generated and cached there.
         #[arg(long, env = "ZKATTR_PARAMS_DIR", default_value = "params")]
         params: PathBuf,
+        /// plonky2: prove every epoch in aggregated batches of at most this many queries (a
+        /// power of two). Default: one circuit up to 1,024 queries, batches of 2,048 above
+        /// (the pinned layouts).
+        #[arg(long)]
+        batch_size: Option<usize>,
     },
     /// Upload an epoch to a service and queue its proof.
     Submit {
@@ -468,6 +473,7 @@ async fn run_async(command: ServiceCommand) -> anyhow::Result<()> {
             tls_key,
             circuit_cache,
             params,
+            batch_size,
         } => {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(
@@ -489,6 +495,7 @@ async fn run_async(command: ServiceCommand) -> anyhow::Result<()> {
                     .map(|(cert, key)| crate::service::TlsFiles { cert, key }),
                 circuit_cache,
                 kzg_params_dir: params,
+                batch_size,
                 ..Default::default()
             };
             if config.token.is_none() && !listen.ip().is_loopback() {

@@ -77,6 +77,11 @@ enum Command {
         /// largest single circuit (1,024 queries) are aggregated in batches of up to 2,048.
         #[arg(long)]
         batch_size: Option<usize>,
+        /// plonky2, aggregated epochs: keep each finished batch and merge proof in this folder;
+        /// rerun the same command after an interruption and it resumes from them. Emptied
+        /// once the bundle is written.
+        #[arg(long)]
+        checkpoint_dir: Option<PathBuf>,
     },
     /// Generate an epoch, print its payouts and commitments in both families, then prove it
     /// with plonky2 and verify the bundle.
@@ -193,6 +198,7 @@ fn prove_aggregated(
     epoch: &Epoch,
     out: &Path,
     batch_size: Option<usize>,
+    checkpoint_dir: Option<&Path>,
 ) -> Result<zkattr_model::bundle::BundleManifest> {
     use zkattr_plonky2::epoch_prover::{shape_for_epoch, AggregationCircuits, DEFAULT_BATCH_CAP};
     let shape = shape_for_epoch(epoch, batch_size.unwrap_or(DEFAULT_BATCH_CAP))?;
@@ -215,7 +221,10 @@ fn prove_aggregated(
         ),
     );
     let circuits = AggregationCircuits::build(shape, &report)?;
-    let manifest = circuits.prove_into(epoch, out, &report)?;
+    let manifest = match checkpoint_dir {
+        Some(dir) => circuits.prove_into_resumable(epoch, out, dir, &report)?,
+        None => circuits.prove_into(epoch, out, &report)?,
+    };
     drop(progress);
     let key = manifest.shape.key();
     if zkattr_verifier::bundle::pinned_plonky2_digest(&key).as_ref()
@@ -413,15 +422,16 @@ fn run(cli: Cli) -> Result<()> {
             out,
             params,
             batch_size,
+            checkpoint_dir,
         } => {
             let epoch = input.load()?;
             // The progress bars end with their blocks, before the summary line.
             let (manifest, proof_kind) = match backend {
-                Backend::Halo2 if batch_size.is_some() => {
-                    bail!("--batch-size applies to the plonky2 backend only (halo2 aggregation is not built)")
+                Backend::Halo2 if batch_size.is_some() || checkpoint_dir.is_some() => {
+                    bail!("--batch-size and --checkpoint-dir apply to the plonky2 backend only (halo2 aggregation is not built)")
                 }
                 Backend::Plonky2 if batch_size.is_some() || !fits_one_plonky2_circuit(&epoch)? => (
-                    prove_aggregated(&epoch, &out, batch_size)?,
+                    prove_aggregated(&epoch, &out, batch_size, checkpoint_dir.as_deref())?,
                     "aggregated proof",
                 ),
                 Backend::Halo2 => {

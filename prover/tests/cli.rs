@@ -217,6 +217,11 @@ fn prove_aggregates_batches_and_the_bundle_verifies() {
         epoch.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // A checkpoint folder left by another epoch's run: its proofs are not used.
+    let checkpoints = dir.join("checkpoints");
+    std::fs::create_dir_all(&checkpoints).unwrap();
+    std::fs::write(checkpoints.join("identity"), "another run").unwrap();
+    std::fs::write(checkpoints.join("L0-0.proof"), "not this epoch's proof").unwrap();
     let o = zkattr(&[
         "prove",
         epoch.to_str().unwrap(),
@@ -224,6 +229,8 @@ fn prove_aggregates_batches_and_the_bundle_verifies() {
         bundle.to_str().unwrap(),
         "--batch-size",
         "4",
+        "--checkpoint-dir",
+        checkpoints.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
@@ -239,6 +246,11 @@ fn prove_aggregates_batches_and_the_bundle_verifies() {
         assert!(err.contains(needle), "{needle:?} not in {err}");
     }
     assert!(!err.contains("warning"), "{err}");
+    assert!(!err.contains("restored"), "{err}");
+    assert!(
+        !checkpoints.exists(),
+        "checkpoints kept after the bundle was written"
+    );
     assert!(stdout(&o).contains("agg-b4-t1-p8 aggregated proof"));
     let verified = zkattr_verifier::bundle::verify_bundle(&bundle).unwrap();
     assert_eq!(verified.shape, "agg-b4-t1-p8");

@@ -1,6 +1,6 @@
 //! The gRPC service in-process: submit, watch, fetch and verify; idempotent submission; the
 //! CSV pair from two uploads; cancel; queue limit; bad and truncated uploads refused while a job
-//! keeps running; bearer-token auth and TLS.
+//! keeps running; bearer-token auth and TLS; epochs above one circuit planned as aggregated.
 
 mod common;
 
@@ -8,6 +8,7 @@ use common::*;
 use tonic::Code;
 use zkattr_prover::client::{self, PartData};
 use zkattr_prover::proto;
+use zkattr_prover::service::{self, ServiceConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_watch_fetch_verify_and_resubmit() {
@@ -412,7 +413,38 @@ async fn queue_limit_cancel_and_unknown_jobs() {
         .expect("list")
         .into_inner();
     assert_eq!(queued.jobs.len(), 2);
+
+    // Above the largest single circuit (1,024 queries) plonky2 jobs are planned as aggregated
+    // batches of 2,048 (the pinned layouts); halo2 keeps its own limit.
+    client
+        .cancel_job(proto::CancelJobRequest {
+            job_id: b.job_id.clone(),
+        })
+        .await
+        .expect("cancel b (the queue is full)");
+    let large = small_epoch(13, 1100);
+    let aggregated = job_of(
+        &submit_json(&mut client, json_bytes(&large))
+            .await
+            .expect("a 1,100-query epoch is accepted"),
+    );
+    assert_eq!(aggregated.shape, "agg-b2048-t0-p8");
+    assert_eq!(aggregated.state(), proto::JobState::Queued);
     running.shutdown().await.expect("shutdown");
+    // A batch size that is not a power of two is refused at start-up.
+    let refused = service::start(
+        ServiceConfig {
+            batch_size: Some(3),
+            ..Default::default()
+        },
+        None,
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(service::ServiceError::BatchSize(3))),
+        "{:?}",
+        refused.err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

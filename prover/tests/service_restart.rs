@@ -1,6 +1,7 @@
 //! No job is lost: the real `zkattr serve` is SIGKILLed while proving; after a restart on the
 //! same data directory the job is proved again and its bundle verifies; a finished job and its
-//! bundle survive a further restart.
+//! bundle survive a further restart. An aggregated job killed after a batch proof resumes from
+//! its checkpoints instead of starting over.
 
 mod common;
 
@@ -30,6 +31,11 @@ impl Drop for Server {
 
 /// Starts `zkattr serve` and returns it with the address it printed.
 fn serve(data: &Path) -> (Server, String) {
+    serve_with(data, &[])
+}
+
+/// [`serve`] with more flags.
+fn serve_with(data: &Path, flags: &[&str]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zkattr"))
         .args([
             "serve",
@@ -40,6 +46,7 @@ fn serve(data: &Path) -> (Server, String) {
             "--token",
             "t0k",
         ])
+        .args(flags)
         .arg("--data-dir")
         .arg(data)
         .env("RUST_LOG", "warn")
@@ -60,6 +67,33 @@ fn serve(data: &Path) -> (Server, String) {
     (Server(child), format!("http://{addr}"))
 }
 
+/// Watches a job until `reached` holds for an update, which it returns; the job must not end
+/// before.
+async fn watch_until(
+    c: &mut client::Client,
+    job_id: &str,
+    reached: impl Fn(&proto::Job) -> bool,
+) -> proto::Job {
+    let mut stream = c
+        .watch_job(proto::WatchJobRequest {
+            job_id: job_id.to_string(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    loop {
+        let update = stream
+            .message()
+            .await
+            .expect("watch stream")
+            .expect("update");
+        assert!(!client::is_terminal(update.state()), "{update:?}");
+        if reached(&update) {
+            return update;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_survives_sigkill_mid_proof_and_restarts() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -75,24 +109,10 @@ async fn a_job_survives_sigkill_mid_proof_and_restarts() {
             .expect("submit"),
     );
     // Wait for PROVING, then kill the process without warning.
-    let mut stream = c
-        .watch_job(proto::WatchJobRequest {
-            job_id: job.job_id.clone(),
-        })
-        .await
-        .expect("watch")
-        .into_inner();
-    loop {
-        let update = stream
-            .message()
-            .await
-            .expect("watch stream")
-            .expect("update");
-        assert!(!client::is_terminal(update.state()), "{update:?}");
-        if update.state() == proto::JobState::Proving {
-            break;
-        }
-    }
+    watch_until(&mut c, &job.job_id, |update| {
+        update.state() == proto::JobState::Proving
+    })
+    .await;
     first.kill();
     drop(c);
 
@@ -130,4 +150,103 @@ async fn a_job_survives_sigkill_mid_proof_and_restarts() {
         .expect("resubmit");
     assert!(resubmitted.deduplicated);
     assert_eq!(job_of(&resubmitted).state(), proto::JobState::Done);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aggregated_job_resumes_from_its_checkpoints_after_sigkill() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    // Batches of 4: twelve queries are three batch proofs and three merges (agg-b4-t2-p8).
+    let flags = ["--batch-size", "4"];
+    let epoch = small_epoch(22, 12);
+
+    let (mut first, url) = serve_with(&data, &flags);
+    let mut c = client::connect(&url, Some("t0k"), None)
+        .await
+        .expect("connect");
+    let job = job_of(
+        &submit_json(&mut c, json_bytes(&epoch))
+            .await
+            .expect("submit"),
+    );
+    assert_eq!(job.shape, "agg-b4-t2-p8");
+    // Wait for the first batch proof (it is on disk before it is reported), then kill.
+    let update = watch_until(&mut c, &job.job_id, |update| {
+        update.message.starts_with("batch ") && update.message.contains(" proved in ")
+    })
+    .await;
+    assert_eq!(update.batch_count, 3, "{update:?}");
+    first.kill();
+    drop(c);
+    let checkpoints = data.join("checkpoints").join(&job.job_id);
+    assert!(
+        checkpoints.join("identity").exists(),
+        "no checkpoint folder at {}",
+        checkpoints.display()
+    );
+
+    let (_second, url) = serve_with(&data, &flags);
+    let mut c = client::connect(&url, Some("t0k"), None)
+        .await
+        .expect("connect");
+    let mut updates = Vec::new();
+    let done = client::watch(&mut c, &job.job_id, |job| updates.push(job.clone()))
+        .await
+        .expect("watch");
+    assert_eq!(done.state(), proto::JobState::Done, "{done:?}");
+    assert_eq!(done.attempts, 2);
+    let messages: Vec<&str> = updates.iter().map(|u| u.message.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("restored from a checkpoint")),
+        "nothing was restored: {messages:?}"
+    );
+    let proved_again = messages
+        .iter()
+        .filter(|m| m.starts_with("batch ") && m.contains(" proved in "))
+        .count();
+    assert!(
+        proved_again < 3,
+        "every batch was proved again: {messages:?}"
+    );
+    // Merges and the last layers are reported as aggregating, after every batch.
+    assert!(
+        updates
+            .iter()
+            .any(|u| u.state() == proto::JobState::Aggregating && u.batch_index == 3),
+        "{updates:?}"
+    );
+    let verified = fetch_and_verify(&mut c, &job.job_id, &dir.path().join("b")).await;
+    assert_eq!(verified.statement.epoch_id, 22);
+    // The layout's key is served (from the circuits this job built) and is the pinned one.
+    let key = c
+        .get_verifying_key(proto::GetVerifyingKeyRequest {
+            shape: "agg-b4-t2-p8".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("verifying key")
+        .into_inner();
+    assert_eq!(key.digest, key.pinned_digest);
+    assert_eq!(key.digest, done.verifying_key_digest);
+    // Not canonical, not a power of two, truncated, batches above --batch-size.
+    for bad in ["agg-b4-t02-p8", "agg-b3-t2-p8", "agg-b4-t2", "agg-b8-t1-p8"] {
+        let refused = c
+            .get_verifying_key(proto::GetVerifyingKeyRequest {
+                shape: bad.into(),
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(
+            refused.map_err(|s| s.code()).err(),
+            Some(tonic::Code::InvalidArgument),
+            "{bad}"
+        );
+    }
+    assert!(
+        !checkpoints.exists(),
+        "the checkpoints outlived the job: {}",
+        checkpoints.display()
+    );
 }

@@ -6,15 +6,16 @@
 //! Memory: the epoch is held once; each batch's witness lives only while its proof is made,
 //! and the depth-first merge order keeps at most about `levels` proofs per worker waiting.
 
-use crate::aggregate::{listed_payees, AggregateError, Challenges, ListedPayee};
+use crate::aggregate::{listed_payees, AggregateError, BatchSummary, Challenges, ListedPayee};
 use crate::batch::BatchCircuit;
 use crate::final_layer::FinalCircuit;
 use crate::merge::MergeCircuit;
-use crate::native::F;
+use crate::native::{limbs, F};
 use crate::prover::{verifying_key_digest, Config};
 use crate::shrink::ShrinkCircuit;
 use crate::statement::{StatementPublicInputs, D};
 use crate::GoldilocksFamily;
+use plonky2::field::types::Field;
 use plonky2::plonk::circuit_data::VerifierCircuitData;
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use std::fmt;
@@ -66,6 +67,11 @@ pub enum EpochProverError {
     Proving { stage: String, message: String },
     #[error("cannot write {path}: {source}")]
     Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot use the checkpoint folder {path}: {source}")]
+    CheckpointDir {
         path: String,
         source: std::io::Error,
     },
@@ -163,6 +169,22 @@ pub enum AggregationStage {
         total: usize,
         seconds: f64,
     },
+    /// The proof of the node at (`level`, `index`) was taken from a checkpoint of an earlier
+    /// run (level 0: a batch); it stands for `batches` batches and `merges` merges, counted as
+    /// done.
+    Restored {
+        level: u32,
+        index: u64,
+        batches: usize,
+        merges: usize,
+    },
+    /// A finished proof could not be saved as a checkpoint (proving goes on; a restart would
+    /// prove that node again).
+    CheckpointNotSaved {
+        level: u32,
+        index: u64,
+        reason: String,
+    },
     /// The final layer is proved.
     Final { seconds: f64, proof_bytes: usize },
     /// The size-tuned layer over the final proof is proved: the bundle's proof.
@@ -202,6 +224,26 @@ impl fmt::Display for AggregationStage {
                 f,
                 "merge {index} at level {level} proved in {seconds:.1} s ({done}/{total} merges)"
             ),
+            AggregationStage::Restored {
+                level: 0, index, ..
+            } => write!(f, "batch {index} restored from a checkpoint"),
+            AggregationStage::Restored {
+                level,
+                index,
+                batches,
+                merges,
+            } => write!(
+                f,
+                "merge {index} at level {level} restored from a checkpoint ({batches} batches, {merges} merges)"
+            ),
+            AggregationStage::CheckpointNotSaved {
+                level,
+                index,
+                reason,
+            } => write!(
+                f,
+                "warning: the proof at level {level}, index {index} was not saved as a checkpoint: {reason}"
+            ),
             AggregationStage::Final {
                 seconds,
                 proof_bytes,
@@ -222,6 +264,92 @@ impl fmt::Display for AggregationStage {
 
 /// A progress callback; called from the rayon workers.
 pub type Progress<'a> = &'a (dyn Fn(&AggregationStage) + Sync);
+
+/// Where a run keeps the proofs of its finished batches and merges, so that a run stopped
+/// midway (a crash, a restart of the service) resumes from them instead of from scratch.
+/// Called from the rayon workers. A proof read back is checked before use (it must verify
+/// against this run's circuit and name this node and this epoch's challenges); anything else is
+/// ignored and the node proved again.
+pub trait Checkpoints: Sync {
+    /// The serialised proof of the node at (`level`, `index`) kept by an earlier run, if any.
+    fn load(&self, level: u32, index: u64) -> Option<Vec<u8>>;
+    /// Keeps the serialised proof of the node at (`level`, `index`).
+    fn store(&self, level: u32, index: u64, proof: &[u8]) -> Result<(), String>;
+}
+
+/// No checkpoints: every node is proved.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoCheckpoints;
+
+impl Checkpoints for NoCheckpoints {
+    fn load(&self, _level: u32, _index: u64) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn store(&self, _level: u32, _index: u64, _proof: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Checkpoints in a folder: one file per node (`L{level}-{index}.proof`, written to a temporary
+/// name and renamed, so a crash never leaves half a proof), and an `identity` file naming the
+/// epoch and layout they belong to.
+#[derive(Debug)]
+pub struct CheckpointDir {
+    dir: std::path::PathBuf,
+}
+
+impl CheckpointDir {
+    const IDENTITY: &'static str = "identity";
+
+    /// Opens (creating) `dir` for the run named `identity` (from
+    /// [`AggregationCircuits::checkpoint_identity`]). Proofs of another run found there are
+    /// deleted. Returns the folder and how many proofs of this run it already holds.
+    pub fn open(dir: &Path, identity: &str) -> std::io::Result<(Self, usize)> {
+        std::fs::create_dir_all(dir)?;
+        let identity_path = dir.join(Self::IDENTITY);
+        let same_run = std::fs::read_to_string(&identity_path)
+            .map(|found| found == identity)
+            .unwrap_or(false);
+        let mut kept = 0;
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let is_proof = path.extension().is_some_and(|e| e == "proof");
+            if same_run && is_proof {
+                kept += 1;
+            } else if !same_run && (is_proof || path.extension().is_some_and(|e| e == "tmp")) {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        if !same_run {
+            std::fs::write(&identity_path, identity)?;
+        }
+        Ok((
+            CheckpointDir {
+                dir: dir.to_path_buf(),
+            },
+            kept,
+        ))
+    }
+
+    fn path(&self, level: u32, index: u64) -> std::path::PathBuf {
+        self.dir.join(format!("L{level}-{index}.proof"))
+    }
+}
+
+impl Checkpoints for CheckpointDir {
+    fn load(&self, level: u32, index: u64) -> Option<Vec<u8>> {
+        std::fs::read(self.path(level, index)).ok()
+    }
+
+    fn store(&self, level: u32, index: u64, proof: &[u8]) -> Result<(), String> {
+        let path = self.path(level, index);
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, proof)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
 
 /// Every circuit of one [`AggregationShape`], built once and reused for every batch and merge
 /// (and for further epochs of the same shape).
@@ -256,7 +384,23 @@ struct Run<'a> {
     merges: usize,
     batches_done: AtomicUsize,
     merges_done: AtomicUsize,
+    checkpoints: &'a dyn Checkpoints,
     progress: Progress<'a>,
+}
+
+impl Run<'_> {
+    /// Batches and merges (the node's own included) under the node at (`level`, `index`); nodes
+    /// wholly right of the last batch do not exist.
+    fn nodes_under(&self, level: u32, index: u64) -> (usize, usize) {
+        let exists = |l: u32, i: u64| (i << l) < self.batches as u64;
+        let count = |l: u32| {
+            let first = index << (level - l);
+            let end = (index + 1) << (level - l);
+            (first..end).take_while(|&i| exists(l, i)).count()
+        };
+        let merges = (1..=level).map(count).sum();
+        (count(0), merges)
+    }
 }
 
 impl AggregationCircuits {
@@ -380,6 +524,18 @@ impl AggregationCircuits {
         challenges: Challenges,
         progress: Progress<'_>,
     ) -> Result<Proof, EpochProverError> {
+        self.prove_root_resumable(epoch, challenges, &NoCheckpoints, progress)
+    }
+
+    /// [`Self::prove_root`], keeping every batch and merge proof in `checkpoints` and taking
+    /// the ones an earlier run of the same epoch kept instead of proving them again.
+    pub fn prove_root_resumable(
+        &self,
+        epoch: &Epoch,
+        challenges: Challenges,
+        checkpoints: &dyn Checkpoints,
+        progress: Progress<'_>,
+    ) -> Result<Proof, EpochProverError> {
         let batches = epoch.queries.len().div_ceil(self.shape.batch_size()).max(1);
         if batches > 1 << self.shape.levels {
             return Err(EpochProverError::ShapeMismatch {
@@ -402,6 +558,7 @@ impl AggregationCircuits {
             merges,
             batches_done: AtomicUsize::new(0),
             merges_done: AtomicUsize::new(0),
+            checkpoints,
             progress,
         };
         // A constraint the honest witness misses makes plonky2 panic; report it as an error.
@@ -413,6 +570,68 @@ impl AggregationCircuits {
 
     /// The proof of the subtree at (`level`, `index`); its children in parallel.
     fn prove_node(&self, run: &Run<'_>, level: u32, index: u64) -> Result<Proof, EpochProverError> {
+        if let Some(proof) = self.restore(run, level, index) {
+            let (batches, merges) = run.nodes_under(level, index);
+            run.batches_done.fetch_add(batches, Ordering::Relaxed);
+            run.merges_done.fetch_add(merges, Ordering::Relaxed);
+            (run.progress)(&AggregationStage::Restored {
+                level,
+                index,
+                batches,
+                merges,
+            });
+            return Ok(proof);
+        }
+        let proof = self.prove_fresh(run, level, index)?;
+        if let Err(reason) = run.checkpoints.store(level, index, &proof.to_bytes()) {
+            (run.progress)(&AggregationStage::CheckpointNotSaved {
+                level,
+                index,
+                reason,
+            });
+        }
+        Ok(proof)
+    }
+
+    /// The checkpointed proof of (`level`, `index`) if there is one and it is this node's of
+    /// this epoch: it parses under the node's circuit, names this epoch's parameters, this
+    /// height, index and challenges, and verifies.
+    fn restore(&self, run: &Run<'_>, level: u32, index: u64) -> Option<Proof> {
+        let bytes = run.checkpoints.load(level, index)?;
+        let data = match level {
+            0 => &self.batch.data,
+            l => &self.merges.get(l as usize - 1)?.data,
+        };
+        let proof = Proof::from_bytes(bytes, &data.common).ok()?;
+        let params = run.epoch.params;
+        let mut expected_head = limbs(params.epoch_id).to_vec();
+        expected_head.extend([
+            F::from_canonical_u16(params.rate_bps),
+            F::from_canonical_u32(self.shape.batch_height + level),
+            F::from_canonical_u64(index),
+        ]);
+        let challenges: Vec<F> = run
+            .challenges
+            .alpha
+            .0
+            .into_iter()
+            .chain(run.challenges.beta.0)
+            .collect();
+        let pis = &proof.public_inputs;
+        let at = BatchSummary::CHALLENGES_AT;
+        let names_this_node = pis.len() == BatchSummary::LEN
+            && pis[..expected_head.len()] == expected_head[..]
+            && pis[at..at + 4] == challenges[..];
+        (names_this_node && data.verify(proof.clone()).is_ok()).then_some(proof)
+    }
+
+    /// Proves the node at (`level`, `index`): a batch, or a merge over its children.
+    fn prove_fresh(
+        &self,
+        run: &Run<'_>,
+        level: u32,
+        index: u64,
+    ) -> Result<Proof, EpochProverError> {
         let start = Instant::now();
         if level == 0 {
             let size = self.shape.batch_size();
@@ -494,6 +713,50 @@ impl AggregationCircuits {
         let start = Instant::now();
         let root = self.prove_root(epoch, prepared.challenges, progress)?;
         self.finish(epoch, &prepared, &root, start, out, progress)
+    }
+
+    /// [`Self::prove_into`], keeping batch and merge proofs in the folder `checkpoints` (see
+    /// [`CheckpointDir`]): run again after an interruption with the same folder, it proves only
+    /// what the earlier run had not finished. The folder is emptied once the bundle is written.
+    pub fn prove_into_resumable(
+        &self,
+        epoch: &Epoch,
+        out: &Path,
+        checkpoints: &Path,
+        progress: Progress<'_>,
+    ) -> Result<BundleManifest, EpochProverError> {
+        let prepared = self.prepare(epoch)?;
+        let folder_error = |source| EpochProverError::CheckpointDir {
+            path: checkpoints.display().to_string(),
+            source,
+        };
+        let (folder, _kept) =
+            CheckpointDir::open(checkpoints, &self.checkpoint_identity(&prepared))
+                .map_err(folder_error)?;
+        let start = Instant::now();
+        let root = self.prove_root_resumable(epoch, prepared.challenges, &folder, progress)?;
+        let manifest = self.finish(epoch, &prepared, &root, start, out, progress)?;
+        std::fs::remove_dir_all(checkpoints).map_err(folder_error)?;
+        Ok(manifest)
+    }
+
+    /// Names a run for [`CheckpointDir::open`]: the layout and the epoch's challenges, a hash
+    /// of its three commitments (so of every log record and of the payout list).
+    pub fn checkpoint_identity(&self, prepared: &Prepared) -> String {
+        use plonky2::field::types::PrimeField64;
+        let challenges: Vec<String> = prepared
+            .challenges
+            .alpha
+            .0
+            .iter()
+            .chain(&prepared.challenges.beta.0)
+            .map(|f| format!("{:016x}", f.to_canonical_u64()))
+            .collect();
+        format!(
+            "zkattr plonky2 checkpoints v1\nlayout {}\nchallenges {}\n",
+            self.shape.key(),
+            challenges.join(" ")
+        )
     }
 
     /// The native pass before proving: settlement, commitments, payout table, challenges and

@@ -249,3 +249,15 @@ fn merges_of_mismatched_children_are_rejected() {
     assert_eq!(err, AggregateError::NotTheRoot { index: 1 });
     assert_eq!(root.index, 0);
 }
+
+#[test]
+fn summary_layout_constants_name_the_challenges() {
+    let e = epoch(5);
+    let (_, _, ch) = published(&e);
+    let summary = &batches(&e, 4, ch)[1];
+    let fields = summary.to_fields();
+    assert_eq!(fields.len(), BatchSummary::LEN);
+    let at = BatchSummary::CHALLENGES_AT;
+    assert_eq!(fields[at..at + 2], ch.alpha.0);
+    assert_eq!(fields[at + 2..at + 4], ch.beta.0);
+}

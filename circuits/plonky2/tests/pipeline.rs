@@ -3,13 +3,15 @@
 //! the bundle verifies with the verifier crate against the pinned digest and its payouts are
 //! the reference's. A flipped public input, a foreign final key and an altered payout list are
 //! rejected, and the batch circuit alone exposes the native summary of a partial batch and
-//! refuses records out of order. (Tampered, swapped and dropped batches: tests/merge.rs and
+//! refuses records out of order. A run interrupted after two proofs resumes from its checkpoints
+//! to the same root, and a corrupted checkpoint is proved again. (Tampered, swapped and dropped batches: tests/merge.rs and
 //! tests/aggregate.rs.) One test, so every circuit is built once.
 
 use plonky2::field::types::Field;
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 use zkattr_model::bundle::{BundleManifest, PublicStatement, MANIFEST};
@@ -18,7 +20,8 @@ use zkattr_model::{payout_report, Epoch};
 use zkattr_plonky2::aggregate::aggregate_epoch;
 use zkattr_plonky2::batch::expected_summary;
 use zkattr_plonky2::epoch_prover::{
-    shape_for_epoch, AggregationCircuits, AggregationShape, AggregationStage, EpochProverError,
+    shape_for_epoch, AggregationCircuits, AggregationShape, AggregationStage, CheckpointDir,
+    Checkpoints, EpochProverError,
 };
 use zkattr_plonky2::native::F;
 use zkattr_plonky2::prover::Config;
@@ -46,6 +49,54 @@ fn manifest(dir: &Path) -> BundleManifest {
 
 fn write_manifest(dir: &Path, m: &BundleManifest) {
     std::fs::write(dir.join(MANIFEST), serde_json::to_vec_pretty(m).unwrap()).unwrap();
+}
+
+/// Checkpoints that keep `left` proofs and then die like a killed process would.
+struct CrashAfter<'a> {
+    inner: &'a CheckpointDir,
+    left: AtomicUsize,
+}
+
+impl Checkpoints for CrashAfter<'_> {
+    fn load(&self, level: u32, index: u64) -> Option<Vec<u8>> {
+        self.inner.load(level, index)
+    }
+
+    fn store(&self, level: u32, index: u64, proof: &[u8]) -> Result<(), String> {
+        if self
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_err()
+        {
+            panic!("simulated crash");
+        }
+        self.inner.store(level, index, proof)
+    }
+}
+
+/// (restored batches + proved batches, restored merges + proved merges, batches proved).
+fn node_counts(stages: &[AggregationStage]) -> (usize, usize, Vec<u64>) {
+    let (mut batches, mut merges, mut proved) = (0, 0, Vec::new());
+    for stage in stages {
+        match stage {
+            AggregationStage::Restored {
+                batches: b,
+                merges: m,
+                ..
+            } => {
+                batches += b;
+                merges += m;
+            }
+            AggregationStage::Batch { index, .. } => {
+                batches += 1;
+                proved.push(*index);
+            }
+            AggregationStage::Merge { .. } => merges += 1,
+            _ => {}
+        }
+    }
+    proved.sort_unstable();
+    (batches, merges, proved)
 }
 
 fn epoch() -> Epoch {
@@ -265,7 +316,61 @@ fn three_batches_prove_verify_and_reject_tampering() {
         matches!(forged, Ok(Ok(proof)) if circuits.last.data.verify(proof.clone()).is_ok());
     assert!(!accepted, "an altered payout list was accepted");
 
+    // Resuming. A run that dies after saving two proofs; a run over the same checkpoint folder
+    // takes them and proves only the rest, to the same root.
+    let folder = scratch("checkpoints");
+    let identity = circuits.checkpoint_identity(&prepared);
+    let (saved, kept) = CheckpointDir::open(&folder, &identity).unwrap();
+    assert_eq!(kept, 0);
+    let crashing = CrashAfter {
+        inner: &saved,
+        left: AtomicUsize::new(2),
+    };
+    let died = circuits.prove_root_resumable(&epoch, prepared.challenges, &crashing, &|_| {});
+    assert!(
+        matches!(&died, Err(EpochProverError::Internal(m)) if m.contains("simulated crash")),
+        "{died:?}"
+    );
+    let (saved, kept) = CheckpointDir::open(&folder, &identity).unwrap();
+    assert_eq!(kept, 2);
+    let run = |checkpoints: &CheckpointDir| {
+        let stages = Mutex::new(Vec::new());
+        let root = circuits
+            .prove_root_resumable(&epoch, prepared.challenges, checkpoints, &|s| {
+                stages.lock().unwrap().push(s.clone())
+            })
+            .unwrap();
+        (root, stages.into_inner().unwrap())
+    };
+    let (resumed, stages) = run(&saved);
+    assert_eq!(resumed.public_inputs, root.public_inputs);
+    let (batches, merges, proved) = node_counts(&stages);
+    assert_eq!((batches, merges), (3, 3), "{stages:?}");
+    assert!(proved.len() < 3, "nothing was restored: {stages:?}");
+    // A corrupted batch proof is proved again; the nodes above it were deleted.
+    let batch_1 = folder.join("L0-1.proof");
+    let mut bytes = std::fs::read(&batch_1).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&batch_1, bytes).unwrap();
+    for above in ["L1-0.proof", "L2-0.proof"] {
+        std::fs::remove_file(folder.join(above)).unwrap();
+    }
+    let (again, stages) = run(&saved);
+    assert_eq!(again.public_inputs, root.public_inputs);
+    let (batches, merges, proved) = node_counts(&stages);
+    assert_eq!((batches, merges, proved), (3, 3, vec![1]), "{stages:?}");
+    // Another epoch's run empties the folder.
+    let (_, kept) = CheckpointDir::open(&folder, "another run").unwrap();
+    assert_eq!(kept, 0);
+    assert!(std::fs::read_dir(&folder).unwrap().all(|e| e
+        .unwrap()
+        .path()
+        .extension()
+        .is_none_or(|x| x != "proof")));
+
     for name in [
+        "checkpoints",
         "honest",
         "flipped",
         "claimed",

@@ -34,7 +34,7 @@ pub fn is_hex_digest(name: &str) -> bool {
 impl Artifacts {
     /// Creates the folders under `root` and empties `tmp/`.
     pub fn open(root: &Path) -> std::io::Result<Self> {
-        for sub in ["parts", "bundles", "keys", "tmp"] {
+        for sub in ["parts", "bundles", "keys", "tmp", "checkpoints"] {
             std::fs::create_dir_all(root.join(sub))?;
         }
         for entry in std::fs::read_dir(root.join("tmp"))? {
@@ -73,6 +73,34 @@ impl Artifacts {
 
     pub fn bundle_dir(&self, job_id: &str) -> PathBuf {
         self.root.join("bundles").join(job_id)
+    }
+
+    /// Where a job keeps its batch and merge proofs until it ends (so a restart resumes).
+    pub fn checkpoint_dir(&self, job_id: &str) -> PathBuf {
+        self.root.join("checkpoints").join(job_id)
+    }
+
+    /// Job ids with a checkpoint folder.
+    pub fn checkpointed_jobs(&self) -> std::io::Result<Vec<String>> {
+        let mut jobs = Vec::new();
+        for entry in std::fs::read_dir(self.root.join("checkpoints"))? {
+            if let Ok(name) = entry?.file_name().into_string() {
+                jobs.push(name);
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Removes a job's checkpoints (nothing to do if it has none).
+    pub fn remove_checkpoints(&self, job_id: &str) {
+        let dir = self.checkpoint_dir(job_id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %dir.display(), error = %e, "cannot remove checkpoints")
+            }
+        }
     }
 
     pub fn key_path(&self, backend: &str, shape: &str) -> PathBuf {

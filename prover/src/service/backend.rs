@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex};
 use thiserror::Error;
 use zkattr_model::bundle::BundleManifest;
 use zkattr_model::Epoch;
+use zkattr_plonky2::epoch_prover::{
+    AggregationCircuits, AggregationShape, AggregationStage, DEFAULT_BATCH_CAP,
+};
 use zkattr_plonky2::prover::{shape_for, StatementCircuit, SHAPE_LADDER};
 use zkattr_plonky2::statement::StatementShape;
 use zkattr_verifier::bundle::{pinned_plonky2_digest, verifying_key_digest};
@@ -53,10 +56,34 @@ pub enum BackendError {
 /// What proving an epoch takes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    /// The circuit, e.g. `16x16`.
+    /// The circuit, e.g. `16x16`, or the aggregation layout, e.g. `agg-b2048-t6-p4096`.
     pub shape: String,
-    /// Batch proofs (more than one only once aggregation lands).
+    /// Batch proofs (one for a single circuit).
     pub batches: u32,
+}
+
+/// One progress report of a proof in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProveProgress<'a> {
+    /// What is happening, in words.
+    pub message: &'a str,
+    /// Batches proved so far (restored from checkpoints included), and in all.
+    pub batches_done: u32,
+    pub batches: u32,
+    /// Every batch is proved; merges and the last layers are running.
+    pub aggregating: bool,
+}
+
+impl<'a> ProveProgress<'a> {
+    /// A stage of a single-circuit proof.
+    fn single(message: &'a str) -> Self {
+        ProveProgress {
+            message,
+            batches_done: 0,
+            batches: 1,
+            aggregating: false,
+        }
+    }
 }
 
 /// A serialised verifying key.
@@ -74,12 +101,15 @@ pub trait ProvingBackend: Send + Sync + std::fmt::Debug {
     fn kind(&self) -> BackendKind;
     /// Which circuit and how many batches `epoch` needs (the epoch is already validated).
     fn plan(&self, epoch: &Epoch, payees: usize) -> Result<Plan, BackendError>;
-    /// Proves `epoch` into the folder `out`; `progress` receives one line per stage.
+    /// Proves `epoch` into the folder `out`; `progress` receives one report per stage. A
+    /// backend that proves in batches keeps finished proofs in the folder `checkpoints` and,
+    /// run again on the same job after an interruption, resumes from them.
     fn prove(
         &self,
         epoch: &Epoch,
         out: &Path,
-        progress: &mut dyn FnMut(&str),
+        checkpoints: &Path,
+        progress: &mut dyn FnMut(ProveProgress<'_>),
     ) -> Result<BundleManifest, BackendError>;
     /// The verifying key of `shape` (a shape key like `16x16`).
     fn verifying_key(&self, shape: &str) -> Result<VerifyingKey, BackendError>;
@@ -96,16 +126,21 @@ pub struct Backends {
 
 impl Backends {
     /// `kzg_params_dir`: where the halo2 backend finds (or caches UNSAFE development) KZG
-    /// parameters, as for `zkattr prove --params`.
+    /// parameters, as for `zkattr prove --params`. `batch_size`: as `zkattr prove
+    /// --batch-size` (plonky2: aggregate every epoch in batches of at most this many queries);
+    /// `None`: one circuit while one holds the epoch, else batches of [`DEFAULT_BATCH_CAP`].
     pub fn new(
         artifacts: Arc<Artifacts>,
         cache: Arc<CircuitCache>,
         kzg_params_dir: PathBuf,
+        batch_size: Option<usize>,
     ) -> Self {
         Backends {
             plonky2: Plonky2Backend {
                 artifacts: Arc::clone(&artifacts),
                 cache,
+                batch_size,
+                aggregation: AggregationCache::default(),
             },
             halo2: Halo2Backend {
                 artifacts,
@@ -174,10 +209,57 @@ impl CircuitCache {
     }
 }
 
+/// The aggregation circuits of one layout (batch, merges, final and size-tuned layers): built
+/// in seconds to a minute and holding about a gigabyte at batches of 2,048, so the service keeps
+/// the last one.
+#[derive(Debug, Default)]
+struct AggregationCache {
+    circuits: Mutex<Option<Arc<AggregationCircuits>>>,
+    /// Held while building, so two workers never build the same circuits at once.
+    building: Mutex<()>,
+}
+
+impl AggregationCache {
+    fn get(
+        &self,
+        shape: AggregationShape,
+        progress: zkattr_plonky2::epoch_prover::Progress<'_>,
+    ) -> Result<Arc<AggregationCircuits>, BackendError> {
+        let cached = || {
+            let circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+            circuits.as_ref().filter(|c| c.shape == shape).cloned()
+        };
+        if let Some(circuits) = cached() {
+            return Ok(circuits);
+        }
+        let _building = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(circuits) = cached() {
+            return Ok(circuits);
+        }
+        // Drop the old layout first: two sets at once could double the memory.
+        *self.circuits.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let started = std::time::Instant::now();
+        let circuits = Arc::new(
+            AggregationCircuits::build(shape, progress)
+                .map_err(|e| BackendError::Failed(e.into()))?,
+        );
+        tracing::info!(
+            layout = %shape.key(),
+            seconds = started.elapsed().as_secs_f64(),
+            "built aggregation circuits"
+        );
+        *self.circuits.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&circuits));
+        Ok(circuits)
+    }
+}
+
 #[derive(Debug)]
 struct Plonky2Backend {
     artifacts: Arc<Artifacts>,
     cache: Arc<CircuitCache>,
+    /// `Some`: aggregate every epoch in batches of at most this many queries.
+    batch_size: Option<usize>,
+    aggregation: AggregationCache,
 }
 
 /// The capacity of a shape key `CxC` naming one of `ladder`'s circuits.
@@ -196,24 +278,128 @@ fn parse_ladder_shape(backend: &str, key: &str, ladder: &[usize]) -> Result<usiz
     }
 }
 
+/// The layout named by a key `agg-b{batch}-t{levels}-p{payees}` (as bundles record it).
+fn parse_aggregation_key(key: &str) -> Option<AggregationShape> {
+    let rest = key.strip_prefix("agg-b")?;
+    let (batch, rest) = rest.split_once("-t")?;
+    let (levels, payees) = rest.split_once("-p")?;
+    let batch: usize = batch.parse().ok()?;
+    let shape = AggregationShape {
+        batch_height: batch.checked_ilog2()?,
+        levels: levels.parse().ok()?,
+        payee_capacity: payees.parse().ok()?,
+    };
+    // Only the canonical spelling, so one layout has one key.
+    (shape.key() == key).then_some(shape)
+}
+
 fn shape_key(shape: StatementShape) -> String {
     format!("{}x{}", shape.queries, shape.payees)
 }
 
+/// How the plonky2 backend proves an epoch.
+enum Plonky2Route {
+    Single(StatementShape),
+    Aggregated(AggregationShape),
+}
+
 impl Plonky2Backend {
     fn parse_shape(&self, key: &str) -> Result<StatementShape, BackendError> {
-        let capacity = parse_ladder_shape("plonky2", key, &SHAPE_LADDER)?;
+        let capacity = parse_ladder_shape("plonky2", key, &SHAPE_LADDER).map_err(|e| match e {
+            BackendError::UnknownShape(m) => BackendError::UnknownShape(format!(
+                "{m}, or an aggregation layout such as agg-b2048-t6-p4096"
+            )),
+            e => e,
+        })?;
         StatementShape::new(capacity, capacity)
             .map_err(|e| BackendError::UnknownShape(format!("{e:#}")))
+    }
+
+    /// One circuit while one holds the epoch (and no batch size is set), else aggregation.
+    fn route(&self, queries: usize, payees: usize) -> Result<Plonky2Route, BackendError> {
+        if self.batch_size.is_none() {
+            if let Ok(shape) = shape_for(queries, payees) {
+                return Ok(Plonky2Route::Single(shape));
+            }
+        }
+        AggregationShape::for_epoch(
+            queries,
+            payees,
+            self.batch_size.unwrap_or(DEFAULT_BATCH_CAP),
+        )
+        .map(Plonky2Route::Aggregated)
+        .map_err(|e| BackendError::TooLarge(e.to_string()))
     }
 
     fn circuit(
         &self,
         shape: StatementShape,
-        progress: &mut dyn FnMut(&str),
+        progress: &mut dyn FnMut(ProveProgress<'_>),
     ) -> Arc<StatementCircuit> {
         self.cache.get(shape, || {
-            progress(&format!("building the {} circuit", shape_key(shape)))
+            progress(ProveProgress::single(&format!(
+                "building the {} circuit",
+                shape_key(shape)
+            )))
+        })
+    }
+
+    /// Batches, merges and the last layers on the rayon pool; their reports come back over a
+    /// channel, so `progress` runs on this thread only.
+    fn prove_aggregated(
+        &self,
+        shape: AggregationShape,
+        epoch: &Epoch,
+        out: &Path,
+        checkpoints: &Path,
+        progress: &mut dyn FnMut(ProveProgress<'_>),
+    ) -> Result<BundleManifest, BackendError> {
+        let batches = epoch.queries.len().div_ceil(shape.batch_size()).max(1);
+        let batches = u32::try_from(batches).unwrap_or(u32::MAX);
+        let (sender, receiver) = std::sync::mpsc::channel::<AggregationStage>();
+        std::thread::scope(|scope| {
+            let pipeline = scope.spawn(move || {
+                let report = |stage: &AggregationStage| {
+                    let _ = sender.send(stage.clone());
+                };
+                let circuits = self.aggregation.get(shape, &report)?;
+                circuits
+                    .prove_into_resumable(epoch, out, checkpoints, &report)
+                    .map_err(|e| BackendError::Failed(e.into()))
+            });
+            // Ends when the pipeline drops its sender.
+            let mut done = 0u32;
+            for stage in receiver {
+                match &stage {
+                    AggregationStage::Batch { .. } => done += 1,
+                    AggregationStage::Restored { batches, .. } => {
+                        done += u32::try_from(*batches).unwrap_or(u32::MAX)
+                    }
+                    _ => {}
+                }
+                let done = done.min(batches);
+                let aggregating = done == batches
+                    && !matches!(
+                        stage,
+                        AggregationStage::Building { .. } | AggregationStage::Built { .. }
+                    );
+                progress(ProveProgress {
+                    message: &stage.to_string(),
+                    batches_done: done,
+                    batches,
+                    aggregating,
+                });
+            }
+            pipeline.join().unwrap_or_else(|panic| {
+                Err(BackendError::Failed(anyhow::anyhow!(
+                    "the aggregation pipeline panicked: {}",
+                    panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("(no message)")
+                )))
+            })
         })
     }
 }
@@ -224,11 +410,16 @@ impl ProvingBackend for Plonky2Backend {
     }
 
     fn plan(&self, epoch: &Epoch, payees: usize) -> Result<Plan, BackendError> {
-        let shape = shape_for(epoch.queries.len(), payees)
-            .map_err(|e| BackendError::TooLarge(format!("{e:#}")))?;
-        Ok(Plan {
-            shape: shape_key(shape),
-            batches: 1,
+        Ok(match self.route(epoch.queries.len(), payees)? {
+            Plonky2Route::Single(shape) => Plan {
+                shape: shape_key(shape),
+                batches: 1,
+            },
+            Plonky2Route::Aggregated(shape) => Plan {
+                shape: shape.key(),
+                batches: u32::try_from(epoch.queries.len().div_ceil(shape.batch_size()).max(1))
+                    .unwrap_or(u32::MAX),
+            },
         })
     }
 
@@ -236,26 +427,60 @@ impl ProvingBackend for Plonky2Backend {
         &self,
         epoch: &Epoch,
         out: &Path,
-        progress: &mut dyn FnMut(&str),
+        checkpoints: &Path,
+        progress: &mut dyn FnMut(ProveProgress<'_>),
     ) -> Result<BundleManifest, BackendError> {
-        let shape = zkattr_plonky2::prover::required_shape(epoch).map_err(BackendError::Failed)?;
-        let circuit = self.circuit(shape, progress);
-        circuit
-            .prove_into(epoch, out, |line| progress(line))
-            .map_err(BackendError::Failed)
+        let payees = zkattr_model::Settlement::compute(epoch)
+            .map_err(|e| BackendError::Failed(e.into()))?
+            .payouts
+            .len();
+        match self.route(epoch.queries.len(), payees)? {
+            Plonky2Route::Single(_) => {
+                let shape =
+                    zkattr_plonky2::prover::required_shape(epoch).map_err(BackendError::Failed)?;
+                let circuit = self.circuit(shape, progress);
+                circuit
+                    .prove_into(epoch, out, |line| progress(ProveProgress::single(line)))
+                    .map_err(BackendError::Failed)
+            }
+            Plonky2Route::Aggregated(shape) => {
+                self.prove_aggregated(shape, epoch, out, checkpoints, progress)
+            }
+        }
     }
 
     fn verifying_key(&self, key: &str) -> Result<VerifyingKey, BackendError> {
-        let shape = self.parse_shape(key)?;
-        let key = shape_key(shape);
+        let cap = self.batch_size.unwrap_or(DEFAULT_BATCH_CAP);
+        let route = match parse_aggregation_key(key) {
+            // Building is bounded by the service's own batch size, as for its jobs.
+            Some(layout) if layout.batch_size() > cap => {
+                return Err(BackendError::UnknownShape(format!(
+                    "{key}: this service proves batches of at most {cap} queries (--batch-size)"
+                )))
+            }
+            Some(layout) => Plonky2Route::Aggregated(layout),
+            None => Plonky2Route::Single(self.parse_shape(key)?),
+        };
+        let key = match &route {
+            Plonky2Route::Single(shape) => shape_key(*shape),
+            Plonky2Route::Aggregated(layout) => layout.key(),
+        };
+        let build = || match route {
+            Plonky2Route::Single(shape) => self
+                .circuit(shape, &mut |_| {})
+                .verifying_key_bytes()
+                .map_err(BackendError::Failed),
+            Plonky2Route::Aggregated(layout) => self
+                .aggregation
+                .get(layout, &|_| {})?
+                .verifying_key_bytes()
+                .map_err(|e| BackendError::Failed(e.into())),
+        };
         let path = self.artifacts.key_path("plonky2", &key);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
             Err(_) => {
-                let bytes = self
-                    .circuit(shape, &mut |_| {})
-                    .verifying_key_bytes()
-                    .map_err(BackendError::Failed)?;
+                let bytes = build()?;
                 if let Err(e) = self.artifacts.write_atomic(&path, &bytes) {
                     tracing::warn!(path = %path.display(), error = %e, "cannot store the verifying key");
                 }
@@ -272,9 +497,11 @@ impl ProvingBackend for Plonky2Backend {
 
     fn shape_for_queries(&self, queries: u64) -> Result<String, BackendError> {
         let queries = usize::try_from(queries).unwrap_or(usize::MAX);
-        shape_for(queries, 0)
-            .map(shape_key)
-            .map_err(|e| BackendError::TooLarge(format!("{e:#}")))
+        Ok(match self.route(queries, 0)? {
+            Plonky2Route::Single(shape) => shape_key(shape),
+            // The payout list's capacity depends on the payees; the smallest is named.
+            Plonky2Route::Aggregated(shape) => shape.key(),
+        })
     }
 }
 
@@ -322,10 +549,13 @@ impl ProvingBackend for Halo2Backend {
         &self,
         epoch: &Epoch,
         out: &Path,
-        progress: &mut dyn FnMut(&str),
+        _checkpoints: &Path,
+        progress: &mut dyn FnMut(ProveProgress<'_>),
     ) -> Result<BundleManifest, BackendError> {
-        zkattr_halo2::prover::prove_epoch(epoch, out, &self.kzg_params_dir, |line| progress(line))
-            .map_err(|e| BackendError::Failed(e.into()))
+        zkattr_halo2::prover::prove_epoch(epoch, out, &self.kzg_params_dir, |line| {
+            progress(ProveProgress::single(line))
+        })
+        .map_err(|e| BackendError::Failed(e.into()))
     }
 
     fn verifying_key(&self, key: &str) -> Result<VerifyingKey, BackendError> {
@@ -372,5 +602,31 @@ impl ProvingBackend for Halo2Backend {
         zkattr_halo2::prover::shape_for(queries, 0)
             .map(|shape| format!("{}x{}", shape.queries, shape.payees))
             .map_err(|e| BackendError::TooLarge(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregation_keys_parse_only_in_their_canonical_spelling() {
+        let shape = parse_aggregation_key("agg-b2048-t6-p4096").expect("a layout");
+        assert_eq!(
+            (shape.batch_size(), shape.levels, shape.payee_capacity),
+            (2048, 6, 4096)
+        );
+        for bad in [
+            "agg-b2048-t6",
+            "agg-b2047-t6-p4096",
+            "agg-b2048-t06-p4096",
+            "agg-b0-t1-p8",
+            "agg-b2048-t-1-p8",
+            "agg-bx-t1-p8",
+            "16x16",
+            "",
+        ] {
+            assert_eq!(parse_aggregation_key(bad), None, "{bad}");
+        }
     }
 }

@@ -51,6 +51,10 @@ pub struct ServiceConfig {
     pub kzg_params_dir: PathBuf,
     /// A job whose proving the process died in this many times is failed, not re-queued.
     pub max_attempts: u32,
+    /// plonky2: aggregate every epoch in batches of at most this many queries (a power of
+    /// two), as `zkattr prove --batch-size`; `None`: one circuit up to 1,024 queries, batches
+    /// of 2,048 above.
+    pub batch_size: Option<usize>,
 }
 
 /// Paths of the TLS identity.
@@ -73,6 +77,7 @@ impl Default for ServiceConfig {
             circuit_cache: 2,
             kzg_params_dir: zkattr_verifier::halo2::params_dir(),
             max_attempts: 3,
+            batch_size: None,
         }
     }
 }
@@ -98,6 +103,8 @@ pub enum ServiceError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("--batch-size {0} is not a power of two from 1 to {max}", max = zkattr_plonky2::epoch_prover::MAX_BATCH)]
+    BatchSize(usize),
     #[error("cannot start the worker threads: {0}")]
     Workers(std::io::Error),
     #[error("gRPC transport: {0}")]
@@ -251,6 +258,11 @@ pub async fn start(
         path: config.data_dir.display().to_string(),
         source,
     };
+    if let Some(batch) = config.batch_size {
+        if !batch.is_power_of_two() || batch > zkattr_plonky2::epoch_prover::MAX_BATCH {
+            return Err(ServiceError::BatchSize(batch));
+        }
+    }
     std::fs::create_dir_all(&config.data_dir).map_err(data_err)?;
     let artifacts = Arc::new(Artifacts::open(&config.data_dir).map_err(data_err)?);
     let store: Arc<dyn JobStore> =
@@ -263,9 +275,24 @@ pub async fn start(
             "recovered jobs that were running when the service stopped"
         );
     }
+    // Checkpoints of jobs that ended (or are gone) while the service was down.
+    for job_id in artifacts.checkpointed_jobs().map_err(data_err)? {
+        match store.get(&job_id) {
+            Ok(Some(job)) if !job.state.is_terminal() => {}
+            Ok(_) => artifacts.remove_checkpoints(&job_id),
+            Err(e) => {
+                tracing::warn!(job = %job_id, error = %e, "cannot look up a checkpointed job")
+            }
+        }
+    }
     let cache = cache.unwrap_or_else(|| Arc::new(CircuitCache::new(config.circuit_cache)));
     let core = Arc::new(Core {
-        backends: Backends::new(Arc::clone(&artifacts), cache, config.kzg_params_dir.clone()),
+        backends: Backends::new(
+            Arc::clone(&artifacts),
+            cache,
+            config.kzg_params_dir.clone(),
+            config.batch_size,
+        ),
         store,
         artifacts,
         events: broadcast::channel(1024).0,

@@ -3,6 +3,7 @@
 //! records the outcome. Every write names the claim's attempt, so a job cancelled or re-queued
 //! meanwhile is never overwritten.
 
+use super::backend::ProveProgress;
 use super::store::{JobRecord, JobState, Outcome, Phase, Progress};
 use super::{load_epoch, Core, EpochFormat};
 use std::panic::AssertUnwindSafe;
@@ -85,6 +86,9 @@ fn run_claimed(core: &Core, job: JobRecord) {
         Ok(Ok(None)) => {
             tracing::info!("the job was cancelled or re-queued meanwhile; result discarded");
             let _ = std::fs::remove_dir_all(&tmp);
+            if matches!(core.store.get(&job.id), Ok(Some(now)) if now.state.is_terminal()) {
+                core.artifacts.remove_checkpoints(&job.id);
+            }
             return;
         }
         Ok(Err(reason)) => Outcome::Failed { reason },
@@ -100,7 +104,12 @@ fn run_claimed(core: &Core, job: JobRecord) {
         }
     };
     let _ = std::fs::remove_dir_all(&tmp);
-    match core.store.finish(&job.id, job.attempts, &outcome) {
+    let recorded = core.store.finish(&job.id, job.attempts, &outcome);
+    // Checkpoints serve only a later attempt of a job that has not ended.
+    if matches!(core.store.get(&job.id), Ok(Some(now)) if now.state.is_terminal()) {
+        core.artifacts.remove_checkpoints(&job.id);
+    }
+    match recorded {
         Ok(Some(done)) => {
             tracing::info!(
                 state = done.state.as_str(),
@@ -155,25 +164,37 @@ fn prove_job(core: &Core, job: &JobRecord, tmp: &Path) -> Result<Option<Outcome>
     let kind = super::backend::BackendKind::parse(&job.backend)
         .ok_or_else(|| format!("internal error: unknown backend {:?}", job.backend))?;
     let backend = core.backends.get(kind).map_err(|e| e.to_string())?;
-    let batch = |message: String| Progress {
-        phase: Phase::Proving,
-        batch_index: 1,
-        batch_count: 1,
-        message,
+    let stored = |step: ProveProgress<'_>| Progress {
+        phase: if step.aggregating {
+            Phase::Aggregating
+        } else {
+            Phase::Proving
+        },
+        // 1-based: the batch being proved, or the last once all are.
+        batch_index: (step.batches_done + 1).min(step.batches),
+        batch_count: step.batches,
+        message: step.message.to_string(),
     };
+    let start = format!("proving with {}", job.shape);
     if !report(
         core,
         job,
-        batch(format!("proving with the {} circuit", job.shape)),
+        stored(ProveProgress {
+            message: &start,
+            batches_done: 0,
+            batches: 1,
+            aggregating: false,
+        }),
     )? {
         return Ok(None);
     }
     let mut still_ours = true;
     let mut store_error = None;
+    let checkpoints = core.artifacts.checkpoint_dir(&job.id);
     let manifest = backend
-        .prove(&epoch, tmp, &mut |line: &str| {
+        .prove(&epoch, tmp, &checkpoints, &mut |step| {
             if still_ours && store_error.is_none() {
-                match report(core, job, batch(line.to_string())) {
+                match report(core, job, stored(step)) {
                     Ok(ours) => still_ours = ours,
                     Err(e) => store_error = Some(e),
                 }
