@@ -222,7 +222,17 @@ fn prove_aggregated(
     );
     let circuits = AggregationCircuits::build(shape, &report)?;
     let manifest = match checkpoint_dir {
-        Some(dir) => circuits.prove_into_resumable(epoch, out, dir, &report)?,
+        Some(dir) => {
+            let never = std::sync::atomic::AtomicBool::new(false);
+            let manifest = circuits.prove_into_resumable(epoch, out, dir, &never, &report)?;
+            if let Err(e) = zkattr_plonky2::epoch_prover::CheckpointDir::clear(dir) {
+                eprintln!(
+                    "warning: the bundle is written but the checkpoints in {} could not be removed: {e}",
+                    dir.display()
+                );
+            }
+            manifest
+        }
         None => circuits.prove_into(epoch, out, &report)?,
     };
     drop(progress);
@@ -443,6 +453,12 @@ fn run(cli: Cli) -> Result<()> {
                     (manifest, "circuit")
                 }
                 Backend::Plonky2 => {
+                    if let Some(dir) = &checkpoint_dir {
+                        eprintln!(
+                            "note: --checkpoint-dir {} unused: one circuit holds this epoch (--batch-size forces aggregation)",
+                            dir.display()
+                        );
+                    }
                     let mut progress = StageProgress::new(6);
                     let manifest = zkattr_plonky2::prover::prove_epoch(&epoch, &out, |stage| {
                         progress.stage(stage)

@@ -21,7 +21,7 @@ use plonky2::plonk::proof::ProofWithPublicInputs;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 use thiserror::Error;
 use zkattr_model::bundle::{
@@ -75,6 +75,8 @@ pub enum EpochProverError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cancelled")]
+    Cancelled,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -304,32 +306,83 @@ impl CheckpointDir {
 
     /// Opens (creating) `dir` for the run named `identity` (from
     /// [`AggregationCircuits::checkpoint_identity`]). Proofs of another run found there are
-    /// deleted. Returns the folder and how many proofs of this run it already holds.
+    /// deleted; a folder that holds anything but checkpoints is refused, so a mistyped path
+    /// never loses files. Returns the folder and how many proofs of this run it holds.
     pub fn open(dir: &Path, identity: &str) -> std::io::Result<(Self, usize)> {
         std::fs::create_dir_all(dir)?;
         let identity_path = dir.join(Self::IDENTITY);
-        let same_run = std::fs::read_to_string(&identity_path)
-            .map(|found| found == identity)
-            .unwrap_or(false);
-        let mut kept = 0;
+        let found = std::fs::read_to_string(&identity_path).ok();
+        let mut ours = Vec::new();
         for entry in std::fs::read_dir(dir)? {
-            let path = entry?.path();
-            let is_proof = path.extension().is_some_and(|e| e == "proof");
-            if same_run && is_proof {
-                kept += 1;
-            } else if !same_run && (is_proof || path.extension().is_some_and(|e| e == "tmp")) {
-                std::fs::remove_file(&path)?;
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name == Self::IDENTITY {
+                continue;
             }
+            if !Self::is_checkpoint_file(&name) || found.is_none() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!(
+                        "{} is not a checkpoint folder (it holds {name}); give an empty or new folder",
+                        dir.display()
+                    ),
+                ));
+            }
+            ours.push(entry.path());
         }
-        if !same_run {
-            std::fs::write(&identity_path, identity)?;
+        if found.as_deref() == Some(identity) {
+            let kept = ours
+                .iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "proof"))
+                .count();
+            return Ok((
+                CheckpointDir {
+                    dir: dir.to_path_buf(),
+                },
+                kept,
+            ));
         }
+        for path in ours {
+            std::fs::remove_file(path)?;
+        }
+        std::fs::write(&identity_path, identity)?;
         Ok((
             CheckpointDir {
                 dir: dir.to_path_buf(),
             },
-            kept,
+            0,
         ))
+    }
+
+    /// Deletes the checkpoint files in `dir` and then the folder if nothing else is left in it.
+    pub fn clear(dir: &Path) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name == Self::IDENTITY || Self::is_checkpoint_file(&name) {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        match std::fs::remove_dir(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::DirectoryNotEmpty => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// `L{level}-{index}.proof` or its temporary `.tmp`.
+    fn is_checkpoint_file(name: &str) -> bool {
+        let Some(stem) = name
+            .strip_suffix(".proof")
+            .or_else(|| name.strip_suffix(".tmp"))
+        else {
+            return false;
+        };
+        let Some((level, index)) = stem.strip_prefix('L').and_then(|s| s.split_once('-')) else {
+            return false;
+        };
+        level.parse::<u32>().is_ok() && index.parse::<u64>().is_ok()
     }
 
     fn path(&self, level: u32, index: u64) -> std::path::PathBuf {
@@ -385,6 +438,8 @@ struct Run<'a> {
     batches_done: AtomicUsize,
     merges_done: AtomicUsize,
     checkpoints: &'a dyn Checkpoints,
+    /// Set by the caller to stop before the next node.
+    cancel: &'a AtomicBool,
     progress: Progress<'a>,
 }
 
@@ -524,16 +579,24 @@ impl AggregationCircuits {
         challenges: Challenges,
         progress: Progress<'_>,
     ) -> Result<Proof, EpochProverError> {
-        self.prove_root_resumable(epoch, challenges, &NoCheckpoints, progress)
+        self.prove_root_resumable(
+            epoch,
+            challenges,
+            &NoCheckpoints,
+            &AtomicBool::new(false),
+            progress,
+        )
     }
 
     /// [`Self::prove_root`], keeping every batch and merge proof in `checkpoints` and taking
-    /// the ones an earlier run of the same epoch kept instead of proving them again.
+    /// the ones an earlier run of the same epoch kept instead of proving them again. Setting
+    /// `cancel` stops the run before its next batch or merge ([`EpochProverError::Cancelled`]).
     pub fn prove_root_resumable(
         &self,
         epoch: &Epoch,
         challenges: Challenges,
         checkpoints: &dyn Checkpoints,
+        cancel: &AtomicBool,
         progress: Progress<'_>,
     ) -> Result<Proof, EpochProverError> {
         let batches = epoch.queries.len().div_ceil(self.shape.batch_size()).max(1);
@@ -559,6 +622,7 @@ impl AggregationCircuits {
             batches_done: AtomicUsize::new(0),
             merges_done: AtomicUsize::new(0),
             checkpoints,
+            cancel,
             progress,
         };
         // A constraint the honest witness misses makes plonky2 panic; report it as an error.
@@ -582,7 +646,11 @@ impl AggregationCircuits {
             });
             return Ok(proof);
         }
-        let proof = self.prove_fresh(run, level, index)?;
+        if run.cancel.load(Ordering::Relaxed) {
+            return Err(EpochProverError::Cancelled);
+        }
+        let (proof, stage) = self.prove_fresh(run, level, index)?;
+        // Saved before it is reported: whoever sees the report finds the proof on disk.
         if let Err(reason) = run.checkpoints.store(level, index, &proof.to_bytes()) {
             (run.progress)(&AggregationStage::CheckpointNotSaved {
                 level,
@@ -590,6 +658,7 @@ impl AggregationCircuits {
                 reason,
             });
         }
+        (run.progress)(&stage);
         Ok(proof)
     }
 
@@ -598,6 +667,21 @@ impl AggregationCircuits {
     /// height, index and challenges, and verifies.
     fn restore(&self, run: &Run<'_>, level: u32, index: u64) -> Option<Proof> {
         let bytes = run.checkpoints.load(level, index)?;
+        // A malformed file that makes the parser panic is no checkpoint either.
+        catch_unwind(AssertUnwindSafe(|| {
+            self.check_restored(run, level, index, bytes)
+        }))
+        .ok()
+        .flatten()
+    }
+
+    fn check_restored(
+        &self,
+        run: &Run<'_>,
+        level: u32,
+        index: u64,
+        bytes: Vec<u8>,
+    ) -> Option<Proof> {
         let data = match level {
             0 => &self.batch.data,
             l => &self.merges.get(l as usize - 1)?.data,
@@ -625,13 +709,14 @@ impl AggregationCircuits {
         (names_this_node && data.verify(proof.clone()).is_ok()).then_some(proof)
     }
 
-    /// Proves the node at (`level`, `index`): a batch, or a merge over its children.
+    /// Proves the node at (`level`, `index`): a batch, or a merge over its children; with the
+    /// stage that reports it.
     fn prove_fresh(
         &self,
         run: &Run<'_>,
         level: u32,
         index: u64,
-    ) -> Result<Proof, EpochProverError> {
+    ) -> Result<(Proof, AggregationStage), EpochProverError> {
         let start = Instant::now();
         if level == 0 {
             let size = self.shape.batch_size();
@@ -643,13 +728,13 @@ impl AggregationCircuits {
                 .prove(run.epoch.params, run.challenges, index, &queries[from..to])
                 .map_err(proving(format!("batch {index}")))?;
             let done = run.batches_done.fetch_add(1, Ordering::Relaxed) + 1;
-            (run.progress)(&AggregationStage::Batch {
+            let stage = AggregationStage::Batch {
                 index,
                 done,
                 total: run.batches,
                 seconds: start.elapsed().as_secs_f64(),
-            });
-            return Ok(proof);
+            };
+            return Ok((proof, stage));
         }
         let merge = &self.merges[level as usize - 1];
         // The right child holds batches from this one on; beyond the last, it is padding.
@@ -672,14 +757,14 @@ impl AggregationCircuits {
         .map_err(proving(format!("merge {index} at level {level}")))?;
         drop(children);
         let done = run.merges_done.fetch_add(1, Ordering::Relaxed) + 1;
-        (run.progress)(&AggregationStage::Merge {
+        let stage = AggregationStage::Merge {
             level,
             index,
             done,
             total: run.merges,
             seconds: start.elapsed().as_secs_f64(),
-        });
-        Ok(proof)
+        };
+        Ok((proof, stage))
     }
 
     /// The final proof over the root proof and the payout list with slot counts.
@@ -717,14 +802,29 @@ impl AggregationCircuits {
 
     /// [`Self::prove_into`], keeping batch and merge proofs in the folder `checkpoints` (see
     /// [`CheckpointDir`]): run again after an interruption with the same folder, it proves only
-    /// what the earlier run had not finished. The folder is emptied once the bundle is written.
+    /// what the earlier run had not finished. The folder is left as it is; the caller clears it
+    /// ([`CheckpointDir::clear`]) once the bundle is safe. `cancel` as for
+    /// [`Self::prove_root_resumable`].
     pub fn prove_into_resumable(
         &self,
         epoch: &Epoch,
         out: &Path,
         checkpoints: &Path,
+        cancel: &AtomicBool,
         progress: Progress<'_>,
     ) -> Result<BundleManifest, EpochProverError> {
+        if out.starts_with(checkpoints) || checkpoints.starts_with(out) {
+            return Err(EpochProverError::CheckpointDir {
+                path: checkpoints.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "the bundle folder {} must lie outside it (and it outside the bundle folder)",
+                        out.display()
+                    ),
+                ),
+            });
+        }
         let prepared = self.prepare(epoch)?;
         let folder_error = |source| EpochProverError::CheckpointDir {
             path: checkpoints.display().to_string(),
@@ -734,10 +834,9 @@ impl AggregationCircuits {
             CheckpointDir::open(checkpoints, &self.checkpoint_identity(&prepared))
                 .map_err(folder_error)?;
         let start = Instant::now();
-        let root = self.prove_root_resumable(epoch, prepared.challenges, &folder, progress)?;
-        let manifest = self.finish(epoch, &prepared, &root, start, out, progress)?;
-        std::fs::remove_dir_all(checkpoints).map_err(folder_error)?;
-        Ok(manifest)
+        let root =
+            self.prove_root_resumable(epoch, prepared.challenges, &folder, cancel, progress)?;
+        self.finish(epoch, &prepared, &root, start, out, progress)
     }
 
     /// Names a run for [`CheckpointDir::open`]: the layout and the epoch's challenges, a hash

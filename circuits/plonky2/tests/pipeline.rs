@@ -4,14 +4,15 @@
 //! the reference's. A flipped public input, a foreign final key and an altered payout list are
 //! rejected, and the batch circuit alone exposes the native summary of a partial batch and
 //! refuses records out of order. A run interrupted after two proofs resumes from its checkpoints
-//! to the same root, and a corrupted checkpoint is proved again. (Tampered, swapped and dropped batches: tests/merge.rs and
+//! to the same root, a corrupted checkpoint is proved again, a cancelled run stops, and a
+//! folder holding other files is refused. (Tampered, swapped and dropped batches: tests/merge.rs and
 //! tests/aggregate.rs.) One test, so every circuit is built once.
 
 use plonky2::field::types::Field;
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 use zkattr_model::bundle::{BundleManifest, PublicStatement, MANIFEST};
@@ -326,7 +327,9 @@ fn three_batches_prove_verify_and_reject_tampering() {
         inner: &saved,
         left: AtomicUsize::new(2),
     };
-    let died = circuits.prove_root_resumable(&epoch, prepared.challenges, &crashing, &|_| {});
+    let go_on = AtomicBool::new(false);
+    let died =
+        circuits.prove_root_resumable(&epoch, prepared.challenges, &crashing, &go_on, &|_| {});
     assert!(
         matches!(&died, Err(EpochProverError::Internal(m)) if m.contains("simulated crash")),
         "{died:?}"
@@ -336,7 +339,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     let run = |checkpoints: &CheckpointDir| {
         let stages = Mutex::new(Vec::new());
         let root = circuits
-            .prove_root_resumable(&epoch, prepared.challenges, checkpoints, &|s| {
+            .prove_root_resumable(&epoch, prepared.challenges, checkpoints, &go_on, &|s| {
                 stages.lock().unwrap().push(s.clone())
             })
             .unwrap();
@@ -360,6 +363,16 @@ fn three_batches_prove_verify_and_reject_tampering() {
     assert_eq!(again.public_inputs, root.public_inputs);
     let (batches, merges, proved) = node_counts(&stages);
     assert_eq!((batches, merges, proved), (3, 3, vec![1]), "{stages:?}");
+    // A cancelled run stops before its next node.
+    std::fs::remove_file(folder.join("L2-0.proof")).unwrap();
+    let cancelled = circuits.prove_root_resumable(
+        &epoch,
+        prepared.challenges,
+        &saved,
+        &AtomicBool::new(true),
+        &|_| {},
+    );
+    assert!(matches!(cancelled, Err(EpochProverError::Cancelled)));
     // Another epoch's run empties the folder.
     let (_, kept) = CheckpointDir::open(&folder, "another run").unwrap();
     assert_eq!(kept, 0);
@@ -368,6 +381,19 @@ fn three_batches_prove_verify_and_reject_tampering() {
         .path()
         .extension()
         .is_none_or(|x| x != "proof")));
+    // A folder holding anything else is refused untouched; clearing removes only checkpoints.
+    std::fs::write(folder.join("notes.txt"), "mine").unwrap();
+    let refused = CheckpointDir::open(&folder, &identity);
+    assert!(
+        matches!(&refused, Err(e) if e.to_string().contains("notes.txt")),
+        "{refused:?}"
+    );
+    CheckpointDir::clear(&folder).unwrap();
+    assert!(folder.join("notes.txt").exists());
+    assert!(!folder.join("identity").exists());
+    std::fs::remove_file(folder.join("notes.txt")).unwrap();
+    CheckpointDir::clear(&folder).unwrap();
+    assert!(!folder.exists());
 
     for name in [
         "checkpoints",

@@ -10,7 +10,8 @@ use thiserror::Error;
 use zkattr_model::bundle::BundleManifest;
 use zkattr_model::Epoch;
 use zkattr_plonky2::epoch_prover::{
-    AggregationCircuits, AggregationShape, AggregationStage, DEFAULT_BATCH_CAP,
+    AggregationCircuits, AggregationShape, AggregationStage, DEFAULT_BATCH_CAP, MAX_BATCH,
+    MAX_PAYEE_CAPACITY, MIN_PAYEE_CAPACITY,
 };
 use zkattr_plonky2::prover::{shape_for, StatementCircuit, SHAPE_LADDER};
 use zkattr_plonky2::statement::StatementShape;
@@ -101,15 +102,17 @@ pub trait ProvingBackend: Send + Sync + std::fmt::Debug {
     fn kind(&self) -> BackendKind;
     /// Which circuit and how many batches `epoch` needs (the epoch is already validated).
     fn plan(&self, epoch: &Epoch, payees: usize) -> Result<Plan, BackendError>;
-    /// Proves `epoch` into the folder `out`; `progress` receives one report per stage. A
-    /// backend that proves in batches keeps finished proofs in the folder `checkpoints` and,
-    /// run again on the same job after an interruption, resumes from them.
+    /// Proves `epoch` into the folder `out`; `progress` receives one report per stage and
+    /// answers whether to go on (`false`: the job was cancelled; a backend that proves in
+    /// batches stops before the next one). A backend that proves in batches keeps finished
+    /// proofs in the folder `checkpoints` and, run again on the same job after an
+    /// interruption, resumes from them.
     fn prove(
         &self,
         epoch: &Epoch,
         out: &Path,
         checkpoints: &Path,
-        progress: &mut dyn FnMut(ProveProgress<'_>),
+        progress: &mut dyn FnMut(ProveProgress<'_>) -> bool,
     ) -> Result<BundleManifest, BackendError>;
     /// The verifying key of `shape` (a shape key like `16x16`).
     fn verifying_key(&self, shape: &str) -> Result<VerifyingKey, BackendError>;
@@ -236,7 +239,8 @@ impl AggregationCache {
         if let Some(circuits) = cached() {
             return Ok(circuits);
         }
-        // Drop the old layout first: two sets at once could double the memory.
+        // Drop the cache's old set first (a job still proving with it keeps its own reference),
+        // so an idle service never holds two.
         *self.circuits.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let started = std::time::Instant::now();
         let circuits = Arc::new(
@@ -289,8 +293,13 @@ fn parse_aggregation_key(key: &str) -> Option<AggregationShape> {
         levels: levels.parse().ok()?,
         payee_capacity: payees.parse().ok()?,
     };
+    // Only layouts the pipeline can build (checked before `key`, which shifts by `levels`).
+    let buildable = batch <= MAX_BATCH
+        && shape.batch_height + shape.levels <= 32
+        && shape.payee_capacity.is_power_of_two()
+        && (MIN_PAYEE_CAPACITY..=MAX_PAYEE_CAPACITY).contains(&shape.payee_capacity);
     // Only the canonical spelling, so one layout has one key.
-    (shape.key() == key).then_some(shape)
+    (buildable && shape.key() == key).then_some(shape)
 }
 
 fn shape_key(shape: StatementShape) -> String {
@@ -334,13 +343,13 @@ impl Plonky2Backend {
     fn circuit(
         &self,
         shape: StatementShape,
-        progress: &mut dyn FnMut(ProveProgress<'_>),
+        progress: &mut dyn FnMut(ProveProgress<'_>) -> bool,
     ) -> Arc<StatementCircuit> {
         self.cache.get(shape, || {
             progress(ProveProgress::single(&format!(
                 "building the {} circuit",
                 shape_key(shape)
-            )))
+            )));
         })
     }
 
@@ -352,11 +361,13 @@ impl Plonky2Backend {
         epoch: &Epoch,
         out: &Path,
         checkpoints: &Path,
-        progress: &mut dyn FnMut(ProveProgress<'_>),
+        progress: &mut dyn FnMut(ProveProgress<'_>) -> bool,
     ) -> Result<BundleManifest, BackendError> {
         let batches = epoch.queries.len().div_ceil(shape.batch_size()).max(1);
         let batches = u32::try_from(batches).unwrap_or(u32::MAX);
         let (sender, receiver) = std::sync::mpsc::channel::<AggregationStage>();
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let cancel = &cancel;
         std::thread::scope(|scope| {
             let pipeline = scope.spawn(move || {
                 let report = |stage: &AggregationStage| {
@@ -364,7 +375,7 @@ impl Plonky2Backend {
                 };
                 let circuits = self.aggregation.get(shape, &report)?;
                 circuits
-                    .prove_into_resumable(epoch, out, checkpoints, &report)
+                    .prove_into_resumable(epoch, out, checkpoints, cancel, &report)
                     .map_err(|e| BackendError::Failed(e.into()))
             });
             // Ends when the pipeline drops its sender.
@@ -383,12 +394,15 @@ impl Plonky2Backend {
                         stage,
                         AggregationStage::Building { .. } | AggregationStage::Built { .. }
                     );
-                progress(ProveProgress {
+                let go_on = progress(ProveProgress {
                     message: &stage.to_string(),
                     batches_done: done,
                     batches,
                     aggregating,
                 });
+                if !go_on {
+                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             pipeline.join().unwrap_or_else(|panic| {
                 Err(BackendError::Failed(anyhow::anyhow!(
@@ -428,7 +442,7 @@ impl ProvingBackend for Plonky2Backend {
         epoch: &Epoch,
         out: &Path,
         checkpoints: &Path,
-        progress: &mut dyn FnMut(ProveProgress<'_>),
+        progress: &mut dyn FnMut(ProveProgress<'_>) -> bool,
     ) -> Result<BundleManifest, BackendError> {
         let payees = zkattr_model::Settlement::compute(epoch)
             .map_err(|e| BackendError::Failed(e.into()))?
@@ -440,7 +454,9 @@ impl ProvingBackend for Plonky2Backend {
                     zkattr_plonky2::prover::required_shape(epoch).map_err(BackendError::Failed)?;
                 let circuit = self.circuit(shape, progress);
                 circuit
-                    .prove_into(epoch, out, |line| progress(ProveProgress::single(line)))
+                    .prove_into(epoch, out, |line| {
+                        progress(ProveProgress::single(line));
+                    })
                     .map_err(BackendError::Failed)
             }
             Plonky2Route::Aggregated(shape) => {
@@ -467,7 +483,7 @@ impl ProvingBackend for Plonky2Backend {
         };
         let build = || match route {
             Plonky2Route::Single(shape) => self
-                .circuit(shape, &mut |_| {})
+                .circuit(shape, &mut |_| true)
                 .verifying_key_bytes()
                 .map_err(BackendError::Failed),
             Plonky2Route::Aggregated(layout) => self
@@ -550,10 +566,10 @@ impl ProvingBackend for Halo2Backend {
         epoch: &Epoch,
         out: &Path,
         _checkpoints: &Path,
-        progress: &mut dyn FnMut(ProveProgress<'_>),
+        progress: &mut dyn FnMut(ProveProgress<'_>) -> bool,
     ) -> Result<BundleManifest, BackendError> {
         zkattr_halo2::prover::prove_epoch(epoch, out, &self.kzg_params_dir, |line| {
-            progress(ProveProgress::single(line))
+            progress(ProveProgress::single(line));
         })
         .map_err(|e| BackendError::Failed(e.into()))
     }
@@ -623,6 +639,12 @@ mod tests {
             "agg-b0-t1-p8",
             "agg-b2048-t-1-p8",
             "agg-bx-t1-p8",
+            "agg-b2048-t22-p8",
+            "agg-b2048-t99-p8",
+            "agg-b2048-t1-p4",
+            "agg-b2048-t1-p8192",
+            "agg-b2048-t1-p24",
+            "agg-b65536-t0-p8",
             "16x16",
             "",
         ] {

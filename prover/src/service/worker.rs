@@ -191,21 +191,22 @@ fn prove_job(core: &Core, job: &JobRecord, tmp: &Path) -> Result<Option<Outcome>
     let mut still_ours = true;
     let mut store_error = None;
     let checkpoints = core.artifacts.checkpoint_dir(&job.id);
-    let manifest = backend
-        .prove(&epoch, tmp, &checkpoints, &mut |step| {
-            if still_ours && store_error.is_none() {
-                match report(core, job, stored(step)) {
-                    Ok(ours) => still_ours = ours,
-                    Err(e) => store_error = Some(e),
-                }
+    let manifest = backend.prove(&epoch, tmp, &checkpoints, &mut |step| {
+        if still_ours && store_error.is_none() {
+            match report(core, job, stored(step)) {
+                Ok(ours) => still_ours = ours,
+                Err(e) => store_error = Some(e),
             }
-        })
-        .map_err(|e| e.to_string())?;
-    if let Some(e) = store_error {
-        return Err(e);
-    }
+        }
+        still_ours
+    });
+    // Cancelled meanwhile: whatever the backend answered (an aggregated one stops early).
     if !still_ours {
         return Ok(None);
+    }
+    let manifest = manifest.map_err(|e| e.to_string())?;
+    if let Some(e) = store_error {
+        return Err(e);
     }
     let bundle_files = list_bundle(tmp).map_err(|e| format!("reading the bundle: {e}"))?;
     // The claim may have been lost while proving; check before replacing anything in bundles/.
