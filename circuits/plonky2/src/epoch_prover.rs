@@ -10,12 +10,11 @@ use crate::aggregate::{listed_payees, AggregateError, BatchSummary, Challenges, 
 use crate::batch::BatchCircuit;
 use crate::final_layer::FinalCircuit;
 use crate::merge::MergeCircuit;
-use crate::native::{limbs, F};
+use crate::native::F;
 use crate::prover::{verifying_key_digest, Config};
 use crate::shrink::ShrinkCircuit;
 use crate::statement::{StatementPublicInputs, D};
 use crate::GoldilocksFamily;
-use plonky2::field::types::Field;
 use plonky2::plonk::circuit_data::VerifierCircuitData;
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use std::fmt;
@@ -687,25 +686,20 @@ impl AggregationCircuits {
             l => &self.merges.get(l as usize - 1)?.data,
         };
         let proof = Proof::from_bytes(bytes, &data.common).ok()?;
-        let params = run.epoch.params;
-        let mut expected_head = limbs(params.epoch_id).to_vec();
-        expected_head.extend([
-            F::from_canonical_u16(params.rate_bps),
-            F::from_canonical_u32(self.shape.batch_height + level),
-            F::from_canonical_u64(index),
-        ]);
-        let challenges: Vec<F> = run
-            .challenges
-            .alpha
-            .0
-            .into_iter()
-            .chain(run.challenges.beta.0)
-            .collect();
+        // Parameters, height and index lead every summary at this position, the challenges
+        // follow at CHALLENGES_AT; the rest depends on the batch's records.
+        let here = BatchSummary::empty(
+            run.epoch.params,
+            run.challenges,
+            self.shape.batch_height + level,
+            index,
+        )
+        .to_fields();
+        let (head, at) = (5, BatchSummary::CHALLENGES_AT);
         let pis = &proof.public_inputs;
-        let at = BatchSummary::CHALLENGES_AT;
         let names_this_node = pis.len() == BatchSummary::LEN
-            && pis[..expected_head.len()] == expected_head[..]
-            && pis[at..at + 4] == challenges[..];
+            && pis[..head] == here[..head]
+            && pis[at..at + 4] == here[at..at + 4];
         (names_this_node && data.verify(proof.clone()).is_ok()).then_some(proof)
     }
 

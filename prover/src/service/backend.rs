@@ -404,16 +404,10 @@ impl Plonky2Backend {
                     cancel.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
             }
-            pipeline.join().unwrap_or_else(|panic| {
-                Err(BackendError::Failed(anyhow::anyhow!(
-                    "the aggregation pipeline panicked: {}",
-                    panic
-                        .downcast_ref::<String>()
-                        .map(String::as_str)
-                        .or_else(|| panic.downcast_ref::<&str>().copied())
-                        .unwrap_or("(no message)")
-                )))
-            })
+            // A panic goes on to the worker, which fails the job with its message.
+            pipeline
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
     }
 }
@@ -449,9 +443,7 @@ impl ProvingBackend for Plonky2Backend {
             .payouts
             .len();
         match self.route(epoch.queries.len(), payees)? {
-            Plonky2Route::Single(_) => {
-                let shape =
-                    zkattr_plonky2::prover::required_shape(epoch).map_err(BackendError::Failed)?;
+            Plonky2Route::Single(shape) => {
                 let circuit = self.circuit(shape, progress);
                 circuit
                     .prove_into(epoch, out, |line| {

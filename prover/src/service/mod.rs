@@ -113,6 +113,16 @@ pub enum ServiceError {
     Reflection(#[from] tonic_reflection::server::Error),
 }
 
+/// Removes a job's checkpoints once it has ended or is gone: they serve only a later attempt of
+/// a job still queued or running.
+fn remove_checkpoints_if_ended(store: &dyn JobStore, artifacts: &Artifacts, job_id: &str) {
+    match store.get(job_id) {
+        Ok(Some(job)) if !job.state.is_terminal() => {}
+        Ok(_) => artifacts.remove_checkpoints(job_id),
+        Err(e) => tracing::warn!(job = %job_id, error = %e, "cannot look up a checkpointed job"),
+    }
+}
+
 /// The epoch formats of the API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EpochFormat {
@@ -277,13 +287,7 @@ pub async fn start(
     }
     // Checkpoints of jobs that ended (or are gone) while the service was down.
     for job_id in artifacts.checkpointed_jobs().map_err(data_err)? {
-        match store.get(&job_id) {
-            Ok(Some(job)) if !job.state.is_terminal() => {}
-            Ok(_) => artifacts.remove_checkpoints(&job_id),
-            Err(e) => {
-                tracing::warn!(job = %job_id, error = %e, "cannot look up a checkpointed job")
-            }
-        }
+        remove_checkpoints_if_ended(store.as_ref(), &artifacts, &job_id);
     }
     let cache = cache.unwrap_or_else(|| Arc::new(CircuitCache::new(config.circuit_cache)));
     let core = Arc::new(Core {

@@ -86,9 +86,7 @@ fn run_claimed(core: &Core, job: JobRecord) {
         Ok(Ok(None)) => {
             tracing::info!("the job was cancelled or re-queued meanwhile; result discarded");
             let _ = std::fs::remove_dir_all(&tmp);
-            if matches!(core.store.get(&job.id), Ok(Some(now)) if now.state.is_terminal()) {
-                core.artifacts.remove_checkpoints(&job.id);
-            }
+            super::remove_checkpoints_if_ended(core.store.as_ref(), &core.artifacts, &job.id);
             return;
         }
         Ok(Err(reason)) => Outcome::Failed { reason },
@@ -105,10 +103,7 @@ fn run_claimed(core: &Core, job: JobRecord) {
     };
     let _ = std::fs::remove_dir_all(&tmp);
     let recorded = core.store.finish(&job.id, job.attempts, &outcome);
-    // Checkpoints serve only a later attempt of a job that has not ended.
-    if matches!(core.store.get(&job.id), Ok(Some(now)) if now.state.is_terminal()) {
-        core.artifacts.remove_checkpoints(&job.id);
-    }
+    super::remove_checkpoints_if_ended(core.store.as_ref(), &core.artifacts, &job.id);
     match recorded {
         Ok(Some(done)) => {
             tracing::info!(
