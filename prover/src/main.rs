@@ -200,15 +200,24 @@ fn prove_aggregated(
     batch_size: Option<usize>,
     checkpoint_dir: Option<&Path>,
 ) -> Result<zkattr_model::bundle::BundleManifest> {
-    use zkattr_plonky2::epoch_prover::{shape_for_epoch, AggregationCircuits, DEFAULT_BATCH_CAP};
+    use zkattr_plonky2::epoch_prover::{
+        shape_for_epoch, AggregationCircuits, AggregationStage, DEFAULT_BATCH_CAP,
+    };
     let shape = shape_for_epoch(epoch, batch_size.unwrap_or(DEFAULT_BATCH_CAP))?;
-    let batches = epoch.queries.len().div_ceil(shape.batch_size()).max(1);
+    let batches = shape.batch_count(epoch.queries.len());
     // Circuits built (batch, merges, final, size-tuned), then batches, merges and two layers.
-    let stages = (shape.levels as usize + 3) + 2 * batches + 2;
+    let stages = (shape.levels as usize + 3) + batches + shape.merge_count(epoch.queries.len()) + 2;
     let progress = std::sync::Mutex::new(StageProgress::new(stages as u64));
-    let report = |stage: &zkattr_plonky2::epoch_prover::AggregationStage| {
+    let report = |stage: &AggregationStage| {
+        // A restored subtree is every batch and merge in it.
+        let count = match stage {
+            AggregationStage::Restored {
+                batches, merges, ..
+            } => batches + merges,
+            _ => 1,
+        };
         if let Ok(mut progress) = progress.lock() {
-            progress.stage(&stage.to_string());
+            progress.stages(&stage.to_string(), count as u64);
         }
     };
     report_line(

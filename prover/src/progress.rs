@@ -38,6 +38,12 @@ impl StageProgress {
 
     /// Records that a stage began (or ended) with this description.
     pub fn stage(&mut self, description: &str) {
+        self.stages(description, 1);
+    }
+
+    /// Records one line that stands for `count` stages (a subtree restored from checkpoints
+    /// is all its batches and merges at once).
+    pub fn stages(&mut self, description: &str, count: u64) {
         let line = format!(
             "[{:>6.1} s] {description}",
             self.started.elapsed().as_secs_f64()
@@ -46,10 +52,11 @@ impl StageProgress {
             Some(bar) => {
                 // Keep the history above the bar; the bar shows the current stage.
                 bar.println(&line);
-                if bar.position() + 1 >= bar.length().unwrap_or(0) {
-                    bar.inc_length(1);
+                let room = bar.length().unwrap_or(0).saturating_sub(bar.position());
+                if count >= room {
+                    bar.inc_length(count + 1 - room);
                 }
-                bar.inc(1);
+                bar.inc(count);
                 bar.set_message(description.to_string());
             }
             None => eprintln!("{line}"),

@@ -1,7 +1,8 @@
 //! No job is lost: the real `zkattr serve` is SIGKILLed while proving; after a restart on the
 //! same data directory the job is proved again and its bundle verifies; a finished job and its
 //! bundle survive a further restart. An aggregated job killed after a batch proof resumes from
-//! its checkpoints instead of starting over.
+//! its checkpoints instead of starting over; stopped by SIGTERM, it is given back to the queue
+//! (not counted as a crash) and resumes again.
 
 mod common;
 
@@ -19,6 +20,20 @@ impl Server {
     fn kill(&mut self) {
         self.0.kill().expect("SIGKILL");
         self.0.wait().expect("reaped");
+    }
+
+    /// A graceful stop, as a supervisor sends it; waits until the process has exited.
+    fn terminate(&mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill -TERM runs");
+        assert!(status.success());
+        let exit = self.0.wait().expect("reaped");
+        assert!(
+            exit.success(),
+            "zkattr serve exited with {exit} after SIGTERM"
+        );
     }
 }
 
@@ -185,7 +200,37 @@ async fn an_aggregated_job_resumes_from_its_checkpoints_after_sigkill() {
         checkpoints.display()
     );
 
-    let (_second, url) = serve_with(&data, &flags);
+    // Second start: once it has proved a batch of its own, stop it gracefully. The job goes
+    // back to the queue in the store (a crash would leave it running) with the stop counted.
+    let (mut second, url) = serve_with(&data, &flags);
+    let mut c = client::connect(&url, Some("t0k"), None)
+        .await
+        .expect("connect");
+    watch_until(&mut c, &job.job_id, |update| {
+        update.attempts == 2
+            && update.message.starts_with("batch ")
+            && update.message.contains(" proved in ")
+    })
+    .await;
+    drop(c);
+    second.terminate();
+    {
+        use zkattr_prover::service::store::{JobState, JobStore, SqliteStore};
+        let store = SqliteStore::open(&data.join("jobs.sqlite")).expect("store opens");
+        let row = store
+            .get(&job.job_id)
+            .expect("store read")
+            .expect("job row");
+        assert_eq!(row.state, JobState::Queued, "{row:?}");
+        assert_eq!(row.attempts, 2);
+        assert!(row.message.contains("stopped"), "{row:?}");
+    }
+    assert!(
+        checkpoints.join("identity").exists(),
+        "checkpoints lost at shutdown"
+    );
+
+    let (_third, url) = serve_with(&data, &flags);
     let mut c = client::connect(&url, Some("t0k"), None)
         .await
         .expect("connect");
@@ -194,7 +239,7 @@ async fn an_aggregated_job_resumes_from_its_checkpoints_after_sigkill() {
         .await
         .expect("watch");
     assert_eq!(done.state(), proto::JobState::Done, "{done:?}");
-    assert_eq!(done.attempts, 2);
+    assert_eq!(done.attempts, 3);
     let messages: Vec<&str> = updates.iter().map(|u| u.message.as_str()).collect();
     assert!(
         messages
@@ -209,6 +254,15 @@ async fn an_aggregated_job_resumes_from_its_checkpoints_after_sigkill() {
     assert!(
         proved_again < 3,
         "every batch was proved again: {messages:?}"
+    );
+    // Every proving update counts the job's three batches, the first one included.
+    let proving: Vec<&proto::Job> = updates
+        .iter()
+        .filter(|u| u.state() == proto::JobState::Proving)
+        .collect();
+    assert!(
+        !proving.is_empty() && proving.iter().all(|u| u.batch_count == 3),
+        "{proving:?}"
     );
     // Merges and the last layers are reported as aggregating, after every batch.
     assert!(

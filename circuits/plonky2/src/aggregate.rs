@@ -112,6 +112,13 @@ impl Challenges {
         })
     }
 
+    /// `α` then `β`, two limbs each: the order of every public input layout that carries them.
+    pub fn to_fields(&self) -> [F; 4] {
+        let [a0, a1] = self.alpha.0;
+        let [b0, b1] = self.beta.0;
+        [a0, a1, b0, b1]
+    }
+
     /// `(value + β·weight) / (α − adapter)`.
     fn term(&self, adapter: u32, value: u64, weight: u64) -> Ext {
         let numerator =
@@ -173,13 +180,8 @@ impl BatchSummary {
         for total in [self.total_pool, self.total_paid, self.treasury] {
             out.extend(limbs(total));
         }
-        for e in [
-            self.challenges.alpha,
-            self.challenges.beta,
-            self.accumulator,
-        ] {
-            out.extend(e.0);
-        }
+        out.extend(self.challenges.to_fields());
+        out.extend(self.accumulator.0);
         out
     }
 

@@ -196,11 +196,7 @@ impl BatchCircuit {
         pw.set_target(self.epoch_id[1], hi)?;
         pw.set_target(self.rate, F::from_canonical_u16(params.rate_bps))?;
         pw.set_target(self.index, F::from_canonical_u64(index))?;
-        for (t, v) in self
-            .challenges
-            .iter()
-            .zip(challenges.alpha.0.into_iter().chain(challenges.beta.0))
-        {
+        for (t, v) in self.challenges.iter().zip(challenges.to_fields()) {
             pw.set_target(*t, v)?;
         }
         let empty = Query {

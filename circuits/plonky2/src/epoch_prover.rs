@@ -114,16 +114,34 @@ impl AggregationShape {
             return Err(EpochProverError::TooManyPayees(payees));
         }
         let batch = queries.max(1).next_power_of_two().min(batch_cap);
-        let batches = queries.div_ceil(batch).max(1);
-        Ok(AggregationShape {
+        let mut shape = AggregationShape {
             batch_height: batch.trailing_zeros(),
-            levels: batches.next_power_of_two().trailing_zeros(),
+            levels: 0,
             payee_capacity: payees.next_power_of_two().max(MIN_PAYEE_CAPACITY),
-        })
+        };
+        shape.levels = shape
+            .batch_count(queries)
+            .next_power_of_two()
+            .trailing_zeros();
+        Ok(shape)
     }
 
     pub fn batch_size(&self) -> usize {
         1 << self.batch_height
+    }
+
+    /// Batch proofs for an epoch of `queries` queries (an empty epoch still has one).
+    pub fn batch_count(&self, queries: usize) -> usize {
+        queries.div_ceil(self.batch_size()).max(1)
+    }
+
+    /// Merge proofs for an epoch of `queries` queries: at each level, one per pair of nodes
+    /// below (an odd last node is merged with the empty right child).
+    pub fn merge_count(&self, queries: usize) -> usize {
+        let batches = self.batch_count(queries);
+        (1..=self.levels)
+            .map(|level| batches.div_ceil(1 << level))
+            .sum()
     }
 
     /// The shape recorded in the bundle; its key (`agg-b4-t2-p8`) names the pinned digest.
@@ -598,7 +616,7 @@ impl AggregationCircuits {
         cancel: &AtomicBool,
         progress: Progress<'_>,
     ) -> Result<Proof, EpochProverError> {
-        let batches = epoch.queries.len().div_ceil(self.shape.batch_size()).max(1);
+        let batches = self.shape.batch_count(epoch.queries.len());
         if batches > 1 << self.shape.levels {
             return Err(EpochProverError::ShapeMismatch {
                 needed: AggregationShape::for_epoch(
@@ -610,9 +628,7 @@ impl AggregationCircuits {
                 built: self.shape.key(),
             });
         }
-        let merges = (1..=self.shape.levels)
-            .map(|level| batches.div_ceil(1 << level))
-            .sum();
+        let merges = self.shape.merge_count(epoch.queries.len());
         let run = Run {
             epoch,
             challenges,
@@ -839,10 +855,8 @@ impl AggregationCircuits {
         use plonky2::field::types::PrimeField64;
         let challenges: Vec<String> = prepared
             .challenges
-            .alpha
-            .0
+            .to_fields()
             .iter()
-            .chain(&prepared.challenges.beta.0)
             .map(|f| format!("{:016x}", f.to_canonical_u64()))
             .collect();
         format!(

@@ -3,7 +3,7 @@
 //! accumulator with `α, β` recomputed from the commitments, and exposes exactly SPEC's 22
 //! public inputs in the single-proof encoding.
 
-use crate::aggregate::ListedPayee;
+use crate::aggregate::{BatchSummary, ListedPayee};
 use crate::gadgets::{CommitmentInstructions, PrefixTargets};
 use crate::merge::{add_u64, SummaryTargets};
 use crate::native::{limbs, F};
@@ -190,7 +190,7 @@ impl FinalCircuit {
         );
         let alpha = root
             .public_inputs
-            .get(24..26)
+            .get(BatchSummary::CHALLENGES_AT..BatchSummary::CHALLENGES_AT + 2)
             .context("a root proof with too few public inputs")?;
         let alpha = QuadraticExtension([alpha[0], alpha[1]]);
         let mut pw = PartialWitness::new();

@@ -106,10 +106,12 @@ pub trait ProvingBackend: Send + Sync + std::fmt::Debug {
     /// answers whether to go on (`false`: the job was cancelled; a backend that proves in
     /// batches stops before the next one). A backend that proves in batches keeps finished
     /// proofs in the folder `checkpoints` and, run again on the same job after an
-    /// interruption, resumes from them.
+    /// interruption, resumes from them. `payees` is the epoch's payee count (the caller has
+    /// computed its settlement already).
     fn prove(
         &self,
         epoch: &Epoch,
+        payees: usize,
         out: &Path,
         checkpoints: &Path,
         progress: &mut dyn FnMut(ProveProgress<'_>) -> bool,
@@ -363,8 +365,7 @@ impl Plonky2Backend {
         checkpoints: &Path,
         progress: &mut dyn FnMut(ProveProgress<'_>) -> bool,
     ) -> Result<BundleManifest, BackendError> {
-        let batches = epoch.queries.len().div_ceil(shape.batch_size()).max(1);
-        let batches = u32::try_from(batches).unwrap_or(u32::MAX);
+        let batches = u32::try_from(shape.batch_count(epoch.queries.len())).unwrap_or(u32::MAX);
         let (sender, receiver) = std::sync::mpsc::channel::<AggregationStage>();
         let cancel = std::sync::atomic::AtomicBool::new(false);
         let cancel = &cancel;
@@ -425,8 +426,7 @@ impl ProvingBackend for Plonky2Backend {
             },
             Plonky2Route::Aggregated(shape) => Plan {
                 shape: shape.key(),
-                batches: u32::try_from(epoch.queries.len().div_ceil(shape.batch_size()).max(1))
-                    .unwrap_or(u32::MAX),
+                batches: u32::try_from(shape.batch_count(epoch.queries.len())).unwrap_or(u32::MAX),
             },
         })
     }
@@ -434,14 +434,11 @@ impl ProvingBackend for Plonky2Backend {
     fn prove(
         &self,
         epoch: &Epoch,
+        payees: usize,
         out: &Path,
         checkpoints: &Path,
         progress: &mut dyn FnMut(ProveProgress<'_>) -> bool,
     ) -> Result<BundleManifest, BackendError> {
-        let payees = zkattr_model::Settlement::compute(epoch)
-            .map_err(|e| BackendError::Failed(e.into()))?
-            .payouts
-            .len();
         match self.route(epoch.queries.len(), payees)? {
             Plonky2Route::Single(shape) => {
                 let circuit = self.circuit(shape, progress);
@@ -556,6 +553,7 @@ impl ProvingBackend for Halo2Backend {
     fn prove(
         &self,
         epoch: &Epoch,
+        _payees: usize,
         out: &Path,
         _checkpoints: &Path,
         progress: &mut dyn FnMut(ProveProgress<'_>) -> bool,

@@ -213,6 +213,8 @@ pub struct Core {
     pub wake: worker::Wake,
     /// Set on shutdown: workers stop after their current job.
     pub stopping: AtomicBool,
+    /// Jobs this service's workers hold: id -> the attempt they claimed.
+    claims: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
 
 impl Core {
@@ -220,6 +222,56 @@ impl Core {
     pub fn publish(&self, job: &JobRecord) {
         // No receivers is fine: nobody is watching.
         let _ = self.events.send(job.clone());
+    }
+
+    /// Records that a worker holds `job`; `false` once shutdown began (the caller gives the
+    /// job back). Checked under the same lock [`Self::release_claims`] takes, so no claim
+    /// slips past a shutdown.
+    pub(crate) fn hold(&self, job: &JobRecord) -> bool {
+        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return false;
+        }
+        claims.insert(job.id.clone(), job.attempts);
+        true
+    }
+
+    pub(crate) fn unhold(&self, id: &str) {
+        self.claims
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+
+    /// Gives one claimed job back to the queue without counting the stop against it.
+    pub(crate) fn give_back(&self, id: &str, attempt: u32) {
+        match self.store.release(id, attempt) {
+            Ok(Some(job)) => {
+                tracing::info!(id, attempt, "job queued again for the next start");
+                self.publish(&job);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(id, error = %e, "cannot give the job back; the next start re-queues it as interrupted")
+            }
+        }
+    }
+
+    /// Shutdown: every job this service holds goes back to the queue. Workers still proving
+    /// one see the claim gone at their next report (an aggregated job stops before its next
+    /// batch or merge; its checkpoints stay for the next start).
+    fn release_claims(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let claims: Vec<(String, u32)> = self
+            .claims
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
+        for (id, attempt) in claims {
+            self.give_back(&id, attempt);
+        }
     }
 }
 
@@ -233,12 +285,11 @@ pub struct RunningService {
 }
 
 impl RunningService {
-    /// Stops accepting calls and lets the workers stop after their current job. Running jobs
-    /// stay `running` in the store and are re-queued at the next start.
+    /// Stops accepting calls and gives running jobs back to the queue (a stop does not count
+    /// as a failed attempt); the next start proves them, an aggregated job from its
+    /// checkpoints.
     pub async fn shutdown(mut self) -> Result<(), ServiceError> {
-        self.core
-            .stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.core.release_claims();
         self.core.wake.notify();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -302,6 +353,7 @@ pub async fn start(
         events: broadcast::channel(1024).0,
         wake: worker::Wake::default(),
         stopping: AtomicBool::new(false),
+        claims: Default::default(),
         config: config.clone(),
     });
     worker::spawn_workers(&core, config.workers).map_err(ServiceError::Workers)?;

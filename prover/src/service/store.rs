@@ -209,8 +209,14 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<JobRecord>, StoreError>;
     /// Cancels a queued or running job; returns the job as it is afterwards (`None`: no such job).
     fn cancel(&self, id: &str) -> Result<Option<JobRecord>, StoreError>;
-    /// Start-up recovery: re-queues running jobs, or fails those already started
-    /// `max_attempts` times. Returns the re-queued and the failed jobs.
+    /// Shutdown: gives a job claimed at `attempt` back to the queue (`running -> queued`) and
+    /// records the stop, so [`JobStore::recover`] does not count it against the job. `None` if
+    /// the claim no longer holds. The attempt number is kept, so the stopped worker's later
+    /// writes stay refused.
+    fn release(&self, id: &str, attempt: u32) -> Result<Option<JobRecord>, StoreError>;
+    /// Start-up recovery: re-queues running jobs, or fails those whose process has died
+    /// `max_attempts` times while proving them (claims given back by [`JobStore::release`]
+    /// do not count). Returns the re-queued and the failed jobs.
     fn recover(&self, max_attempts: u32) -> Result<(Vec<String>, Vec<String>), StoreError>;
 }
 
@@ -240,6 +246,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     message       TEXT NOT NULL DEFAULT '',
     error         TEXT NOT NULL DEFAULT '',
     attempts      INTEGER NOT NULL DEFAULT 0,
+    stops         INTEGER NOT NULL DEFAULT 0,
     created_ms    INTEGER NOT NULL,
     updated_ms    INTEGER NOT NULL,
     vk_digest     TEXT NOT NULL DEFAULT '',
@@ -265,6 +272,15 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        // Stores created before graceful stops were counted lack the column.
+        let has_stops: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name = 'stops'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_stops {
+            conn.execute_batch("ALTER TABLE jobs ADD COLUMN stops INTEGER NOT NULL DEFAULT 0")?;
+        }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -516,11 +532,30 @@ impl JobStore for SqliteStore {
         })
     }
 
+    fn release(&self, id: &str, attempt: u32) -> Result<Option<JobRecord>, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction()?;
+            let n = tx.execute(
+                "UPDATE jobs SET state = 'queued', phase = NULL, batch_index = 0, batch_count = 0,
+                 stops = stops + 1, message = 'queued again: the service stopped while proving it',
+                 updated_ms = ?3
+                 WHERE id = ?1 AND attempts = ?2 AND state = 'running'",
+                params![id, attempt, now_ms()],
+            )?;
+            let job = if n == 1 { get_in(&tx, id)? } else { None };
+            tx.commit()?;
+            Ok(job)
+        })
+    }
+
     fn recover(&self, max_attempts: u32) -> Result<(Vec<String>, Vec<String>), StoreError> {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Only the claims that ended with the process count: not the released ones.
             let running: Vec<(String, u32)> = {
-                let mut stmt = tx.prepare("SELECT id, attempts FROM jobs WHERE state = 'running'")?;
+                let mut stmt = tx.prepare(
+                    "SELECT id, attempts - stops FROM jobs WHERE state = 'running'",
+                )?;
                 let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 rows.collect::<Result<_, _>>()?
             };
@@ -532,7 +567,7 @@ impl JobStore for SqliteStore {
                         "UPDATE jobs SET state = 'failed', phase = NULL, message = 'failed', error = ?2, updated_ms = ?3 WHERE id = ?1",
                         params![
                             id,
-                            format!("abandoned: the service stopped while proving this job {attempts} times"),
+                            format!("abandoned: the service ended without a shutdown (a crash or a kill) while proving this job {attempts} times"),
                             now
                         ],
                     )?;
@@ -650,6 +685,60 @@ mod tests {
         }
         let a = store.get("a")?.map(|j| (j.state, j.error));
         assert!(matches!(a, Some((JobState::Failed, ref e)) if e.contains("abandoned")));
+        Ok(())
+    }
+
+    /// A job given back at shutdown is queued again, its stale worker stays fenced off, and
+    /// shutdowns never count towards the attempt limit; only deaths do.
+    #[test]
+    fn released_jobs_are_requeued_and_not_counted_as_crashes() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| corrupt("-", e.to_string()))?;
+        let store = SqliteStore::open(&dir.path().join("jobs.sqlite"))?;
+        store.insert_or_get(&job("a"), 10)?;
+        // Five planned restarts in a row, with a limit of 2.
+        for attempt in 1..=5 {
+            let claimed = store.claim_next()?.map(|j| j.attempts);
+            assert_eq!(claimed, Some(attempt));
+            let released = store.release("a", attempt)?;
+            let state = released.map(|j| (j.state, j.attempts));
+            assert_eq!(state, Some((JobState::Queued, attempt)));
+            // The stopped worker can neither report nor finish, nor release twice.
+            assert!(store.progress("a", attempt, &progress())?.is_none());
+            let failed = Outcome::Failed {
+                reason: "late".into(),
+            };
+            assert!(store.finish("a", attempt, &failed)?.is_none());
+            assert!(store.release("a", attempt)?.is_none());
+            assert_eq!(store.recover(2)?, (vec![], vec![]));
+        }
+        // One death is re-queued; the second fails the job.
+        assert_eq!(store.claim_next()?.map(|j| j.attempts), Some(6));
+        assert_eq!(store.recover(2)?, (vec!["a".to_string()], vec![]));
+        assert_eq!(store.claim_next()?.map(|j| j.attempts), Some(7));
+        assert_eq!(store.recover(2)?, (vec![], vec!["a".to_string()]));
+        let error = store.get("a")?.map(|j| j.error).unwrap_or_default();
+        assert!(error.contains("2 times"), "{error}");
+        Ok(())
+    }
+
+    /// A store written before the `stops` column existed opens, gains it, and recovers.
+    #[test]
+    fn a_store_without_the_stops_column_is_upgraded() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| corrupt("-", e.to_string()))?;
+        let path = dir.path().join("jobs.sqlite");
+        {
+            let store = SqliteStore::open(&path)?;
+            store.insert_or_get(&job("a"), 10)?;
+            store.claim_next()?;
+        }
+        {
+            let conn = Connection::open(&path)?;
+            conn.execute_batch("ALTER TABLE jobs DROP COLUMN stops")?;
+        }
+        let store = SqliteStore::open(&path)?;
+        assert_eq!(store.recover(3)?, (vec!["a".to_string()], vec![]));
+        assert_eq!(store.claim_next()?.map(|j| j.attempts), Some(2));
+        assert!(store.release("a", 2)?.is_some());
         Ok(())
     }
 }

@@ -60,8 +60,15 @@ fn worker_loop(core: &Core, n: usize) {
         let seen = core.wake.generation();
         match core.store.claim_next() {
             Ok(Some(job)) => {
+                if !core.hold(&job) {
+                    // Claimed as shutdown began: back to the queue, untouched.
+                    core.give_back(&job.id, job.attempts);
+                    break;
+                }
                 core.publish(&job);
+                let id = job.id.clone();
                 run_claimed(core, job);
+                core.unhold(&id);
             }
             Ok(None) => core.wake.wait(seen, POLL),
             Err(e) => {
@@ -148,7 +155,7 @@ fn report(core: &Core, job: &JobRecord, progress: Progress) -> Result<bool, Stri
 fn prove_job(core: &Core, job: &JobRecord, tmp: &Path) -> Result<Option<Outcome>, String> {
     let format = EpochFormat::parse(&job.format)
         .ok_or_else(|| format!("internal error: unknown epoch format {:?}", job.format))?;
-    let (epoch, _payees) = load_epoch(
+    let (epoch, payees) = load_epoch(
         &core.artifacts,
         format,
         job.epoch_id,
@@ -170,6 +177,10 @@ fn prove_job(core: &Core, job: &JobRecord, tmp: &Path) -> Result<Option<Outcome>
         batch_count: step.batches,
         message: step.message.to_string(),
     };
+    // So the first row already counts the job's batches.
+    let plan = backend
+        .plan(&epoch, payees)
+        .map_err(|e| format!("planning the proof: {e}"))?;
     let start = format!("proving with {}", job.shape);
     if !report(
         core,
@@ -177,7 +188,7 @@ fn prove_job(core: &Core, job: &JobRecord, tmp: &Path) -> Result<Option<Outcome>
         stored(ProveProgress {
             message: &start,
             batches_done: 0,
-            batches: 1,
+            batches: plan.batches,
             aggregating: false,
         }),
     )? {
@@ -186,7 +197,7 @@ fn prove_job(core: &Core, job: &JobRecord, tmp: &Path) -> Result<Option<Outcome>
     let mut still_ours = true;
     let mut store_error = None;
     let checkpoints = core.artifacts.checkpoint_dir(&job.id);
-    let manifest = backend.prove(&epoch, tmp, &checkpoints, &mut |step| {
+    let manifest = backend.prove(&epoch, payees, tmp, &checkpoints, &mut |step| {
         if still_ours && store_error.is_none() {
             match report(core, job, stored(step)) {
                 Ok(ours) => still_ours = ours,
