@@ -506,9 +506,9 @@ async fn run_async(command: ServiceCommand) -> anyhow::Result<()> {
             tokio::select! {
                 result = shutdown_signal() => result?,
             }
-            tracing::info!("shutting down; running jobs resume at the next start");
+            tracing::info!("shutting down; running jobs go back to the queue for the next start");
             // Open WatchJob streams would hold a graceful shutdown; nothing is lost by not
-            // waiting for them (running jobs are re-queued at the next start).
+            // waiting for them (running jobs were given back to the queue already).
             if tokio::time::timeout(Duration::from_secs(5), service.shutdown())
                 .await
                 .is_err()

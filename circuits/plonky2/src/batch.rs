@@ -48,6 +48,38 @@ fn split_u63(b: &mut CircuitBuilder<F, D>, x: Target) -> [Target; 2] {
     [lo, hi]
 }
 
+/// Adds one query's terms to the payout accumulator `acc`:
+/// `acc + Σ_j used_j · (share_j + β) / (α − adapter_j)`. Constrains each witnessed inverse `i_j`
+/// by `(α − adapter_j) · i_j = 1` (every slot, so `α − adapter_j` is never zero; α lies outside
+/// the base field) and returns the new accumulator with the inverse targets, which
+/// [`BatchCircuit::prove`] fills.
+pub fn accumulate_payout_terms(
+    b: &mut CircuitBuilder<F, D>,
+    challenges: (ExtensionTarget<D>, ExtensionTarget<D>),
+    query: &QueryTargets,
+    rule: &QueryRuleTargets,
+    mut acc: ExtensionTarget<D>,
+) -> (ExtensionTarget<D>, Vec<ExtensionTarget<D>>) {
+    let (alpha, beta) = challenges;
+    let one = b.one_extension();
+    let mut inverses = Vec::with_capacity(SLOTS);
+    for j in 0..SLOTS {
+        let inverse = b.add_virtual_extension_target();
+        let adapter = b.convert_to_ext(query.adapter[j]);
+        let denominator = b.sub_extension(alpha, adapter);
+        let product = b.mul_extension(denominator, inverse);
+        b.connect_extension(product, one);
+        let share = b.convert_to_ext(rule.share[j]);
+        let numerator = b.add_extension(share, beta);
+        let term = b.mul_extension(numerator, inverse);
+        let zero = b.zero_extension();
+        let term = b.select_ext(rule.used[j], term, zero);
+        acc = b.add_extension(acc, term);
+        inverses.push(inverse);
+    }
+    (acc, inverses)
+}
+
 impl BatchCircuit {
     pub fn build(height: u32) -> Self {
         assert!(height <= 15, "batches hold at most 2^15 queries");
@@ -125,24 +157,13 @@ impl BatchCircuit {
         let challenges = [(); 4].map(|()| b.add_virtual_target());
         let alpha = ExtensionTarget([challenges[0], challenges[1]]);
         let beta = ExtensionTarget([challenges[2], challenges[3]]);
-        let one_ext = b.one_extension();
         let mut accumulator = b.zero_extension();
         let mut inverses = Vec::with_capacity(capacity * SLOTS);
         for (q, r) in &queries {
-            for j in 0..SLOTS {
-                let inverse = b.add_virtual_extension_target();
-                let adapter = b.convert_to_ext(q.adapter[j]);
-                let denominator = b.sub_extension(alpha, adapter);
-                let product = b.mul_extension(denominator, inverse);
-                b.connect_extension(product, one_ext);
-                let share = b.convert_to_ext(r.share[j]);
-                let numerator = b.add_extension(share, beta);
-                let term = b.mul_extension(numerator, inverse);
-                let zero_ext = b.zero_extension();
-                let term = b.select_ext(r.used[j], term, zero_ext);
-                accumulator = b.add_extension(accumulator, term);
-                inverses.push(inverse);
-            }
+            let (next, slot_inverses) =
+                accumulate_payout_terms(&mut b, (alpha, beta), q, r, accumulator);
+            accumulator = next;
+            inverses.extend(slot_inverses);
         }
 
         let height_target = b.constant(F::from_canonical_u32(height));

@@ -20,7 +20,6 @@ use tokio::io::AsyncWriteExt;
 #[derive(Debug)]
 pub struct Artifacts {
     root: PathBuf,
-    counter: AtomicU64,
 }
 
 /// Whether `name` is a plain hex digest (so it is safe as a file name).
@@ -50,7 +49,6 @@ impl Artifacts {
         }
         Ok(Artifacts {
             root: root.to_path_buf(),
-            counter: AtomicU64::new(0),
         })
     }
 
@@ -60,7 +58,9 @@ impl Artifacts {
 
     /// A fresh path under `tmp/`.
     pub fn temp_path(&self, what: &str) -> PathBuf {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        // Process-wide, so two services in one process (tests) never share a path.
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         self.root
             .join("tmp")
             .join(format!("{what}-{}-{n}", std::process::id()))

@@ -224,16 +224,19 @@ impl Core {
         let _ = self.events.send(job.clone());
     }
 
-    /// Records that a worker holds `job`; `false` once shutdown began (the caller gives the
-    /// job back). Checked under the same lock [`Self::release_claims`] takes, so no claim
-    /// slips past a shutdown.
-    pub(crate) fn hold(&self, job: &JobRecord) -> bool {
+    /// Claims the next queued job for a worker and records it; nothing once shutdown began.
+    /// The store claim happens under the lock [`Self::release_claims`] takes, so every claim
+    /// this service makes is either seen and given back by a shutdown, or never made.
+    pub(crate) fn claim(&self) -> Result<Option<JobRecord>, store::StoreError> {
         let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
         if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-            return false;
+            return Ok(None);
         }
-        claims.insert(job.id.clone(), job.attempts);
-        true
+        let job = self.store.claim_next()?;
+        if let Some(job) = &job {
+            claims.insert(job.id.clone(), job.attempts);
+        }
+        Ok(job)
     }
 
     pub(crate) fn unhold(&self, id: &str) {
@@ -244,7 +247,7 @@ impl Core {
     }
 
     /// Gives one claimed job back to the queue without counting the stop against it.
-    pub(crate) fn give_back(&self, id: &str, attempt: u32) {
+    fn give_back(&self, id: &str, attempt: u32) {
         match self.store.release(id, attempt) {
             Ok(Some(job)) => {
                 tracing::info!(id, attempt, "job queued again for the next start");

@@ -200,7 +200,9 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
         attempt: u32,
         progress: &Progress,
     ) -> Result<Option<JobRecord>, StoreError>;
-    /// Ends a job claimed at `attempt`; `None` if the claim no longer holds.
+    /// Ends a job claimed at `attempt`; `None` if the claim no longer holds. `Done` is also
+    /// taken while the job is queued at the same attempt (the claim was given back by
+    /// [`JobStore::release`] and nobody has claimed it since).
     fn finish(
         &self,
         id: &str,
@@ -272,15 +274,19 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
-        // Stores created before graceful stops were counted lack the column.
-        let has_stops: bool = conn.query_row(
+        let mut conn = conn;
+        // Stores created before graceful stops were counted lack the column; checked and added
+        // in one write transaction, so two processes opening an old store cannot both add it.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let has_stops: bool = tx.query_row(
             "SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name = 'stops'",
             [],
             |r| r.get(0),
         )?;
         if !has_stops {
-            conn.execute_batch("ALTER TABLE jobs ADD COLUMN stops INTEGER NOT NULL DEFAULT 0")?;
+            tx.execute_batch("ALTER TABLE jobs ADD COLUMN stops INTEGER NOT NULL DEFAULT 0")?;
         }
+        tx.commit()?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -500,9 +506,11 @@ impl JobStore for SqliteStore {
                     let files = serde_json::to_string(bundle_files)
                         .map_err(|e| corrupt(id, format!("bundle_files: {e}")))?;
                     tx.execute(
+                        // Also after a shutdown gave the claim back: the proof is as good, and a
+                        // new claim would have bumped the attempt.
                         "UPDATE jobs SET state = 'done', phase = NULL, message = 'proof ready', vk_digest = ?3,
                          bundle_files = ?4, updated_ms = ?5
-                         WHERE id = ?1 AND attempts = ?2 AND state = 'running'",
+                         WHERE id = ?1 AND attempts = ?2 AND state IN ('running', 'queued')",
                         params![id, attempt, vk_digest, files, now_ms()],
                     )?
                 }
@@ -554,7 +562,7 @@ impl JobStore for SqliteStore {
             // Only the claims that ended with the process count: not the released ones.
             let running: Vec<(String, u32)> = {
                 let mut stmt = tx.prepare(
-                    "SELECT id, attempts - stops FROM jobs WHERE state = 'running'",
+                    "SELECT id, MAX(attempts - stops, 0) FROM jobs WHERE state = 'running'",
                 )?;
                 let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 rows.collect::<Result<_, _>>()?
@@ -718,6 +726,20 @@ mod tests {
         assert_eq!(store.recover(2)?, (vec![], vec!["a".to_string()]));
         let error = store.get("a")?.map(|j| j.error).unwrap_or_default();
         assert!(error.contains("2 times"), "{error}");
+
+        // A proof that finished while its claim was being given back still lands, as long as
+        // nobody claimed the job again.
+        store.insert_or_get(&job("b"), 10)?;
+        assert_eq!(store.claim_next()?.map(|j| j.attempts), Some(1));
+        assert!(store.release("b", 1)?.is_some());
+        let done = Outcome::Done {
+            vk_digest: "0x1".into(),
+            bundle_files: vec!["bundle.json".into()],
+        };
+        assert_eq!(
+            store.finish("b", 1, &done)?.map(|j| j.state),
+            Some(JobState::Done)
+        );
         Ok(())
     }
 

@@ -58,13 +58,8 @@ fn worker_loop(core: &Core, n: usize) {
     tracing::debug!(worker = n, "worker started");
     while !core.stopping.load(Ordering::SeqCst) {
         let seen = core.wake.generation();
-        match core.store.claim_next() {
+        match core.claim() {
             Ok(Some(job)) => {
-                if !core.hold(&job) {
-                    // Claimed as shutdown began: back to the queue, untouched.
-                    core.give_back(&job.id, job.attempts);
-                    break;
-                }
                 core.publish(&job);
                 let id = job.id.clone();
                 run_claimed(core, job);
@@ -217,7 +212,11 @@ fn prove_job(core: &Core, job: &JobRecord, tmp: &Path) -> Result<Option<Outcome>
     let bundle_files = list_bundle(tmp).map_err(|e| format!("reading the bundle: {e}"))?;
     // The claim may have been lost while proving; check before replacing anything in bundles/.
     match core.store.get(&job.id) {
-        Ok(Some(now)) if now.attempts == job.attempts && now.state == JobState::Running => {}
+        // Queued at this attempt: a shutdown gave the claim back, and the finished proof still
+        // counts (`finish` takes it).
+        Ok(Some(now))
+            if now.attempts == job.attempts
+                && matches!(now.state, JobState::Running | JobState::Queued) => {}
         Ok(_) => return Ok(None),
         Err(e) => return Err(format!("job store: {e}")),
     }
