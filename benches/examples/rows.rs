@@ -6,10 +6,11 @@
 //!
 //! Builds the per-query parts of the batch circuit (`batch.rs`) for `N` queries in the batch
 //! circuits' configuration and prints the rows each part adds, divided by `N`: the query record
-//! and its range checks, SPEC's rule, the two leaf hashes, the two subtree hashes, the payout
-//! accumulator terms. Range-check rows are counted where the part opens a new row of a
-//! `RangeCheckGate`, so the split between parts is approximate; the total is exact. The batch
-//! circuit adds per-batch glue (prefix flags, query order, totals) and pads to a power of two.
+//! and its range checks, SPEC's rule, the two leaf hashes, the two subtree roots (with the
+//! prefix flags that pad them), the payout accumulator terms. Range-check rows are counted
+//! where the part opens a new row of a `RangeCheckGate`, so the split between parts is
+//! approximate; the total is exact. The batch circuit adds the rest of its glue (query order,
+//! totals, public inputs) and pads to a power of two.
 
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::CircuitConfig;
@@ -51,15 +52,15 @@ fn main() {
     let activation: Vec<_> = records.iter().map(|q| b.activation_leaf(q)).collect();
     let influence: Vec<_> = records.iter().map(|q| b.influence_leaf(q)).collect();
     part(&b, "activation and influence leaves (Poseidon)");
-    for mut level in [activation, influence] {
-        while level.len() > 1 {
-            level = level
-                .chunks(2)
-                .map(|pair| b.hash_children(pair[0], pair[1]))
-                .collect();
-        }
-    }
-    part(&b, "subtree inner nodes (Poseidon)");
+    // As the batch circuit does: padding flags, then both subtree roots at the batch height.
+    let prefix = b.prefix_flags(queries);
+    let height = queries.trailing_zeros() as usize;
+    b.padded_root(&activation, &prefix.real, height);
+    b.padded_root(&influence, &prefix.real, height);
+    part(
+        &b,
+        "prefix flags, padding selects, subtree inner nodes (Poseidon)",
+    );
     let challenges = (
         b.add_virtual_extension_target(),
         b.add_virtual_extension_target(),
@@ -77,7 +78,7 @@ fn main() {
         println!("  {:>6.1}  {name}", *rows as f64 / queries as f64);
     }
     println!(
-        "  {:>6.1}  total ({total} rows before the batch glue and padding)",
+        "  {:>6.1}  total ({total} rows before the query order, totals and padding)",
         total as f64 / queries as f64
     );
 }

@@ -161,6 +161,8 @@ impl BatchSummary {
     pub const LEN: usize = 30;
     /// Where α (two limbs) and then β (two limbs) sit in [`Self::to_fields`].
     pub const CHALLENGES_AT: usize = 24;
+    /// The leading fields that name a node: epoch_id (2 limbs), rate, height, index.
+    pub const NODE_NAME_LEN: usize = 5;
 
     /// The public inputs of a batch or merge proof, in this order: epoch_id (2 limbs), rate,
     /// height, index, activation root (4), influence root (4), first and last query id (2 limbs

@@ -711,7 +711,7 @@ impl AggregationCircuits {
             index,
         )
         .to_fields();
-        let (head, at) = (5, BatchSummary::CHALLENGES_AT);
+        let (head, at) = (BatchSummary::NODE_NAME_LEN, BatchSummary::CHALLENGES_AT);
         let pis = &proof.public_inputs;
         let names_this_node = pis.len() == BatchSummary::LEN
             && pis[..head] == here[..head]

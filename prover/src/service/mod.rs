@@ -239,7 +239,8 @@ impl Core {
         Ok(job)
     }
 
-    pub(crate) fn unhold(&self, id: &str) {
+    /// The worker is done with `id` (finished, failed, or its claim was lost).
+    pub(crate) fn claim_ended(&self, id: &str) {
         self.claims
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -63,7 +63,7 @@ fn worker_loop(core: &Core, n: usize) {
                 core.publish(&job);
                 let id = job.id.clone();
                 run_claimed(core, job);
-                core.unhold(&id);
+                core.claim_ended(&id);
             }
             Ok(None) => core.wake.wait(seen, POLL),
             Err(e) => {
