@@ -1,10 +1,12 @@
 //! Rows of the plonky2 circuits, by part: `cargo run --release -p zkattr-plonky2 --example rows --
-//! 4 6 8` prints the gates one query's record, rule and leaves take, each ladder statement's
-//! degree, then each listed batch height's degree.
+//! 4 6 8` prints the gates one query's record, rule and leaves take, the gates of one entry of
+//! the final layer's payout list, each ladder statement's degree, then each listed batch
+//! height's degree.
 
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::CircuitConfig;
 use zkattr_plonky2::batch::BatchCircuit;
+use zkattr_plonky2::final_layer::payout_list_gates;
 use zkattr_plonky2::gadgets::{CommitmentInstructions, QueryTargets};
 use zkattr_plonky2::native::F;
 use zkattr_plonky2::prover::{StatementCircuit, SHAPE_LADDER};
@@ -26,6 +28,11 @@ fn main() {
     b.influence_leaf(&q);
     let leaves = b.num_gates() - start;
     println!("per query: record {record} gates, rule {rule}, leaves {leaves}");
+    let list = 4096;
+    println!(
+        "final layer's payout list: {:.2} gates an entry ({list} entries, leaves and tree)",
+        payout_list_gates(list) as f64 / list as f64
+    );
     for queries in SHAPE_LADDER {
         let circuit = StatementCircuit::build(StatementShape {
             queries,

@@ -41,7 +41,7 @@ pub const MAX_BATCH: usize = 1 << 15;
 pub const MIN_PAYEE_CAPACITY: usize = 8;
 /// The final layer's largest payout list: above it the list would have to be split across
 /// chunk proofs, which is not built.
-pub const MAX_PAYEE_CAPACITY: usize = 1 << 12;
+pub const MAX_PAYEE_CAPACITY: usize = 1 << 14;
 
 /// Why an epoch was not proved by the pipeline. Each names what is wrong.
 #[derive(Debug, Error)]
@@ -1020,7 +1020,11 @@ pub fn default_layout_digests(
         let shrink = ShrinkCircuit::build(&last.data.verifier_data());
         let bytes = verifier_data_bytes(&shrink.data.verifier_data())?;
         progress(&AggregationStage::Built {
-            circuit: format!("final and size-tuned layers of {}", shape.key()),
+            circuit: format!(
+                "final layer (2^{} rows) and size-tuned layer of {}",
+                last.data.common.degree_bits(),
+                shape.key()
+            ),
             degree_bits: shrink.data.common.degree_bits(),
             seconds: start.elapsed().as_secs_f64(),
         });

@@ -16,7 +16,7 @@ use plonky2::field::types::Field;
 use plonky2::hash::hash_types::HashOutTarget;
 use plonky2::hash::poseidon::PoseidonHash;
 use plonky2::iop::ext_target::ExtensionTarget;
-use plonky2::iop::target::Target;
+use plonky2::iop::target::{BoolTarget, Target};
 use plonky2::iop::witness::{PartialWitness, WitnessWrite};
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData, VerifierCircuitData};
@@ -24,14 +24,150 @@ use plonky2::plonk::proof::{ProofWithPublicInputs, ProofWithPublicInputsTarget};
 use zkattr_model::commit::tag;
 use zkattr_model::merkle::empty_subtrees;
 use zkattr_model::types::{LOG_TREE_DEPTH, PAYOUT_TREE_DEPTH};
+use zkattr_plonky2_gates::RangeCheckInstructions;
 
-/// A payee's targets: adapter, amount limbs, slot count.
+/// One payout-list entry's targets: adapter, amount limbs, slot count, `1 / (α − adapter)`.
 #[derive(Clone, Copy, Debug)]
 struct PayeeTargets {
     adapter: Target,
     amount: [Target; 2],
     slots: Target,
     inverse: ExtensionTarget<D>,
+}
+
+/// One payout-list entry as the final circuit's witness holds it. [`ListedPayee`]s give the
+/// canonical form (amount in two 32-bit limbs); any other value is a cheat the circuit refuses,
+/// which is what tests build with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PayeeWitness {
+    pub adapter: F,
+    /// Low, then high limb of the amount.
+    pub amount: [F; 2],
+    pub slots: F,
+}
+
+impl From<&ListedPayee> for PayeeWitness {
+    fn from(p: &ListedPayee) -> Self {
+        PayeeWitness {
+            adapter: F::from_canonical_u32(p.payout.adapter_id),
+            amount: limbs(p.payout.amount),
+            slots: F::from_canonical_u64(p.slots),
+        }
+    }
+}
+
+/// The challenges the per-entry constraints use, read from the root summary.
+#[derive(Clone, Copy, Debug)]
+struct ListChallenges {
+    alpha: ExtensionTarget<D>,
+    beta: ExtensionTarget<D>,
+}
+
+/// One entry of the payout list (the part of the final layer that grows with the payee
+/// capacity). Given the entry's prefix flag `real` and the previous entry's adapter,
+/// constrains: both amount limbs below 2^32; a padding entry (`real = 0`) all zero; a real entry
+/// with `adapter - previous - 1` and `slots - 1` below 2^32 (strictly increasing adapters, each in
+/// at least one slot); `(α − adapter) · inverse = 1`. Returns the entry's targets and its
+/// accumulator term, `(amount + β·slots) · inverse` for a real entry and zero for padding. Range
+/// checks are [`RangeCheckInstructions::check_bits`] ops (seven to a row), not plonky2's
+/// row-per-value `range_check`.
+fn payee_entry(
+    b: &mut CircuitBuilder<F, D>,
+    real: BoolTarget,
+    previous: Target,
+    challenges: ListChallenges,
+) -> (PayeeTargets, ExtensionTarget<D>) {
+    let zero = b.zero();
+    let one = b.one();
+    let t = PayeeTargets {
+        adapter: b.add_virtual_target(),
+        amount: [b.add_virtual_target(), b.add_virtual_target()],
+        slots: b.add_virtual_target(),
+        inverse: b.add_virtual_extension_target(),
+    };
+    b.check_bits(t.amount[0], 32);
+    b.check_bits(t.amount[1], 32);
+    let padding = b.not(real);
+    for value in [t.adapter, t.amount[0], t.amount[1], t.slots] {
+        let stray = b.mul(value, padding.target);
+        b.connect(stray, zero);
+    }
+    let step = b.sub(t.adapter, previous);
+    let step = b.sub(step, one);
+    let step = b.mul(step, real.target);
+    b.check_bits(step, 32);
+    let extra = b.sub(t.slots, one);
+    let extra = b.mul(extra, real.target);
+    b.check_bits(extra, 32);
+
+    let one_ext = b.one_extension();
+    let adapter = b.convert_to_ext(t.adapter);
+    let denominator = b.sub_extension(challenges.alpha, adapter);
+    let product = b.mul_extension(denominator, t.inverse);
+    b.connect_extension(product, one_ext);
+    let two_32 = b.constant(F::from_canonical_u64(1 << 32));
+    let amount = b.mul_add(t.amount[1], two_32, t.amount[0]);
+    let amount = b.convert_to_ext(amount);
+    let numerator = b.scalar_mul_add_extension(t.slots, challenges.beta, amount);
+    let term = b.mul_extension(numerator, t.inverse);
+    let zero_ext = b.zero_extension();
+    let term = b.select_ext(real, term, zero_ext);
+    (t, term)
+}
+
+/// The payout list's targets and what the rest of the final layer checks them against.
+struct PayoutListTargets {
+    prefix: PrefixTargets,
+    payees: Vec<PayeeTargets>,
+    /// `Σ` of the entries' accumulator terms.
+    accumulated: ExtensionTarget<D>,
+    /// `H(3, root, count)` over the depth-20 payout tree of the real entries.
+    commitment: HashOutTarget,
+}
+
+/// A payout list of `capacity` entries (a power of two): prefix flags for the real ones, each
+/// entry's constraints ([`payee_entry`]), the sum of their accumulator terms, and SPEC's payout
+/// commitment over the leaves `H(adapter, lo, hi)` of the real entries (padding leaves empty).
+fn payout_list(
+    b: &mut CircuitBuilder<F, D>,
+    capacity: usize,
+    challenges: ListChallenges,
+) -> PayoutListTargets {
+    let prefix = b.prefix_flags(capacity);
+    let mut payees = Vec::with_capacity(capacity);
+    let mut accumulated = b.zero_extension();
+    let mut previous = b.zero();
+    for real in &prefix.real {
+        let (t, term) = payee_entry(b, *real, previous, challenges);
+        accumulated = b.add_extension(accumulated, term);
+        previous = t.adapter;
+        payees.push(t);
+    }
+    let leaves: Vec<HashOutTarget> = payees
+        .iter()
+        .map(|t| b.payout_leaf(t.adapter, t.amount))
+        .collect();
+    let root = b.padded_root(&leaves, &prefix.real, PAYOUT_TREE_DEPTH);
+    let commitment = b.commitment(tag::PAYOUT_COMMITMENT, root, prefix.count);
+    PayoutListTargets {
+        prefix,
+        payees,
+        accumulated,
+        commitment,
+    }
+}
+
+/// Gates a payout list of `capacity` entries takes in the final layer (entries, leaves, tree,
+/// commitment), for reports (`examples/rows.rs`): the part of the final layer that grows with
+/// the payee capacity; the rest is the root proof's verification.
+pub fn payout_list_gates(capacity: usize) -> usize {
+    let mut b = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_zk_config());
+    let challenges = ListChallenges {
+        alpha: b.add_virtual_extension_target(),
+        beta: b.add_virtual_extension_target(),
+    };
+    payout_list(&mut b, capacity, challenges);
+    b.num_gates()
 }
 
 /// The final circuit over a root proof of one pinned circuit at a fixed height.
@@ -58,7 +194,6 @@ impl FinalCircuit {
         b.verify_proof::<Config>(&proof, &vd, &child.common);
         let s = SummaryTargets::read(&proof.public_inputs);
         let zero = b.zero();
-        let one = b.one();
 
         // The root of the whole tree of summaries.
         b.connect(s.index, zero);
@@ -77,82 +212,49 @@ impl FinalCircuit {
         let activation = b.commitment(tag::LOG_COMMITMENT, act_root, s.n_queries);
         let influence = b.commitment(tag::LOG_COMMITMENT, inf_root, s.n_queries);
 
-        // The payout list: strictly increasing non-zero adapters, each in at least one slot.
-        let prefix = b.prefix_flags(payee_capacity);
-        let mut payees = Vec::with_capacity(payee_capacity);
-        let mut previous = zero;
-        for real in &prefix.real {
-            let t = PayeeTargets {
-                adapter: b.add_virtual_target(),
-                amount: [b.add_virtual_target(), b.add_virtual_target()],
-                slots: b.add_virtual_target(),
-                inverse: b.add_virtual_extension_target(),
-            };
-            b.range_check(t.amount[0], 32);
-            b.range_check(t.amount[1], 32);
-            let padding = b.not(*real);
-            for value in [t.adapter, t.amount[0], t.amount[1], t.slots] {
-                let stray = b.mul(value, padding.target);
-                b.connect(stray, zero);
-            }
-            let step = b.sub(t.adapter, previous);
-            let step = b.sub(step, one);
-            let step = b.mul(step, real.target);
-            b.range_check(step, 32);
-            let extra = b.sub(t.slots, one);
-            let extra = b.mul(extra, real.target);
-            b.range_check(extra, 32);
-            previous = t.adapter;
-            payees.push(t);
-        }
-        let leaves: Vec<HashOutTarget> = payees
-            .iter()
-            .map(|t| b.payout_leaf(t.adapter, t.amount))
-            .collect();
-        let payout_root = b.padded_root(&leaves, &prefix.real, PAYOUT_TREE_DEPTH);
-        let payout = b.commitment(tag::PAYOUT_COMMITMENT, payout_root, prefix.count);
+        // The payout list: strictly increasing non-zero adapters, each in at least one slot, and
+        // the accumulator terms, with the α and β the root summary carries (their derivation
+        // from the commitments is checked below).
+        let challenges = ListChallenges {
+            alpha: ExtensionTarget([s.challenges[0], s.challenges[1]]),
+            beta: ExtensionTarget([s.challenges[2], s.challenges[3]]),
+        };
+        let list = payout_list(&mut b, payee_capacity, challenges);
 
         // α, β from the commitments, as `Challenges::derive` computes them.
         let mut message = Vec::with_capacity(15);
         message.extend(activation.elements);
         message.extend(influence.elements);
-        message.extend(payout.elements);
+        message.extend(list.commitment.elements);
         message.extend(&s.epoch);
         let challenges = b.hash_n_to_hash_no_pad::<PoseidonHash>(message);
         for (x, y) in challenges.elements.iter().zip(&s.challenges) {
             b.connect(*x, *y);
         }
-        let alpha = ExtensionTarget([s.challenges[0], s.challenges[1]]);
-        let beta = ExtensionTarget([s.challenges[2], s.challenges[3]]);
 
         // Σ_payees (amount + β·slots)/(α − adapter) must equal the batches' accumulator
         // (soundness: `aggregate::finalize`). Amounts enter the field as lo + 2^32·hi, which
         // wraps only for amounts >= p: such a listed amount is its true value plus p, so the
         // integer total (checked in limbs below against the accumulated total paid) would
         // exceed the truth unless every amount is exact.
-        let one_ext = b.one_extension();
-        let zero_ext = b.zero_extension();
-        let two_32 = b.constant(F::from_canonical_u64(1 << 32));
-        let mut listed = zero_ext;
-        let mut listed_total = [zero, zero];
-        for (t, real) in payees.iter().zip(&prefix.real) {
-            let adapter = b.convert_to_ext(t.adapter);
-            let denominator = b.sub_extension(alpha, adapter);
-            let product = b.mul_extension(denominator, t.inverse);
-            b.connect_extension(product, one_ext);
-            let amount = b.mul_add(t.amount[1], two_32, t.amount[0]);
-            let amount = b.convert_to_ext(amount);
-            let numerator = b.scalar_mul_add_extension(t.slots, beta, amount);
-            let term = b.mul_extension(numerator, t.inverse);
-            let term = b.select_ext(*real, term, zero_ext);
-            listed = b.add_extension(listed, term);
-            listed_total = add_u64(&mut b, listed_total, t.amount);
-        }
-        b.connect_extension(listed, s.accumulator);
+        b.connect_extension(list.accumulated, s.accumulator);
+
+        // The listed total equals the total paid over the integers: each limb column is summed
+        // in the field (at most 2^20 entries below 2^32 each: below 2^52, no wrap), then
+        // `Σ lo = paid_lo + 2^32·carry` with `carry < 2^20` and `Σ hi + carry = paid_hi`.
+        let low_sum = list
+            .payees
+            .iter()
+            .fold(zero, |sum, t| b.add(sum, t.amount[0]));
+        let high_sum = list
+            .payees
+            .iter()
+            .fold(zero, |sum, t| b.add(sum, t.amount[1]));
         let [pool, paid, treasury] = s.totals;
-        for (x, y) in listed_total.iter().zip(&paid) {
-            b.connect(*x, *y);
-        }
+        let low_split = b.split_limbs(low_sum, &[32, PAYOUT_TREE_DEPTH]);
+        b.connect(low_split[0], paid[0]);
+        let high_total = b.add(high_sum, low_split[1]);
+        b.connect(high_total, paid[1]);
         let accounted = add_u64(&mut b, paid, treasury);
         for (x, y) in accounted.iter().zip(&pool) {
             b.connect(*x, *y);
@@ -166,13 +268,13 @@ impl FinalCircuit {
         for total in [pool, paid, treasury] {
             b.register_public_inputs(&total);
         }
-        b.register_public_inputs(&payout.elements);
+        b.register_public_inputs(&list.commitment.elements);
 
         FinalCircuit {
             data: b.build::<Config>(),
             child: proof,
-            payees,
-            prefix,
+            payees: list.payees,
+            prefix: list.prefix,
         }
     }
 
@@ -182,10 +284,23 @@ impl FinalCircuit {
         root: &ProofWithPublicInputs<F, Config, D>,
         payees: &[ListedPayee],
     ) -> Result<ProofWithPublicInputs<F, Config, D>> {
+        let entries: Vec<PayeeWitness> = payees.iter().map(PayeeWitness::from).collect();
+        self.prove_entries(root, &entries, payees.len())
+    }
+
+    /// Proves from raw entries: the first `count` are the list, any further ones fill padding
+    /// positions, and the rest of the capacity is zero. Honest lists go through
+    /// [`Self::prove`]; this form lets tests hand the circuit a cheat.
+    pub fn prove_entries(
+        &self,
+        root: &ProofWithPublicInputs<F, Config, D>,
+        entries: &[PayeeWitness],
+        count: usize,
+    ) -> Result<ProofWithPublicInputs<F, Config, D>> {
         ensure!(
-            payees.len() <= self.payees.len(),
-            "{} payees do not fit a final layer for {}",
-            payees.len(),
+            entries.len() <= self.payees.len() && count <= entries.len(),
+            "{} entries ({count} payees) do not fit a final layer for {}",
+            entries.len(),
             self.payees.len()
         );
         let alpha = root
@@ -195,21 +310,23 @@ impl FinalCircuit {
         let alpha = QuadraticExtension([alpha[0], alpha[1]]);
         let mut pw = PartialWitness::new();
         pw.set_proof_with_pis_target(&self.child, root)?;
+        let padding = PayeeWitness {
+            adapter: F::ZERO,
+            amount: [F::ZERO; 2],
+            slots: F::ZERO,
+        };
         for (m, t) in self.payees.iter().enumerate() {
-            let (adapter, amount, slots) = payees.get(m).map_or((0, 0, 0), |p| {
-                (p.payout.adapter_id, p.payout.amount, p.slots)
-            });
-            let [lo, hi] = limbs(amount);
-            pw.set_target(t.adapter, F::from_canonical_u32(adapter))?;
-            pw.set_target(t.amount[0], lo)?;
-            pw.set_target(t.amount[1], hi)?;
-            pw.set_target(t.slots, F::from_canonical_u64(slots))?;
-            let inverse = (alpha - QuadraticExtension([F::from_canonical_u32(adapter), F::ZERO]))
+            let entry = entries.get(m).copied().unwrap_or(padding);
+            pw.set_target(t.adapter, entry.adapter)?;
+            pw.set_target(t.amount[0], entry.amount[0])?;
+            pw.set_target(t.amount[1], entry.amount[1])?;
+            pw.set_target(t.slots, entry.slots)?;
+            let inverse = (alpha - QuadraticExtension([entry.adapter, F::ZERO]))
                 .try_inverse()
                 .context("the challenge α equals an adapter id")?;
             pw.set_extension_target(t.inverse, inverse)?;
         }
-        self.prefix.set(&mut pw, payees.len())?;
+        self.prefix.set(&mut pw, count)?;
         self.data.prove(pw)
     }
 }

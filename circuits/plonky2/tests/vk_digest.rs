@@ -2,8 +2,8 @@
 //! A drift (any change to the statement circuit or plonky2's configuration) fails here; after a
 //! deliberate change, `ZKATTR_REGEN_VK=1 cargo test -p zkattr-plonky2 --test vk_digest --release`
 //! rebuilds every shape of the ladder and the pinned aggregation layouts and rewrites the file
-//! (`ZKATTR_REGEN_VK=aggregation`: the aggregation layouts only; about 10 minutes, most of it
-//! the 100 default layouts' final circuits).
+//! (`ZKATTR_REGEN_VK=aggregation`: the aggregation layouts only; about 25 minutes on the 2-core
+//! machine, most of it the 120 default layouts' final circuits, 10-29 s each).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
