@@ -1,17 +1,12 @@
-//! The final layer in real proofs, over a stand-in root: a circuit that only exposes a summary
-//! (as in tests/merge.rs), so each cheat below carries a root summary consistent with it (the
+//! The final layer in real proofs, over a stand-in root (tests/common: a circuit that only
+//! exposes a summary), so each cheat below carries a root summary consistent with it (the
 //! challenges hashed from the cheat's own payout commitment, the accumulator of its own list)
 //! and only the one constraint it aims at can reject it. Honest aggregation runs end to end in
 //! tests/pipeline.rs.
 
 use plonky2::field::types::{Field, PrimeField64};
 use plonky2::hash::poseidon::PoseidonHash;
-use plonky2::iop::target::Target;
-use plonky2::iop::witness::{PartialWitness, WitnessWrite};
-use plonky2::plonk::circuit_builder::CircuitBuilder;
-use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
 use plonky2::plonk::config::Hasher;
-use plonky2::plonk::proof::ProofWithPublicInputs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use zkattr_model::commit::{commit_epoch, tag, CommitmentFamily, EpochCommitments};
 use zkattr_model::merkle;
@@ -21,30 +16,22 @@ use zkattr_model::{Epoch, Settlement};
 use zkattr_plonky2::aggregate::{listed_payees, BatchSummary, Challenges};
 use zkattr_plonky2::final_layer::{FinalCircuit, PayeeWitness};
 use zkattr_plonky2::native::F;
-use zkattr_plonky2::prover::Config;
 use zkattr_plonky2::statement::StatementPublicInputs;
 use zkattr_plonky2::GoldilocksFamily;
 
-const D: usize = 2;
+mod common;
+use common::{prove_stand_in, stand_in, Proof, StandIn};
+
 /// The stand-in root covers the whole 16-query epoch: one subtree of height 4.
 const HEIGHT: u32 = 4;
 const CAPACITY: usize = 8;
-type Proof = ProofWithPublicInputs<F, Config, D>;
-
-/// A circuit whose public inputs are free, of `BatchSummary::LEN` elements.
-fn stand_in() -> (CircuitData<F, Config, D>, Vec<Target>) {
-    let mut b = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
-    let t = b.add_virtual_targets(BatchSummary::LEN);
-    b.register_public_inputs(&t);
-    (b.build::<Config>(), t)
-}
 
 struct Setup {
     epoch: Epoch,
     honest: Vec<PayeeWitness>,
     logs: EpochCommitments<zkattr_plonky2::native::Digest>,
     expected: Vec<F>,
-    root_circuit: (CircuitData<F, Config, D>, Vec<Target>),
+    root_circuit: StandIn,
     last: FinalCircuit,
 }
 
@@ -61,7 +48,7 @@ impl Setup {
             .map(PayeeWitness::from)
             .collect::<Vec<_>>();
         assert!(honest.len() < CAPACITY, "room for one more entry");
-        let root_circuit = stand_in();
+        let root_circuit = stand_in(3);
         let last = FinalCircuit::build(&root_circuit.0.verifier_data(), HEIGHT, CAPACITY);
         Setup {
             epoch,
@@ -95,15 +82,6 @@ impl Setup {
         BatchSummary::of_batch(self.epoch.params, ch, HEIGHT, 0, &self.epoch.queries).unwrap()
     }
 
-    fn root_proof(&self, summary: &BatchSummary) -> Proof {
-        let (data, targets) = &self.root_circuit;
-        let mut pw = PartialWitness::new();
-        for (t, v) in targets.iter().zip(summary.to_fields()) {
-            pw.set_target(*t, v).unwrap();
-        }
-        data.prove(pw).unwrap()
-    }
-
     /// Proves the final layer over `summary`; `Some` only if the proof also verifies.
     fn prove(
         &self,
@@ -111,7 +89,7 @@ impl Setup {
         entries: &[PayeeWitness],
         count: usize,
     ) -> Option<Proof> {
-        let root = self.root_proof(summary);
+        let root = prove_stand_in(&self.root_circuit, summary);
         match catch_unwind(AssertUnwindSafe(|| {
             self.last.prove_entries(&root, entries, count)
         })) {

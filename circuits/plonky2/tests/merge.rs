@@ -3,47 +3,16 @@
 //! summary a cheat needs), so these tests check the merge constraints, not a batch; real batch
 //! proofs merge in tests/pipeline.rs.
 
-use plonky2::field::types::Field;
-use plonky2::iop::target::Target;
-use plonky2::iop::witness::{PartialWitness, WitnessWrite};
-use plonky2::plonk::circuit_builder::CircuitBuilder;
-use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
-use plonky2::plonk::proof::ProofWithPublicInputs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use zkattr_model::commit::commit_epoch;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::Settlement;
 use zkattr_plonky2::aggregate::{BatchSummary, Challenges};
 use zkattr_plonky2::merge::MergeCircuit;
-use zkattr_plonky2::native::F;
-use zkattr_plonky2::prover::Config;
 use zkattr_plonky2::GoldilocksFamily;
 
-const D: usize = 2;
-type Proof = ProofWithPublicInputs<F, Config, D>;
-
-type StandIn = (CircuitData<F, Config, D>, Vec<Target>);
-
-/// A circuit whose public inputs are free: stands in for the batch circuit. `tag` is a
-/// constant of one gate, so two stand-ins share their shape (common data) but not their
-/// verifier data.
-fn stand_in(tag: u64) -> StandIn {
-    let mut b = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
-    let t = b.add_virtual_targets(BatchSummary::LEN);
-    b.register_public_inputs(&t);
-    let y = b.mul_const(F::from_canonical_u64(tag), t[0]);
-    let z = b.add_virtual_target();
-    b.connect(y, z);
-    (b.build::<Config>(), t)
-}
-
-fn prove_stand_in(circuit: &StandIn, s: &BatchSummary) -> Proof {
-    let mut pw = PartialWitness::new();
-    for (t, v) in circuit.1.iter().zip(s.to_fields()) {
-        pw.set_target(*t, v).unwrap();
-    }
-    circuit.0.prove(pw).unwrap()
-}
+mod common;
+use common::{prove_stand_in, stand_in, Proof};
 
 fn rejected(circuit: &MergeCircuit, left: &Proof, right: &Proof) -> bool {
     match catch_unwind(AssertUnwindSafe(|| circuit.prove(left, right))) {
