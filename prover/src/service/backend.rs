@@ -632,7 +632,6 @@ mod tests {
             "agg-b2048-t22-p8",
             "agg-b2048-t99-p8",
             "agg-b2048-t1-p4",
-            "agg-b2048-t1-p8192",
             "agg-b2048-t1-p24",
             "agg-b65536-t0-p8",
             "16x16",
@@ -640,5 +639,13 @@ mod tests {
         ] {
             assert_eq!(parse_aggregation_key(bad), None, "{bad}");
         }
+        // The capacity bounds follow the circuit crate's constants, not a copy of them.
+        let largest = format!("agg-b2048-t1-p{MAX_PAYEE_CAPACITY}");
+        assert_eq!(
+            parse_aggregation_key(&largest).map(|shape| shape.payee_capacity),
+            Some(MAX_PAYEE_CAPACITY)
+        );
+        let beyond = format!("agg-b2048-t1-p{}", 2 * MAX_PAYEE_CAPACITY);
+        assert_eq!(parse_aggregation_key(&beyond), None, "{beyond}");
     }
 }
