@@ -30,7 +30,7 @@ fn main() {
     println!("per query: record {record} gates, rule {rule}, leaves {leaves}");
     let list = 4096;
     println!(
-        "final layer's payout list: {:.2} gates an entry ({list} entries, leaves and tree)",
+        "final layer's payout list: {:.2} gates an entry ({list} entries, leaves, tree and slot-count digest)",
         payout_list_gates(list) as f64 / list as f64
     );
     for queries in SHAPE_LADDER {

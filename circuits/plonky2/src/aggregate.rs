@@ -6,14 +6,14 @@
 //! Per-adapter payouts aggregate additively: each batch contributes
 //! `acc = Σ_{used slots} (share + β) / (α − adapter)` in `F_p^2`, merges add, and the final layer
 //! checks `Σ_payees (payout + β·count) / (α − adapter) = acc` against the payout list, with
-//! `α, β` a hash of the three commitments (so fixed after the logs and the list). See
-//! [`finalize`] for why that is sound.
+//! `α, β` a hash of the three commitments and of the list's slot counts (so fixed after the
+//! logs, the list and the counts). See [`finalize`] for why that is sound.
 
 use crate::native::{limbs, Digest, F};
 use crate::statement::StatementPublicInputs;
 use crate::GoldilocksFamily;
 use plonky2::field::extension::quadratic::QuadraticExtension;
-use plonky2::field::types::Field;
+use plonky2::field::types::{Field, Field64};
 use plonky2::hash::poseidon::PoseidonHash;
 use plonky2::plonk::config::Hasher;
 use std::collections::BTreeMap;
@@ -67,6 +67,8 @@ pub enum AggregateError {
     Conservation { paid: u64, treasury: u64, pool: u64 },
     #[error("the payout list does not match the per-slot shares of the batches (accumulator)")]
     AccumulatorMismatch,
+    #[error("total paid {0} is at least the Goldilocks modulus 2^64 - 2^32 + 1: the plonky2 aggregation checks payouts in that field and cannot prove it (SPEC allows totals up to 2^64 - 1): split the epoch so each pays less")]
+    PaidAboveModulus(u64),
     #[error("no batches to aggregate")]
     NoBatches,
     #[error("batch size {0} is not a power of two")]
@@ -87,20 +89,55 @@ pub struct Challenges {
     pub beta: Ext,
 }
 
+/// Slot counts hashed into the challenges this many at a time (with the running digest, one
+/// Poseidon permutation a link).
+pub const SLOT_COUNT_CHUNK: usize = 4;
+
+/// The payout list's slot counts in list order, chained: `d_0 = 0`,
+/// `d_{i+1} = H(d_i ‖ counts[4i .. 4i+4])`, the last chunk padded with zeros (the final
+/// layer's padding entries hold zero counts, so its chain over the whole capacity, extended
+/// only by chunks that hold a listed payee, ends at the same digest).
+pub fn slot_count_digest(counts: &[F]) -> Digest {
+    let mut digest = Digest {
+        elements: [F::ZERO; 4],
+    };
+    for chunk in counts.chunks(SLOT_COUNT_CHUNK) {
+        let mut input = [F::ZERO; 4 + SLOT_COUNT_CHUNK];
+        input[..4].copy_from_slice(&digest.elements);
+        input[4..4 + chunk.len()].copy_from_slice(chunk);
+        digest = PoseidonHash::hash_no_pad(&input);
+    }
+    digest
+}
+
+/// [`slot_count_digest`] of a payout list with counts.
+pub fn listed_slot_counts(payees: &[ListedPayee]) -> Digest {
+    let counts: Vec<F> = payees
+        .iter()
+        .map(|p| F::from_canonical_u64(p.slots))
+        .collect();
+    slot_count_digest(&counts)
+}
+
 impl Challenges {
-    /// `H(act, inf, payout, epoch_id_lo, epoch_id_hi, rate)`, split into `α` and `β`. Derived
-    /// from the published commitments only, so a prover fixes the logs and the payout list
-    /// before it learns them.
+    /// `H(act, inf, payout, epoch_id_lo, epoch_id_hi, rate, slot_counts)`, split into `α` and
+    /// `β`. A prover fixes the logs, the payout list and the list's slot counts
+    /// ([`slot_count_digest`]) before it learns them. The counts must be in the hash: they are
+    /// the final layer's witness, and a prover who chose them after seeing `α, β` would face
+    /// two linear equations mod p in as many 32-bit unknowns as it has payees, which lattice
+    /// reduction solves for a handful of them.
     pub fn derive(
         params: &EpochParams,
         commitments: &EpochCommitments<Digest>,
+        slot_counts: &Digest,
     ) -> Result<Self, AggregateError> {
-        let mut message = Vec::with_capacity(15);
+        let mut message = Vec::with_capacity(19);
         message.extend(commitments.activation.elements);
         message.extend(commitments.influence.elements);
         message.extend(commitments.payout.elements);
         message.extend(limbs(params.epoch_id));
         message.push(F::from_canonical_u16(params.rate_bps));
+        message.extend(slot_counts.elements);
         let e = PoseidonHash::hash_no_pad(&message).elements;
         // α outside F_p: no adapter id (a base-field element) can zero a denominator.
         if e[1] == F::ZERO {
@@ -354,9 +391,13 @@ pub fn listed_payees(epoch: &Epoch, settlement: &Settlement) -> Vec<ListedPayee>
 /// `payout + β·count` equals the sum over its slots of `share + β`; otherwise a random `α` is a
 /// root of their difference with probability at most `(distinct adapters + payees) / p^2`.
 /// For random `β` that in turn forces `count` and `payout` to equal the slot count and the share
-/// sum (values below 2^63, so no wrap). `count ≥ 1` keeps adapters that appear in no slot off
-/// the list; an adapter that appears and is missing leaves a pole. So the list is exactly SPEC's
-/// payee set with SPEC's amounts.
+/// sum modulo p. The counts are fixed before `α, β` only because they are hashed into them
+/// ([`Challenges::derive`]). Equal modulo p means equal: counts are below 2^32 and an
+/// adapter's share sum and listed amount are each at most the total paid, which must be below
+/// p ([`AggregateError::PaidAboveModulus`]; SPEC allows totals up to 2^64 - 1, and above p an
+/// amount listed as `S + p` beside another listed as `S' - p` would keep every sum).
+/// `count ≥ 1` keeps adapters that appear in no slot off the list; an adapter that appears and
+/// is missing leaves a pole. So the list is exactly SPEC's payee set with SPEC's amounts.
 pub fn finalize(
     root: &BatchSummary,
     payees: &[ListedPayee],
@@ -415,7 +456,12 @@ pub fn finalize(
         influence,
         payout,
     };
-    if Challenges::derive(&root.params, &commitments)? != root.challenges {
+    if root.total_paid >= F::ORDER {
+        return Err(AggregateError::PaidAboveModulus(root.total_paid));
+    }
+    if Challenges::derive(&root.params, &commitments, &listed_slot_counts(payees))?
+        != root.challenges
+    {
         return Err(AggregateError::ChallengeMismatch);
     }
     if listed_acc != root.accumulator {
@@ -479,7 +525,8 @@ pub fn aggregate_epoch(
     }
     let settlement = Settlement::compute(epoch)?;
     let commitments = zkattr_model::commit::commit_epoch(&GoldilocksFamily, epoch, &settlement)?;
-    let challenges = Challenges::derive(&epoch.params, &commitments)?;
+    let payees = listed_payees(epoch, &settlement);
+    let challenges = Challenges::derive(&epoch.params, &commitments, &listed_slot_counts(&payees))?;
     let height = batch_size.trailing_zeros();
     let summaries = if epoch.queries.is_empty() {
         vec![BatchSummary::empty(epoch.params, challenges, height, 0)]
@@ -494,5 +541,5 @@ pub fn aggregate_epoch(
             .collect::<Result<_, _>>()?
     };
     let root = merge_all(summaries)?;
-    Ok(finalize(&root, &listed_payees(epoch, &settlement))?)
+    Ok(finalize(&root, &payees)?)
 }

@@ -2,7 +2,7 @@
 //! queries placed at subtree `index` of both logs, exposing [`BatchSummary::to_fields`] instead
 //! of SPEC's public inputs. No sorted copy and no payout list: per-adapter totals leave the
 //! batch only through the accumulator `Σ_used (share + β) / (α − adapter)`, whose challenges
-//! are public inputs that the final layer (not built yet) recomputes from the commitments.
+//! are public inputs that the final layer recomputes from the commitments and slot counts.
 
 use crate::aggregate::{BatchSummary, Challenges};
 use crate::gadgets::{

@@ -6,7 +6,9 @@
 //! Memory: the epoch is held once; each batch's witness lives only while its proof is made,
 //! and the depth-first merge order keeps at most about `levels` proofs per worker waiting.
 
-use crate::aggregate::{listed_payees, AggregateError, BatchSummary, Challenges, ListedPayee};
+use crate::aggregate::{
+    listed_payees, listed_slot_counts, AggregateError, BatchSummary, Challenges, ListedPayee,
+};
 use crate::batch::BatchCircuit;
 use crate::final_layer::FinalCircuit;
 use crate::merge::MergeCircuit;
@@ -15,6 +17,7 @@ use crate::prover::{verifying_key_digest, Config};
 use crate::shrink::ShrinkCircuit;
 use crate::statement::{StatementPublicInputs, D};
 use crate::GoldilocksFamily;
+use plonky2::field::types::Field64;
 use plonky2::plonk::circuit_data::VerifierCircuitData;
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use std::fmt;
@@ -52,6 +55,8 @@ pub enum EpochProverError {
     TooManyQueries(usize),
     #[error("{0} payees exceed the final layer's largest payout list ({MAX_PAYEE_CAPACITY}); splitting the payout list across proofs is not built yet")]
     TooManyPayees(usize),
+    #[error("total paid {0} is at least the Goldilocks modulus 2^64 - 2^32 + 1: the plonky2 aggregation checks payouts in that field and cannot prove it (SPEC allows totals up to 2^64 - 1): split the epoch so each pays less")]
+    PaidAboveModulus(u64),
     #[error("the epoch is not valid: {0}")]
     Epoch(#[from] StatementError),
     #[error("the payout challenges: {0}")]
@@ -850,7 +855,7 @@ impl AggregationCircuits {
     }
 
     /// Names a run for [`CheckpointDir::open`]: the layout and the epoch's challenges, a hash
-    /// of its three commitments (so of every log record and of the payout list).
+    /// of its three commitments and slot counts (so of every log record and of the payout list).
     pub fn checkpoint_identity(&self, prepared: &Prepared) -> String {
         use plonky2::field::types::PrimeField64;
         let challenges: Vec<String> = prepared
@@ -871,8 +876,12 @@ impl AggregationCircuits {
     pub fn prepare(&self, epoch: &Epoch) -> Result<Prepared, EpochProverError> {
         let (settlement, commitments, report) = payout_report(&GoldilocksFamily, epoch)?;
         self.check_shape(epoch, settlement.payouts.len())?;
-        let challenges = Challenges::derive(&epoch.params, &commitments)?;
+        if settlement.total_paid >= F::ORDER {
+            return Err(EpochProverError::PaidAboveModulus(settlement.total_paid));
+        }
         let payees = listed_payees(epoch, &settlement);
+        let challenges =
+            Challenges::derive(&epoch.params, &commitments, &listed_slot_counts(&payees))?;
         let expected = StatementPublicInputs::new(epoch, &settlement, &commitments).to_fields();
         Ok(Prepared {
             report,

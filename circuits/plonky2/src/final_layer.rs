@@ -3,7 +3,7 @@
 //! accumulator with `α, β` recomputed from the commitments, and exposes exactly SPEC's 22
 //! public inputs in the single-proof encoding.
 
-use crate::aggregate::{BatchSummary, ListedPayee};
+use crate::aggregate::{BatchSummary, ListedPayee, SLOT_COUNT_CHUNK};
 use crate::gadgets::{CommitmentInstructions, PrefixTargets};
 use crate::merge::{add_u64, SummaryTargets};
 use crate::native::{limbs, F};
@@ -65,9 +65,9 @@ struct ListChallenges {
 
 /// One entry of the payout list (the part of the final layer that grows with the payee
 /// capacity). Given the entry's prefix flag `real` and the previous entry's adapter,
-/// constrains: both amount limbs below 2^32; a padding entry (`real = 0`) all zero; a real entry
-/// with `adapter - previous - 1` and `slots - 1` below 2^32 (strictly increasing adapters, each in
-/// at least one slot); `(α − adapter) · inverse = 1`. Returns the entry's targets and its
+/// constrains: the adapter and both amount limbs below 2^32; a padding entry (`real = 0`) all
+/// zero; a real entry with `adapter - previous - 1` and `slots - 1` below 2^32 (strictly
+/// increasing adapters, each in at least one slot); `(α − adapter) · inverse = 1`. Returns the entry's targets and its
 /// accumulator term, `(amount + β·slots) · inverse` for a real entry and zero for padding. Range
 /// checks are [`RangeCheckInstructions::check_bits`] ops (seven to a row), not plonky2's
 /// row-per-value `range_check`.
@@ -85,6 +85,7 @@ fn payee_entry(
         slots: b.add_virtual_target(),
         inverse: b.add_virtual_extension_target(),
     };
+    b.check_bits(t.adapter, 32);
     b.check_bits(t.amount[0], 32);
     b.check_bits(t.amount[1], 32);
     let padding = b.not(real);
@@ -130,11 +131,16 @@ struct PayoutListTargets {
     accumulated: ExtensionTarget<D>,
     /// `H(3, root, count)` over the depth-20 payout tree of the real entries.
     commitment: HashOutTarget,
+    /// The real entries' slot counts chained as `aggregate::slot_count_digest` does.
+    slot_counts: HashOutTarget,
 }
 
 /// A payout list of `capacity` entries (a power of two): prefix flags for the real ones, each
-/// entry's constraints ([`payee_entry`]), the sum of their accumulator terms, and SPEC's payout
-/// commitment over the leaves `H(adapter, lo, hi)` of the real entries (padding leaves empty).
+/// entry's constraints ([`payee_entry`]), the sum of their accumulator terms, SPEC's payout
+/// commitment over the leaves `H(adapter, lo, hi)` of the real entries (padding leaves empty),
+/// and the digest of the real entries' slot counts: `d ← H(d ‖ four counts)` for each chunk of
+/// four entries whose first is real (padding counts are zero, so a partly real chunk hashes as
+/// the native zero-padded one).
 fn payout_list(
     b: &mut CircuitBuilder<F, D>,
     capacity: usize,
@@ -156,16 +162,32 @@ fn payout_list(
         .collect();
     let root = b.padded_root(&leaves, &prefix.real, PAYOUT_TREE_DEPTH);
     let commitment = b.commitment(tag::PAYOUT_COMMITMENT, root, prefix.count);
+    let zero = b.zero();
+    let mut slot_counts = HashOutTarget::from([zero; 4]);
+    for (chunk, reals) in payees
+        .chunks(SLOT_COUNT_CHUNK)
+        .zip(prefix.real.chunks(SLOT_COUNT_CHUNK))
+    {
+        let mut input = slot_counts.elements.to_vec();
+        input.extend(chunk.iter().map(|t| t.slots));
+        input.resize(4 + SLOT_COUNT_CHUNK, zero);
+        let next = b.hash_n_to_hash_no_pad::<PoseidonHash>(input);
+        let extends = reals[0];
+        for (kept, new) in slot_counts.elements.iter_mut().zip(next.elements) {
+            *kept = b.select(extends, new, *kept);
+        }
+    }
     PayoutListTargets {
         prefix,
         payees,
         accumulated,
         commitment,
+        slot_counts,
     }
 }
 
 /// Gates a payout list of `capacity` entries takes in the final layer (entries, leaves, tree,
-/// commitment), for reports (`examples/rows.rs`): the part of the final layer that grows with
+/// commitment, slot-count digest), for reports (`examples/rows.rs`): the part of the final layer that grows with
 /// the payee capacity; the rest is the root proof's verification.
 pub fn payout_list_gates(capacity: usize) -> usize {
     let mut b = CircuitBuilder::<F, D>::new(final_config());
@@ -229,22 +251,28 @@ impl FinalCircuit {
         let list = payout_list(&mut b, payee_capacity, challenges);
 
         // α, β from the commitments, as `Challenges::derive` computes them.
-        let mut message = Vec::with_capacity(15);
+        let mut message = Vec::with_capacity(19);
         message.extend(activation.elements);
         message.extend(influence.elements);
         message.extend(list.commitment.elements);
         message.extend(&s.epoch);
+        message.extend(list.slot_counts.elements);
         let challenges = b.hash_n_to_hash_no_pad::<PoseidonHash>(message);
         for (x, y) in challenges.elements.iter().zip(&s.challenges) {
             b.connect(*x, *y);
         }
 
         // Σ_payees (amount + β·slots)/(α − adapter) must equal the batches' accumulator
-        // (soundness: `aggregate::finalize`). Amounts enter the field as lo + 2^32·hi, which
-        // wraps only for amounts >= p: such a listed amount is its true value plus p, so the
-        // integer total (checked in limbs below against the accumulated total paid) would
-        // exceed the truth unless every amount is exact.
+        // (soundness: `aggregate::finalize`). That fixes each amount modulo p; it fixes the
+        // integer only because the total paid is below p (checked next) and the listed amounts
+        // sum to it over the integers (checked below), so each is below p too.
         b.connect_extension(list.accumulated, s.accumulator);
+        let [pool, paid, treasury] = s.totals;
+        // Total paid <= p - 1 = (2^32 - 1)·2^32: a high limb of 2^32 - 1 needs a low limb of 0.
+        let high_max = b.constant(F::from_canonical_u32(u32::MAX));
+        let at_high_max = b.is_equal(paid[1], high_max);
+        let above = b.mul(paid[0], at_high_max.target);
+        b.connect(above, zero);
 
         // The listed total equals the total paid over the integers: each limb column is summed
         // in the field (at most 2^20 entries below 2^32 each: below 2^52, no wrap), then
@@ -257,7 +285,6 @@ impl FinalCircuit {
             .payees
             .iter()
             .fold(zero, |sum, t| b.add(sum, t.amount[1]));
-        let [pool, paid, treasury] = s.totals;
         let low_split = b.split_limbs(low_sum, &[32, PAYOUT_TREE_DEPTH]);
         b.connect(low_split[0], paid[0]);
         let high_total = b.add(high_sum, low_split[1]);

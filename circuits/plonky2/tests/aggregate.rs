@@ -2,13 +2,16 @@
 //! the single-proof public inputs, and every cheat the merge and final circuits must stop
 //! (tampered, swapped, dropped batches, holes, altered payouts) is rejected with its error.
 
+use plonky2::field::extension::quadratic::QuadraticExtension;
+use plonky2::field::types::{Field, Field64, PrimeField64};
 use zkattr_model::commit::commit_epoch;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::{Epoch, Payout, Settlement};
 use zkattr_plonky2::aggregate::{
-    aggregate_epoch, finalize, listed_payees, merge_all, AggregateError, BatchSummary, Challenges,
-    ListedPayee,
+    aggregate_epoch, finalize, listed_payees, listed_slot_counts, merge_all, slot_count_digest,
+    AggregateError, BatchSummary, Challenges, Ext, ListedPayee,
 };
+use zkattr_plonky2::native::F;
 use zkattr_plonky2::statement::StatementPublicInputs;
 use zkattr_plonky2::GoldilocksFamily;
 
@@ -19,7 +22,12 @@ fn epoch(queries: u64) -> Epoch {
 fn published(epoch: &Epoch) -> (Settlement, StatementPublicInputs, Challenges) {
     let settlement = Settlement::compute(epoch).unwrap();
     let c = commit_epoch(&GoldilocksFamily, epoch, &settlement).unwrap();
-    let challenges = Challenges::derive(&epoch.params, &c).unwrap();
+    let challenges = Challenges::derive(
+        &epoch.params,
+        &c,
+        &listed_slot_counts(&listed_payees(epoch, &settlement)),
+    )
+    .unwrap();
     (
         settlement.clone(),
         StatementPublicInputs::new(epoch, &settlement, &c),
@@ -147,7 +155,7 @@ fn finalize_with_list(e: &Epoch, payees: &[ListedPayee]) -> Result<(), Aggregate
     let mut c = commit_epoch(&GoldilocksFamily, e, &settlement).unwrap();
     let list: Vec<Payout> = payees.iter().map(|p| p.payout).collect();
     c.payout = zkattr_model::commit::payout_commitment(&GoldilocksFamily, &list).unwrap();
-    let ch = Challenges::derive(&e.params, &c).unwrap();
+    let ch = Challenges::derive(&e.params, &c, &listed_slot_counts(payees)).unwrap();
     finalize(&merge_all(batches(e, 4, ch)).unwrap(), payees).map(|_| ())
 }
 
@@ -197,6 +205,34 @@ fn an_altered_merged_payout_list_is_rejected() {
     assert_eq!(
         finalize_with_list(&e, &counted).unwrap_err(),
         AggregateError::AccumulatorMismatch
+    );
+
+    // Counts chosen after the challenges: the batches proved under the honest counts'
+    // challenges, and a root accumulator that (as if solved for) matches the recounted list.
+    // The counts' digest in the challenges refuses it.
+    let mut late = honest.clone();
+    late[0].slots += 1;
+    let (_, _, ch) = published(&e);
+    let mut root = merge_all(batches(&e, 4, ch)).unwrap();
+    root.accumulator = late
+        .iter()
+        .map(|p| {
+            let value = ext(F::from_canonical_u64(p.payout.amount))
+                + ch.beta * ext(F::from_canonical_u64(p.slots));
+            value * (ch.alpha - ext(F::from_canonical_u32(p.payout.adapter_id))).inverse()
+        })
+        .fold(Ext::ZERO, |sum, term| sum + term);
+    assert_eq!(
+        finalize(&root, &late).unwrap_err(),
+        AggregateError::ChallengeMismatch
+    );
+
+    // A total paid of p or more is refused before anything else (its amounts could wrap).
+    let mut huge = merge_all(batches(&e, 4, ch)).unwrap();
+    huge.total_paid = F::ORDER;
+    assert_eq!(
+        finalize(&huge, &honest).unwrap_err(),
+        AggregateError::PaidAboveModulus(F::ORDER)
     );
 
     let mut zero = honest.clone();
@@ -260,4 +296,41 @@ fn summary_layout_constants_name_the_challenges() {
     let at = BatchSummary::CHALLENGES_AT;
     assert_eq!(fields[at..at + 2], ch.alpha.0);
     assert_eq!(fields[at + 2..at + 4], ch.beta.0);
+}
+
+fn ext(x: F) -> Ext {
+    QuadraticExtension([x, F::ZERO])
+}
+
+/// The slot-count digest: a fixed vector (Poseidon over Goldilocks, chunks of four, the last
+/// zero-padded), and every count matters.
+#[test]
+fn slot_count_digest_vector_and_sensitivity() {
+    let counts: Vec<F> = (1..=5).map(F::from_canonical_u64).collect();
+    let digest = slot_count_digest(&counts);
+    let hex: Vec<String> = digest
+        .elements
+        .iter()
+        .map(|x| format!("{:016x}", x.to_canonical_u64()))
+        .collect();
+    assert_eq!(
+        hex,
+        [
+            "1607e50c425ff38a",
+            "a0884ad286185b41",
+            "4b629b982f76bb7c",
+            "78a2d2a46333100e"
+        ]
+    );
+    assert_eq!(
+        slot_count_digest(&[]).elements,
+        [F::ZERO; 4],
+        "an empty list chains nothing"
+    );
+    for i in 0..counts.len() {
+        let mut other = counts.clone();
+        other[i] += F::ONE;
+        assert_ne!(slot_count_digest(&other), digest, "count {i}");
+    }
+    assert_ne!(slot_count_digest(&counts[..4]), digest, "a dropped count");
 }

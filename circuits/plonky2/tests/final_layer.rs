@@ -4,7 +4,8 @@
 //! and only the one constraint it aims at can reject it. Honest aggregation runs end to end in
 //! tests/pipeline.rs.
 
-use plonky2::field::types::{Field, PrimeField64};
+use plonky2::field::extension::quadratic::QuadraticExtension;
+use plonky2::field::types::{Field, Field64, PrimeField64};
 use plonky2::hash::poseidon::PoseidonHash;
 use plonky2::plonk::config::Hasher;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -13,7 +14,7 @@ use zkattr_model::merkle;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::types::PAYOUT_TREE_DEPTH;
 use zkattr_model::{Epoch, Settlement};
-use zkattr_plonky2::aggregate::{listed_payees, BatchSummary, Challenges};
+use zkattr_plonky2::aggregate::{listed_payees, slot_count_digest, BatchSummary, Challenges, Ext};
 use zkattr_plonky2::final_layer::{FinalCircuit, PayeeWitness};
 use zkattr_plonky2::native::F;
 use zkattr_plonky2::statement::StatementPublicInputs;
@@ -60,8 +61,8 @@ impl Setup {
         }
     }
 
-    /// The challenges of the epoch's logs with the payout list `entries[..count]` committed
-    /// exactly as given (the leaf hashes the limbs, canonical or not).
+    /// The challenges of the epoch's logs with the payout list `entries[..count]` and its slot
+    /// counts committed exactly as given (the leaf hashes the limbs, canonical or not).
     fn challenges(&self, entries: &[PayeeWitness], count: usize) -> Challenges {
         let family = GoldilocksFamily;
         let leaves = entries[..count]
@@ -73,13 +74,31 @@ impl Setup {
             payout: family.commitment(tag::PAYOUT_COMMITMENT, &root, count as u64),
             ..self.logs
         };
-        Challenges::derive(&self.epoch.params, &commitments).unwrap()
+        let counts: Vec<F> = entries[..count].iter().map(|e| e.slots).collect();
+        Challenges::derive(
+            &self.epoch.params,
+            &commitments,
+            &slot_count_digest(&counts),
+        )
+        .unwrap()
     }
 
     /// The root summary the batches would expose under the challenges of `entries[..count]`.
     fn summary(&self, entries: &[PayeeWitness], count: usize) -> BatchSummary {
         let ch = self.challenges(entries, count);
         BatchSummary::of_batch(self.epoch.params, ch, HEIGHT, 0, &self.epoch.queries).unwrap()
+    }
+
+    /// A root summary that agrees with `entries[..count]` on everything the final layer checks
+    /// against it: the list's own challenges, its accumulator under them (the field value of
+    /// the limbs), and a total paid (and pool, no treasury) of `paid`.
+    fn agreeing(&self, entries: &[PayeeWitness], count: usize, paid: u64) -> BatchSummary {
+        let mut summary = self.summary(entries, count);
+        summary.accumulator = accumulator(&summary.challenges, &entries[..count]);
+        summary.total_paid = paid;
+        summary.total_pool = paid;
+        summary.treasury = 0;
+        summary
     }
 
     /// Proves the final layer over `summary`; `Some` only if the proof also verifies.
@@ -116,6 +135,32 @@ impl Setup {
 
 fn small(x: u64) -> F {
     F::from_canonical_u64(x)
+}
+
+fn ext(x: F) -> Ext {
+    QuadraticExtension([x, F::ZERO])
+}
+
+/// `Σ (lo + 2^32·hi + β·slots) / (α − adapter)` over `entries`, as the final layer sums them.
+fn accumulator(ch: &Challenges, entries: &[PayeeWitness]) -> Ext {
+    entries
+        .iter()
+        .map(|e| {
+            let amount = e.amount[0] + e.amount[1] * small(1 << 32);
+            (ext(amount) + ch.beta * ext(e.slots)) * (ch.alpha - ext(e.adapter)).inverse()
+        })
+        .fold(Ext::ZERO, |sum, term| sum + term)
+}
+
+/// A list of `adapters` whose amounts sum to `total`: all of it on the first entry, given in
+/// two 32-bit limbs (canonical when `total < 2^64`).
+fn list_paying(adapters: &[PayeeWitness], total: u64) -> Vec<PayeeWitness> {
+    let mut list = adapters.to_vec();
+    for e in &mut list {
+        e.amount = [F::ZERO; 2];
+    }
+    list[0].amount = [small(total & 0xffff_ffff), small(total >> 32)];
+    list
 }
 
 #[test]
@@ -165,6 +210,89 @@ fn final_layer_accepts_the_list_and_rejects_each_cheat() {
         slots: F::ZERO,
     });
     s.assert_rejected(&extra, n + 1, "a payee in no slot");
+
+    // A listed adapter of 2^32 or more (2^32 - 1 after the last one, so the step check passes),
+    // with a root summary that agrees with the list: only the adapter's 32-bit check refuses it.
+    let mut wide = s.honest.clone();
+    wide.push(PayeeWitness {
+        adapter: s.honest[n - 1].adapter + small(u32::MAX.into()),
+        amount: [F::ZERO; 2],
+        slots: F::ONE,
+    });
+    let paid = summary.total_paid;
+    assert!(
+        s.prove(&s.agreeing(&s.honest, n, paid), &s.honest, n)
+            .is_some(),
+        "the agreeing summary of the honest list is accepted (the control for the cheats below)"
+    );
+    assert!(
+        s.prove(&s.agreeing(&wide, n + 1, paid), &wide, n + 1)
+            .is_none(),
+        "an adapter id of 2^32 or more was accepted"
+    );
+
+    // The counts must be fixed before the challenges: a list whose counts were chosen after
+    // them (here to match an accumulator the batches never gave, as a prover solving for
+    // counts would) under the challenges of the honest counts. Only the counts' digest in the
+    // challenges refuses it.
+    let mut recounted = s.honest.clone();
+    recounted[0].slots += F::ONE;
+    let mut late = summary;
+    late.accumulator = accumulator(&summary.challenges, &recounted[..n]);
+    assert!(
+        s.prove(&late, &recounted, n).is_none(),
+        "slot counts chosen after the challenges were accepted"
+    );
+
+    // Total paid below the modulus: a list paying p - 1 in all is accepted, one paying p is
+    // not (above p an amount listed as its value plus p beside another listed p lower would
+    // keep the accumulator and the totals). Summaries agree with each list otherwise.
+    let max = F::ORDER - 1;
+    let at_max = list_paying(&s.honest, max);
+    assert!(
+        s.prove(&s.agreeing(&at_max, n, max), &at_max, n).is_some(),
+        "a total paid of p - 1 is refused"
+    );
+    let at_p = list_paying(&s.honest, F::ORDER);
+    assert!(
+        s.prove(&s.agreeing(&at_p, n, F::ORDER), &at_p, n).is_none(),
+        "a total paid of p was accepted"
+    );
+
+    // A padding amount: the limb columns sum every entry, so a padding amount of 1 beside a
+    // total paid (and pool) one higher keeps the totals; the list, its challenges and the
+    // accumulator do not see padding. Only the padding check refuses it.
+    let mut padded_amount = s.honest.clone();
+    padded_amount.push(PayeeWitness {
+        adapter: F::ZERO,
+        amount: [F::ONE, F::ZERO],
+        slots: F::ZERO,
+    });
+    let mut one_more = summary;
+    one_more.total_paid += 1;
+    one_more.total_pool += 1;
+    assert!(
+        s.prove(&one_more, &padded_amount, n).is_none(),
+        "a non-zero padding amount was accepted"
+    );
+
+    // A high limb out of range with the same field value and column sums: one unit moved from
+    // one low limb to another, and 2^-32 moved the other way between the high limbs. The
+    // low limbs stay below 2^32; only the high limb's 32-bit check refuses it.
+    let mut high = s.honest.clone();
+    let up = high
+        .iter()
+        .position(|e| e.amount[0].to_canonical_u64() < u32::MAX as u64)
+        .expect("a low limb below 2^32 - 1");
+    let down = (0..n)
+        .find(|&i| i != up && high[i].amount[0] != F::ZERO)
+        .expect("another payee with a non-zero low limb");
+    let shift = small(1 << 32).inverse();
+    high[up].amount[0] += F::ONE;
+    high[up].amount[1] -= shift;
+    high[down].amount[0] -= F::ONE;
+    high[down].amount[1] += shift;
+    s.assert_rejected(&high, n, "a high amount limb of 2^32 or more");
 
     // A padding entry that is not zero: outside the list (count n), so neither the tree, the
     // accumulator nor the total sees its adapter; only the padding check refuses it.

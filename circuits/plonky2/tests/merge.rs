@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use zkattr_model::commit::commit_epoch;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::Settlement;
-use zkattr_plonky2::aggregate::{BatchSummary, Challenges};
+use zkattr_plonky2::aggregate::{listed_payees, listed_slot_counts, BatchSummary, Challenges};
 use zkattr_plonky2::merge::MergeCircuit;
 use zkattr_plonky2::GoldilocksFamily;
 
@@ -26,7 +26,12 @@ fn merges_prove_adjacent_batches_and_reject_cheats() {
     let epoch = generate(&SynthConfig::new(16, 6, 3));
     let settlement = Settlement::compute(&epoch).unwrap();
     let c = commit_epoch(&GoldilocksFamily, &epoch, &settlement).unwrap();
-    let ch = Challenges::derive(&epoch.params, &c).unwrap();
+    let ch = Challenges::derive(
+        &epoch.params,
+        &c,
+        &listed_slot_counts(&listed_payees(&epoch, &settlement)),
+    )
+    .unwrap();
     let summary = |index: u64, range: std::ops::Range<usize>| {
         BatchSummary::of_batch(epoch.params, ch, 2, index, &epoch.queries[range]).unwrap()
     };
@@ -84,6 +89,74 @@ fn merges_prove_adjacent_batches_and_reject_cheats() {
         Err(_) | Ok(Err(_)) => true,
         Ok(Ok(proof)) => merge1.data.verify(proof).is_err(),
     });
+
+    // Children that disagree on the epoch, the rate or a challenge; a child of another height.
+    let mut other_epoch = s[1];
+    other_epoch.params.epoch_id += 1;
+    let mut other_rate = s[1];
+    other_rate.params.rate_bps += 1;
+    let mut other_beta = s[1];
+    other_beta.challenges.beta += other_beta.challenges.beta;
+    let mut lower = s[1];
+    lower.height = 1;
+    for (cheat, what) in [
+        (other_epoch, "epoch id"),
+        (other_rate, "rate"),
+        (other_beta, "beta"),
+        (lower, "height"),
+    ] {
+        assert!(BatchSummary::merge(&s[0], &cheat).is_err(), "native {what}");
+        let cheat = prove_stand_in(&leaf, &cheat);
+        assert!(
+            rejected(&merge1, &proofs[0], &cheat),
+            "a child of another {what}"
+        );
+    }
+
+    // The seam: a right child starting at the left's last id is refused; one starting right
+    // after it across the 32-bit limb boundary (a borrow of 1) is accepted.
+    let mut repeat = s[1];
+    repeat.first_query = s[0].last_query;
+    assert!(rejected(
+        &merge1,
+        &proofs[0],
+        &prove_stand_in(&leaf, &repeat)
+    ));
+    let (mut below, mut above) = (s[0], s[1]);
+    below.last_query = Some((1 << 32) - 1);
+    above.first_query = Some(1 << 32);
+    above.last_query = Some((1 << 32) + 3);
+    let seam = merge1
+        .prove(
+            &prove_stand_in(&leaf, &below),
+            &prove_stand_in(&leaf, &above),
+        )
+        .expect("ids across the limb boundary merge");
+    assert_eq!(
+        seam.public_inputs,
+        BatchSummary::merge(&below, &above).unwrap().to_fields()
+    );
+
+    // Totals: low limbs that carry into the high limb add as the native merge does; a sum of
+    // 2^64 or more is refused (natively an overflow).
+    let (mut low, mut high) = (s[0], s[1]);
+    low.total_pool = (1 << 32) - 1;
+    high.total_pool = (3 << 32) + 5;
+    let carried = merge1
+        .prove(&prove_stand_in(&leaf, &low), &prove_stand_in(&leaf, &high))
+        .expect("a carry merges");
+    assert_eq!(
+        carried.public_inputs,
+        BatchSummary::merge(&low, &high).unwrap().to_fields()
+    );
+    low.total_paid = 1 << 63;
+    high.total_paid = 1 << 63;
+    assert!(BatchSummary::merge(&low, &high).is_err(), "native overflow");
+    assert!(rejected(
+        &merge1,
+        &prove_stand_in(&leaf, &low),
+        &prove_stand_in(&leaf, &high)
+    ));
 
     // Level 2 over level-1 proofs: the whole 16-query subtree.
     let merge2 = MergeCircuit::build(&merge1.data.verifier_data(), 3);
