@@ -1,6 +1,7 @@
 //! The gRPC service in-process: submit, watch, fetch and verify; idempotent submission; the
 //! CSV pair from two uploads; cancel; queue limit; bad and truncated uploads refused while a job
-//! keeps running; bearer-token auth and TLS; epochs above one circuit planned as aggregated.
+//! keeps running; bearer-token auth and TLS; epochs above one circuit planned as aggregated;
+//! an epoch whose total the aggregation cannot prove refused at submission.
 
 mod common;
 
@@ -445,6 +446,64 @@ async fn queue_limit_cancel_and_unknown_jobs() {
         "{:?}",
         refused.err()
     );
+}
+
+/// `queries` queries at the largest fee, each paying all of its pool to adapter 1.
+fn epoch_paying_whole_fees(queries: u64) -> zkattr_model::Epoch {
+    use zkattr_model::types::{EpochParams, Query, Slot, FEE_BOUND, MAX_RATE_BPS, SLOTS};
+    let mut slots = [Slot::UNUSED; SLOTS];
+    slots[0] = Slot {
+        adapter_id: 1,
+        gate: u16::MAX,
+        score: 1,
+    };
+    let queries = (1..=queries)
+        .map(|query_id| Query {
+            query_id,
+            fee: FEE_BOUND - 1,
+            slots,
+        })
+        .collect();
+    let params = EpochParams {
+        epoch_id: 1,
+        rate_bps: MAX_RATE_BPS,
+    };
+    zkattr_model::Epoch::new(params, queries).expect("a valid epoch")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_epoch_paying_beyond_the_aggregation_field_is_refused_at_submission() {
+    // The plonky2 aggregation checks payouts in the Goldilocks field (p = 2^64 - 2^32 + 1),
+    // so SPEC's totals in [p, 2^64) cannot be proved by it: refused before anything is stored,
+    // not hours later. 2^16 whole fees of 2^48 - 1 pay 2^64 - 2^16; one query fewer pays less
+    // than p and is accepted.
+    let (running, _dir) = start(|c| c.workers = 0).await;
+    let mut client = connect(&running, None).await;
+    let (code, message) =
+        code_of(submit_json(&mut client, json_bytes(&epoch_paying_whole_fees(1 << 16))).await);
+    assert_eq!(code, Code::FailedPrecondition, "{message}");
+    assert!(
+        message.contains("total paid 18446744073709486080")
+            && message.contains("Goldilocks modulus"),
+        "{message}"
+    );
+    let listed = client
+        .list_jobs(proto::ListJobsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.jobs.is_empty(), "{listed:?}");
+
+    let below = job_of(
+        &submit_json(
+            &mut client,
+            json_bytes(&epoch_paying_whole_fees((1 << 16) - 1)),
+        )
+        .await
+        .expect("one query fewer is accepted"),
+    );
+    assert_eq!(below.shape, "agg-b2048-t5-p8");
+    running.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -92,6 +92,17 @@ fn proving(stage: impl Into<String>) -> impl FnOnce(anyhow::Error) -> EpochProve
     }
 }
 
+/// Refuses a total paid that the aggregation cannot prove: the final layer checks payouts in
+/// the Goldilocks field, so the total must be below its modulus p (docs/aggregation.md,
+/// Bounds). The service calls it when a job is submitted, [`AggregationCircuits::prepare`]
+/// before proving.
+pub fn check_total_paid(total_paid: u64) -> Result<(), EpochProverError> {
+    if total_paid >= F::ORDER {
+        return Err(EpochProverError::PaidAboveModulus(total_paid));
+    }
+    Ok(())
+}
+
 /// The circuits an epoch needs: batch height, merge levels above it, payout list capacity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AggregationShape {
@@ -876,9 +887,7 @@ impl AggregationCircuits {
     pub fn prepare(&self, epoch: &Epoch) -> Result<Prepared, EpochProverError> {
         let (settlement, commitments, report) = payout_report(&GoldilocksFamily, epoch)?;
         self.check_shape(epoch, settlement.payouts.len())?;
-        if settlement.total_paid >= F::ORDER {
-            return Err(EpochProverError::PaidAboveModulus(settlement.total_paid));
-        }
+        check_total_paid(settlement.total_paid)?;
         let payees = listed_payees(epoch, &settlement);
         let challenges =
             Challenges::derive(&epoch.params, &commitments, &listed_slot_counts(&payees))?;

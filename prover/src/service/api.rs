@@ -395,7 +395,7 @@ impl AttributionService for Api {
         let core = Arc::clone(&self.core);
         let parts_for_check = parts.clone();
         let (epoch_id, n_queries, plan) = tokio::task::spawn_blocking(move || {
-            let (epoch, payees) = load_epoch(
+            let (epoch, settlement) = load_epoch(
                 &core.artifacts,
                 format,
                 epoch_id,
@@ -406,7 +406,7 @@ impl AttributionService for Api {
             let plan = core
                 .backends
                 .get(kind)
-                .and_then(|b| b.plan(&epoch, payees))
+                .and_then(|b| b.plan(&epoch, &settlement))
                 .map_err(backend_status)?;
             Ok::<_, Status>((epoch.params.epoch_id, epoch.queries.len() as u64, plan))
         })

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use thiserror::Error;
 use zkattr_model::bundle::BundleManifest;
-use zkattr_model::Epoch;
+use zkattr_model::{Epoch, Settlement};
 use zkattr_plonky2::epoch_prover::{
-    AggregationCircuits, AggregationShape, AggregationStage, DEFAULT_BATCH_CAP, MAX_BATCH,
-    MAX_PAYEE_CAPACITY, MIN_PAYEE_CAPACITY,
+    check_total_paid, AggregationCircuits, AggregationShape, AggregationStage, DEFAULT_BATCH_CAP,
+    MAX_BATCH, MAX_PAYEE_CAPACITY, MIN_PAYEE_CAPACITY,
 };
 use zkattr_plonky2::prover::{shape_for, StatementCircuit, SHAPE_LADDER};
 use zkattr_plonky2::statement::StatementShape;
@@ -100,8 +100,10 @@ pub struct VerifyingKey {
 /// A proving backend. `prove` runs on a worker thread and may take minutes.
 pub trait ProvingBackend: Send + Sync + std::fmt::Debug {
     fn kind(&self) -> BackendKind;
-    /// Which circuit and how many batches `epoch` needs (the epoch is already validated).
-    fn plan(&self, epoch: &Epoch, payees: usize) -> Result<Plan, BackendError>;
+    /// Which circuit and how many batches `epoch` needs (the epoch is already validated and
+    /// `settlement` is its reference settlement); refuses an epoch this backend cannot prove,
+    /// so a job that would fail is refused at submission rather than after hours of proving.
+    fn plan(&self, epoch: &Epoch, settlement: &Settlement) -> Result<Plan, BackendError>;
     /// Proves `epoch` into the folder `out`; `progress` receives one report per stage and
     /// answers whether to go on (`false`: the job was cancelled; a backend that proves in
     /// batches stops before the next one). A backend that proves in batches keeps finished
@@ -418,17 +420,24 @@ impl ProvingBackend for Plonky2Backend {
         BackendKind::Plonky2
     }
 
-    fn plan(&self, epoch: &Epoch, payees: usize) -> Result<Plan, BackendError> {
-        Ok(match self.route(epoch.queries.len(), payees)? {
-            Plonky2Route::Single(shape) => Plan {
-                shape: shape_key(shape),
-                batches: 1,
+    fn plan(&self, epoch: &Epoch, settlement: &Settlement) -> Result<Plan, BackendError> {
+        Ok(
+            match self.route(epoch.queries.len(), settlement.payouts.len())? {
+                Plonky2Route::Single(shape) => Plan {
+                    shape: shape_key(shape),
+                    batches: 1,
+                },
+                Plonky2Route::Aggregated(shape) => {
+                    check_total_paid(settlement.total_paid)
+                        .map_err(|e| BackendError::TooLarge(e.to_string()))?;
+                    Plan {
+                        shape: shape.key(),
+                        batches: u32::try_from(shape.batch_count(epoch.queries.len()))
+                            .unwrap_or(u32::MAX),
+                    }
+                }
             },
-            Plonky2Route::Aggregated(shape) => Plan {
-                shape: shape.key(),
-                batches: u32::try_from(shape.batch_count(epoch.queries.len())).unwrap_or(u32::MAX),
-            },
-        })
+        )
     }
 
     fn prove(
@@ -541,8 +550,8 @@ impl ProvingBackend for Halo2Backend {
         BackendKind::Halo2
     }
 
-    fn plan(&self, epoch: &Epoch, payees: usize) -> Result<Plan, BackendError> {
-        let shape = zkattr_halo2::prover::shape_for(epoch.queries.len(), payees)
+    fn plan(&self, epoch: &Epoch, settlement: &Settlement) -> Result<Plan, BackendError> {
+        let shape = zkattr_halo2::prover::shape_for(epoch.queries.len(), settlement.payouts.len())
             .map_err(|e| BackendError::TooLarge(e.to_string()))?;
         Ok(Plan {
             shape: format!("{}x{}", shape.queries, shape.payees),

@@ -188,7 +188,7 @@ pub fn load_epoch(
     epoch_id: u64,
     rate_bps: u16,
     parts: &[StoredPart],
-) -> Result<(Epoch, usize), LoadError> {
+) -> Result<(Epoch, Settlement), LoadError> {
     let epoch = match format {
         EpochFormat::Json => read_epoch_json(open_part(artifacts, parts, PART_EPOCH_JSON)?)?,
         EpochFormat::CsvPair => read_csv_pair(
@@ -198,7 +198,7 @@ pub fn load_epoch(
         )?,
     };
     let settlement = Settlement::compute(&epoch).map_err(InputError::from)?;
-    Ok((epoch, settlement.payouts.len()))
+    Ok((epoch, settlement))
 }
 
 /// What handlers and workers share.

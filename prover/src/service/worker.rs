@@ -150,7 +150,7 @@ fn report(core: &Core, job: &JobRecord, progress: Progress) -> Result<bool, Stri
 fn prove_job(core: &Core, job: &JobRecord, tmp: &Path) -> Result<Option<Outcome>, String> {
     let format = EpochFormat::parse(&job.format)
         .ok_or_else(|| format!("internal error: unknown epoch format {:?}", job.format))?;
-    let (epoch, payees) = load_epoch(
+    let (epoch, settlement) = load_epoch(
         &core.artifacts,
         format,
         job.epoch_id,
@@ -174,7 +174,7 @@ fn prove_job(core: &Core, job: &JobRecord, tmp: &Path) -> Result<Option<Outcome>
     };
     // So the first row already counts the job's batches.
     let plan = backend
-        .plan(&epoch, payees)
+        .plan(&epoch, &settlement)
         .map_err(|e| format!("planning the proof: {e}"))?;
     let start = format!("proving with {}", job.shape);
     if !report(
@@ -192,6 +192,7 @@ fn prove_job(core: &Core, job: &JobRecord, tmp: &Path) -> Result<Option<Outcome>
     let mut still_ours = true;
     let mut store_error = None;
     let checkpoints = core.artifacts.checkpoint_dir(&job.id);
+    let payees = settlement.payouts.len();
     let manifest = backend.prove(&epoch, payees, tmp, &checkpoints, &mut |step| {
         if still_ours && store_error.is_none() {
             match report(core, job, stored(step)) {
