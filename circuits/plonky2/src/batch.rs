@@ -205,6 +205,19 @@ impl BatchCircuit {
         index: u64,
         queries: &[Query],
     ) -> Result<ProofWithPublicInputs<F, Config, D>> {
+        self.data
+            .prove(self.witness(params, challenges, index, queries)?)
+    }
+
+    /// The input witness of batch `index` (what [`BatchCircuit::prove`] proves); the
+    /// generators derive the rest while proving. Tests change single values of it.
+    pub fn witness(
+        &self,
+        params: EpochParams,
+        challenges: Challenges,
+        index: u64,
+        queries: &[Query],
+    ) -> Result<PartialWitness<F>> {
         ensure!(
             queries.len() <= self.queries.len(),
             "{} queries do not fit a batch of {}",
@@ -244,7 +257,22 @@ impl BatchCircuit {
         }
         self.prefix.set(&mut pw, queries.len())?;
         set_order_borrows(&mut pw, &self.order_borrows, queries)?;
-        self.data.prove(pw)
+        Ok(pw)
+    }
+
+    /// The record targets of position `i`.
+    pub fn query_targets(&self, i: usize) -> &QueryTargets {
+        &self.queries[i].0
+    }
+
+    /// The real-record count and flags.
+    pub fn prefix(&self) -> &PrefixTargets {
+        &self.prefix
+    }
+
+    /// The witnessed `1 / (α − adapter)` of slot `slot` of position `i`.
+    pub fn inverse(&self, i: usize, slot: usize) -> ExtensionTarget<D> {
+        self.inverses[i * SLOTS + slot]
     }
 }
 

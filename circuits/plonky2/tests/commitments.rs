@@ -1,6 +1,9 @@
 //! The in-circuit commitments equal the native Goldilocks ones on every committed test vector,
 //! in a real zero-knowledge plonky2 proof; tampering is caught.
 
+mod overrides;
+
+use overrides::with_overrides;
 use plonky2::field::types::Field;
 use plonky2::hash::hash_types::HashOutTarget;
 use plonky2::iop::target::Target;
@@ -219,15 +222,7 @@ fn changed_public_inputs_are_rejected() {
 
 /// The valid witness of `epoch` with some targets given other values.
 fn witness_with(c: &CommitCircuit, epoch: &Epoch, overrides: &[(Target, F)]) -> PartialWitness<F> {
-    let mut out = PartialWitness::new();
-    for (target, value) in witness(c, epoch).target_values {
-        let value = overrides
-            .iter()
-            .find(|(t, _)| *t == target)
-            .map_or(value, |(_, v)| *v);
-        out.set_target(target, value).unwrap();
-    }
-    out
+    with_overrides(witness(c, epoch), overrides)
 }
 
 #[test]

@@ -3,12 +3,17 @@
 //! the bundle verifies with the verifier crate against the pinned digest and its payouts are
 //! the reference's. A flipped public input, a foreign final key and an altered payout list are
 //! rejected, and the batch circuit alone exposes the native summary of a partial batch and
-//! refuses records out of order. A run interrupted after two proofs resumes from its checkpoints
+//! refuses records out of order, a real record flagged as padding, flags with a hole, a repeated
+//! id, a wrong inverse and a batch index beyond the tree, each with an honest control. A run interrupted after two proofs resumes from its checkpoints
 //! to the same root, a corrupted checkpoint is proved again, a cancelled run stops, and a
 //! folder holding other files is refused. (Tampered, swapped and dropped batches: tests/merge.rs and
 //! tests/aggregate.rs.) One test, so every circuit is built once.
 
+mod overrides;
+
+use overrides::with_overrides;
 use plonky2::field::types::Field;
+use plonky2::iop::witness::PartialWitness;
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -17,8 +22,9 @@ use std::sync::Mutex;
 use std::time::Instant;
 use zkattr_model::bundle::{BundleManifest, PublicStatement, MANIFEST};
 use zkattr_model::synth::{generate, SynthConfig};
-use zkattr_model::{payout_report, Epoch};
-use zkattr_plonky2::aggregate::aggregate_epoch;
+use zkattr_model::types::SLOTS;
+use zkattr_model::{payout_report, Epoch, Slot};
+use zkattr_plonky2::aggregate::{aggregate_epoch, Challenges};
 use zkattr_plonky2::batch::expected_summary;
 use zkattr_plonky2::epoch_prover::{
     shape_for_epoch, AggregationCircuits, AggregationShape, AggregationStage, CheckpointDir,
@@ -296,6 +302,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     let accepted =
         matches!(bad, Ok(Ok(proof)) if circuits.batch.data.verify(proof.clone()).is_ok());
     assert!(!accepted, "a batch out of order was accepted");
+    batch_circuit_refuses_tampered_witnesses(&circuits, &epoch, prepared.challenges);
 
     // A capacity that is not the layout's.
     let inconsistent = copy_bundle(&dir, "inconsistent");
@@ -413,4 +420,89 @@ fn three_batches_prove_verify_and_reject_tampering() {
         circuits.last.data.common.degree_bits(),
         circuits.shrink.data.common.degree_bits()
     );
+}
+
+/// Each check of the batch circuit, isolated: the witness is honest but for one change that
+/// only that check rules out (mutation-checked: with the check removed, the cheat proves).
+fn batch_circuit_refuses_tampered_witnesses(
+    circuits: &AggregationCircuits,
+    epoch: &Epoch,
+    challenges: Challenges,
+) {
+    let batch = &circuits.batch;
+    assert_eq!(batch.height, 2, "the cases below assume four records");
+    let (p, q) = (epoch.params, &epoch.queries);
+    let proves = |pw: PartialWitness<F>| {
+        let attempt = catch_unwind(AssertUnwindSafe(|| batch.data.prove(pw)));
+        matches!(attempt, Ok(Ok(proof)) if batch.data.verify(proof.clone()).is_ok())
+    };
+    let four = [q[0], q[1], q[2], q[3]];
+    let honest = || batch.witness(p, challenges, 0, &four).unwrap();
+    assert!(proves(honest()), "the control: four honest records");
+    let flags = &batch.prefix().real;
+    let count = batch.prefix().count;
+
+    // A real record flagged as padding: its shares would enter the totals and the accumulator
+    // while the log root leaves it out. The stray-value check refuses it.
+    let hidden = with_overrides(
+        honest(),
+        &[
+            (flags[3].target, F::ZERO),
+            (count, F::from_canonical_u64(3)),
+        ],
+    );
+    assert!(!proves(hidden), "a record hidden as padding was proved");
+
+    // Flags with a hole (1, 0, 1, 1; count 3). Record 1 carries no fee and no adapter, so only
+    // the prefix check can object.
+    let mut holed = four;
+    holed[1].fee = 0;
+    holed[1].slots = [Slot::UNUSED; SLOTS];
+    let control = batch.witness(p, challenges, 0, &holed).unwrap();
+    assert!(
+        proves(control),
+        "the control: a real record without fee or slots"
+    );
+    let hole = with_overrides(
+        batch.witness(p, challenges, 0, &holed).unwrap(),
+        &[
+            (flags[1].target, F::ZERO),
+            (count, F::from_canonical_u64(3)),
+        ],
+    );
+    assert!(!proves(hole), "real-record flags with a hole were proved");
+
+    // A repeated query id (ids must strictly increase).
+    let repeated = with_overrides(
+        honest(),
+        &[
+            (batch.query_targets(1).query_id[0], limb(q[0].query_id, 0)),
+            (batch.query_targets(1).query_id[1], limb(q[0].query_id, 1)),
+        ],
+    );
+    assert!(!proves(repeated), "a repeated query id was proved");
+
+    // A wrong inverse of `α − adapter`.
+    let inverse = batch.inverse(0, 0).0[0];
+    let witness = honest();
+    let off = witness.target_values[&inverse] + F::ONE;
+    let wrong = with_overrides(witness, &[(inverse, off)]);
+    assert!(!proves(wrong), "a wrong inverse was proved");
+
+    // A batch index beyond the tree: 2^(32 - height) batches fit at depth 32.
+    let beyond = catch_unwind(AssertUnwindSafe(|| {
+        batch.prove(p, challenges, 1 << (32 - batch.height), &four)
+    }));
+    assert!(
+        !matches!(beyond, Ok(Ok(proof)) if batch.data.verify(proof.clone()).is_ok()),
+        "a batch index beyond the tree was proved"
+    );
+    let last_index = batch
+        .prove(p, challenges, (1 << (32 - batch.height)) - 1, &four)
+        .expect("the last index proves");
+    assert!(batch.data.verify(last_index).is_ok());
+}
+
+fn limb(value: u64, which: usize) -> F {
+    F::from_canonical_u64((value >> (32 * which)) & 0xffff_ffff)
 }
