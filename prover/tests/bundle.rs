@@ -1,7 +1,9 @@
 //! `zkattr prove` writes bundles (plonky2 and halo2) that the verifier accepts; any change to
 //! their public inputs, payout table, proof bytes or key is refused with the reason named; an
 //! audit against the published logs (the verifier's own hashes) agrees with the prover's; and
-//! no mutation of a bundle's bytes makes the verifier panic.
+//! no mutation of a bundle's bytes makes the verifier panic. Files a forged manifest names
+//! (outside the folder, huge, not regular), non-canonical proof bytes and forged halo2 circuit
+//! parameters or key headers are refused with their own errors before any cryptography.
 
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,9 @@ use zkattr_model::bundle::{BundleManifest, MANIFEST};
 use zkattr_model::io::{read_epoch_json, write_epoch_json};
 use zkattr_model::Epoch;
 use zkattr_verifier::audit::{audit_bundle, AuditError};
-use zkattr_verifier::bundle::{verify_bundle, verify_bundle_with_params, BundleError};
+use zkattr_verifier::bundle::{
+    verify_bundle, verify_bundle_with_params, BundleError, MAX_PROOF_FILE_BYTES,
+};
 
 fn zkattr(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_zkattr"))
@@ -226,6 +230,71 @@ fn plonky2_bundle_verifies_and_tampering_is_named() {
     ));
 }
 
+/// Files a forged manifest could point at, and proof bytes that parse but are not the proof's
+/// one encoding: each refused with its own error before any cryptography, none read whole.
+#[test]
+fn plonky2_bundle_files_are_checked_before_the_proof() {
+    let dir = plonky2_bundle();
+    for (name, escaping) in [
+        ("up", "../epoch.json"),
+        ("absolute", "/dev/zero"),
+        ("nested", "sub/proof.bin"),
+        ("empty", ""),
+    ] {
+        let d = copy(dir, name);
+        edit_manifest(&d, |m| m.proof_file = escaping.into());
+        let err = verify_bundle(&d).unwrap_err();
+        assert!(
+            matches!(&err, BundleError::Manifest(m) if m.contains("not the name of a file")),
+            "{escaping}: {err}"
+        );
+    }
+
+    let d = copy(dir, "folder");
+    std::fs::remove_file(d.join("proof.bin")).unwrap();
+    std::fs::create_dir(d.join("proof.bin")).unwrap();
+    let err = verify_bundle(&d).unwrap_err();
+    assert!(matches!(err, BundleError::Read { .. }), "{err}");
+
+    // A sparse file past the limit is refused from its size, without reading it.
+    let d = copy(dir, "huge");
+    let huge = std::fs::File::options()
+        .write(true)
+        .open(d.join("proof.bin"))
+        .unwrap();
+    huge.set_len(MAX_PROOF_FILE_BYTES + 1).unwrap();
+    let err = verify_bundle(&d).unwrap_err();
+    assert!(matches!(err, BundleError::FileTooLarge { .. }), "{err}");
+
+    // The proof ends with its 22 public inputs, 8 bytes each, epoch_id's low limb first.
+    let original = std::fs::read(dir.join("proof.bin")).unwrap();
+    let first_input = original.len() - 22 * 8;
+    let with_first_input = |value: u64| {
+        let mut bytes = original.clone();
+        bytes[first_input..first_input + 8].copy_from_slice(&value.to_le_bytes());
+        bytes
+    };
+    let low_limb = u64::from_le_bytes(original[first_input..first_input + 8].try_into().unwrap());
+    assert!(low_limb < 1 << 32);
+    const P: u64 = 0xffff_ffff_0000_0001;
+    for (name, bytes, wanted) in [
+        // The same field element spelled low_limb + p: a second encoding of the same proof.
+        ("noncanonical", with_first_input(low_limb + P), "proof file"),
+        (
+            "trailing",
+            [original.clone(), vec![0]].concat(),
+            "canonical encoding",
+        ),
+        // A limb of 2^32 is no u64 half: named as the public input it is.
+        ("limb", with_first_input(1 << 32), "public input 0"),
+    ] {
+        let d = copy(dir, name);
+        std::fs::write(d.join("proof.bin"), bytes).unwrap();
+        let err = verify_bundle(&d).unwrap_err().to_string();
+        assert!(err.contains(wanted), "{name}: {err}");
+    }
+}
+
 fn workspace_params() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../params")
 }
@@ -312,6 +381,59 @@ fn halo2_bundle_verifies_and_tampering_is_named() {
     });
     let err = verify_bundle_with_params(&d, &params).unwrap_err();
     assert!(matches!(err, BundleError::Params(_)), "{err}");
+
+    // A forged halo2 section or key header is refused before halo2 configures a circuit from
+    // it or sizes a domain by it (halo2-base asserts on more than 3 phases or a lookup table of
+    // more than 2^28 rows; the key's own k sizes the domain).
+    let params_of = |m: &BundleManifest| m.halo2.as_ref().unwrap().circuit_params.clone();
+    let honest: BundleManifest =
+        serde_json::from_slice(&std::fs::read(bundle.join(MANIFEST)).unwrap()).unwrap();
+    let k = params_of(&honest)["k"].as_u64().unwrap();
+    for (name, field, value) in [
+        (
+            "phases",
+            "num_advice_per_phase",
+            serde_json::json!([1, 1, 1, 1]),
+        ),
+        ("lookup29", "lookup_bits", serde_json::json!(29)),
+        ("lookupk", "lookup_bits", serde_json::json!(k)),
+        (
+            "columns",
+            "num_advice_per_phase",
+            serde_json::json!([1_000_000_000u64]),
+        ),
+        ("fixed", "num_fixed", serde_json::json!(1_000_000_000u64)),
+    ] {
+        let d = copy(&bundle, name);
+        edit_manifest(&d, |m| {
+            m.halo2.as_mut().unwrap().circuit_params[field] = value.clone();
+        });
+        let err = verify_bundle_with_params(&d, &params).unwrap_err();
+        assert!(
+            matches!(&err, BundleError::Manifest(m) if m.contains("circuit_params")),
+            "{name}: {err}"
+        );
+    }
+    let d = copy(&bundle, "smallk");
+    edit_manifest(&d, |m| {
+        let h = m.halo2.as_mut().unwrap();
+        h.kzg_k = 4;
+        h.circuit_params["k"] = serde_json::json!(4);
+    });
+    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    assert!(
+        matches!(&err, BundleError::Manifest(m) if m.contains("k = 4")),
+        "{err}"
+    );
+    let d = copy(&bundle, "keyk");
+    let mut key = std::fs::read(d.join("vk.bin")).unwrap();
+    key[1..5].copy_from_slice(&60u32.to_le_bytes());
+    std::fs::write(d.join("vk.bin"), key).unwrap();
+    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    assert!(
+        matches!(&err, BundleError::KeyFile(m) if m.contains("2^60 rows")),
+        "{err}"
+    );
 
     let d = copy(&bundle, "nosection");
     edit_manifest(&d, |m| m.halo2 = None);

@@ -5,7 +5,7 @@
 //! for plonky2 bundles) and the first difference is reported. Without them, only what the
 //! bundle says about itself is checked. The proof is not checked here: `verify DIR` does that.
 
-use crate::bundle::{check_table, compare, read, BundleError};
+use crate::bundle::{check_table, compare, read, BundleError, MAX_MANIFEST_BYTES};
 use crate::{ArkBn254Family, GoldilocksTwin};
 use std::path::Path;
 use zkattr_model::bundle::{BundleManifest, BUNDLE_VERSION, MANIFEST};
@@ -39,8 +39,9 @@ pub struct AuditReport {
 
 /// Reads and shape-checks a bundle's manifest (no proof or key is read).
 pub fn read_manifest(dir: &Path) -> Result<BundleManifest, BundleError> {
-    let manifest: BundleManifest = serde_json::from_slice(&read(dir, MANIFEST)?)
-        .map_err(|e| BundleError::Manifest(e.to_string()))?;
+    let manifest: BundleManifest =
+        serde_json::from_slice(&read(dir, MANIFEST, MAX_MANIFEST_BYTES)?)
+            .map_err(|e| BundleError::Manifest(e.to_string()))?;
     if manifest.version != BUNDLE_VERSION {
         return Err(BundleError::Version(manifest.version));
     }

@@ -9,9 +9,11 @@ use plonky2::plonk::circuit_data::VerifierCircuitData;
 use plonky2::plonk::config::PoseidonGoldilocksConfig;
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::io::Read;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Component, Path};
 use thiserror::Error;
-use zkattr_model::bundle::{BundleManifest, PublicStatement, BUNDLE_VERSION, MANIFEST};
+use zkattr_model::bundle::{BundleManifest, PublicStatement, BUNDLE_VERSION};
 use zkattr_model::commit::payout_commitment;
 use zkattr_model::CommitmentFamily;
 use zkattr_plonky2_gates::AttributionGateSerializer;
@@ -20,6 +22,11 @@ const D: usize = 2;
 type C = PoseidonGoldilocksConfig;
 /// SPEC's public inputs in the Goldilocks encoding.
 pub const GOLDILOCKS_PUBLIC_INPUTS: usize = 22;
+/// Largest `bundle.json` read: a payout table of 2^20 entries is about 100 MB.
+pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+/// Largest proof or verifying-key file read (the bundles here hold proofs under 1 MB; a halo2
+/// key of 2^26 rows with its selectors is the largest key).
+pub const MAX_PROOF_FILE_BYTES: u64 = 64 << 20;
 
 /// The pinned verifying-key digests of the plonky2 statement circuits, by shape.
 const PINNED_PLONKY2: &str = include_str!("../../params/plonky2_vk_digests.json");
@@ -32,6 +39,8 @@ pub enum BundleError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{path} is larger than the {limit} bytes a bundle file may have")]
+    FileTooLarge { path: String, limit: u64 },
     #[error("bundle.json is malformed: {0}")]
     Manifest(String),
     #[error("bundle version {0} is not supported (this verifier reads version {BUNDLE_VERSION})")]
@@ -50,6 +59,12 @@ pub enum BundleError {
     KeyFile(String),
     #[error("the circuit has {0} public inputs; the statement has {GOLDILOCKS_PUBLIC_INPUTS}")]
     PublicInputCount(usize),
+    #[error("public input {index} of the proof is {value}, out of range for {what}")]
+    PublicInputRange {
+        index: usize,
+        value: u64,
+        what: &'static str,
+    },
     #[error("the proof file is malformed: {0}")]
     ProofFile(String),
     #[error("public input {name} is {proven} in the proof but {claimed} in bundle.json")]
@@ -78,12 +93,63 @@ pub struct Verified {
     pub unsafe_params: bool,
 }
 
-pub(crate) fn read(dir: &Path, name: &str) -> Result<Vec<u8>, BundleError> {
+/// Reads the bundle file `name` of `dir`: a plain file name (the manifest names files, and a
+/// path could leave the folder), a regular file, at most `limit` bytes.
+pub(crate) fn read(dir: &Path, name: &str, limit: u64) -> Result<Vec<u8>, BundleError> {
+    let mut components = Path::new(name).components();
+    if !matches!(
+        (components.next(), components.next()),
+        (Some(Component::Normal(_)), None)
+    ) {
+        return Err(BundleError::Manifest(format!(
+            "{name:?} is not the name of a file in the bundle folder"
+        )));
+    }
     let path = dir.join(name);
-    std::fs::read(&path).map_err(|source| BundleError::Read {
+    let failed = |source| BundleError::Read {
         path: path.display().to_string(),
         source,
-    })
+    };
+    let file = std::fs::File::open(&path).map_err(failed)?;
+    let metadata = file.metadata().map_err(failed)?;
+    if !metadata.is_file() {
+        return Err(failed(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
+    let too_large = || BundleError::FileTooLarge {
+        path: path.display().to_string(),
+        limit,
+    };
+    if metadata.len() > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(failed)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// Runs a deserializer or verifier of a dependency on untrusted bytes: some of their checks are
+/// assertions (plonky2 reads field elements with a `debug_assert!` that they are canonical), so
+/// a panic is turned into `error` with its message instead of ending the process.
+pub(crate) fn guarded<T>(what: &str, run: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(run)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(format!("{what} failed on malformed input: {message}"))
+        }
+    }
 }
 
 /// The digest pinned for a verifying key (the prover writes it with this same function):
@@ -111,20 +177,32 @@ pub fn pinned_plonky2_digest(shape: &str) -> Option<String> {
 }
 
 /// Reads the 22 public inputs back into SPEC's printed form.
-fn statement_of(fields: &[F]) -> Option<PublicStatement> {
+fn statement_of(fields: &[F]) -> Result<PublicStatement, BundleError> {
     if fields.len() != GOLDILOCKS_PUBLIC_INPUTS {
-        return None;
+        return Err(BundleError::PublicInputCount(fields.len()));
     }
     let v: Vec<u64> = fields.iter().map(|f| f.to_canonical_u64()).collect();
-    let u64_at = |i: usize| (v[i] >> 32 == 0 && v[i + 1] >> 32 == 0).then(|| v[i] | v[i + 1] << 32);
+    let range = |index: usize, what| BundleError::PublicInputRange {
+        index,
+        value: v[index],
+        what,
+    };
+    let u64_at = |i: usize| {
+        for limb in [i, i + 1] {
+            if v[limb] >> 32 != 0 {
+                return Err(range(limb, "a 32-bit limb"));
+            }
+        }
+        Ok(v[i] | v[i + 1] << 32)
+    };
     let digest = |i: usize| {
         GoldilocksTwin::to_hex(&plonky2::hash::hash_types::HashOut {
             elements: [fields[i], fields[i + 1], fields[i + 2], fields[i + 3]],
         })
     };
-    Some(PublicStatement {
+    Ok(PublicStatement {
         epoch_id: u64_at(0)?,
-        rate_bps: u16::try_from(v[2]).ok()?,
+        rate_bps: u16::try_from(v[2]).map_err(|_| range(2, "rate_bps"))?,
         activation_commitment: digest(3),
         influence_commitment: digest(7),
         n_queries: v[11],
@@ -242,6 +320,14 @@ pub(crate) fn check_table<Family: CommitmentFamily>(
             table.payouts.len()
         ));
     }
+    if table.n_payees > manifest.shape.payees {
+        return err(format!(
+            "{} payees, but the circuit of shape {} lists at most {}",
+            table.n_payees,
+            manifest.shape.key(),
+            manifest.shape.payees
+        ));
+    }
     let payouts = table.payout_list();
     let commitment =
         payout_commitment(family, &payouts).map_err(|e| BundleError::PayoutTable(e.to_string()))?;
@@ -263,11 +349,7 @@ pub fn verify_bundle(dir: &Path) -> Result<Verified, BundleError> {
 
 /// Verifies the bundle in `dir`, reading halo2 KZG parameters from `params_dir`.
 pub fn verify_bundle_with_params(dir: &Path, params_dir: &Path) -> Result<Verified, BundleError> {
-    let manifest: BundleManifest = serde_json::from_slice(&read(dir, MANIFEST)?)
-        .map_err(|e| BundleError::Manifest(e.to_string()))?;
-    if manifest.version != BUNDLE_VERSION {
-        return Err(BundleError::Version(manifest.version));
-    }
+    let manifest = crate::audit::read_manifest(dir)?;
     match manifest.backend.as_str() {
         "plonky2" => {}
         "halo2" => return crate::halo2::verify_halo2_bundle(dir, params_dir, manifest),
@@ -291,7 +373,7 @@ pub fn verify_bundle_with_params(dir: &Path, params_dir: &Path) -> Result<Verifi
         backend: manifest.backend.clone(),
         shape: shape.clone(),
     })?;
-    let key_bytes = read(dir, &manifest.verifying_key_file)?;
+    let key_bytes = read(dir, &manifest.verifying_key_file, MAX_PROOF_FILE_BYTES)?;
     let found = verifying_key_digest(&key_bytes);
     if found != pinned || manifest.verifying_key_digest != pinned {
         return Err(BundleError::KeyDigest {
@@ -300,20 +382,38 @@ pub fn verify_bundle_with_params(dir: &Path, params_dir: &Path) -> Result<Verifi
             found,
         });
     }
-    let key = VerifierCircuitData::<F, C, D>::from_bytes(key_bytes, &AttributionGateSerializer)
-        .map_err(|e| BundleError::KeyFile(format!("{e:?}")))?;
+    // The key is the pinned one, byte for byte: parsing it cannot fail unless this build's
+    // gate serializer disagrees with the prover's.
+    let key = guarded("reading the verifying key", || {
+        VerifierCircuitData::<F, C, D>::from_bytes(key_bytes, &AttributionGateSerializer)
+            .map_err(|e| format!("{e:?}"))
+    })
+    .map_err(BundleError::KeyFile)?;
     if key.common.num_public_inputs != GOLDILOCKS_PUBLIC_INPUTS {
         return Err(BundleError::PublicInputCount(key.common.num_public_inputs));
     }
-    let proof_bytes = read(dir, &manifest.proof_file)?;
-    let proof = ProofWithPublicInputs::<F, C, D>::from_bytes(proof_bytes, &key.common)
-        .map_err(|e| BundleError::ProofFile(format!("{e:?}")))?;
-    let proven = statement_of(&proof.public_inputs)
-        .ok_or(BundleError::PublicInputCount(proof.public_inputs.len()))?;
+    let proof_bytes = read(dir, &manifest.proof_file, MAX_PROOF_FILE_BYTES)?;
+    let proof = guarded("reading the proof", || {
+        ProofWithPublicInputs::<F, C, D>::from_bytes(proof_bytes.clone(), &key.common)
+            .map_err(|e| format!("{e:?}"))
+    })
+    .map_err(BundleError::ProofFile)?;
+    // One encoding per proof: plonky2's reader accepts trailing bytes and, in release builds,
+    // field elements at or above p, which would make proof bytes malleable.
+    if proof.to_bytes() != proof_bytes {
+        return Err(BundleError::ProofFile(
+            "not in canonical encoding (trailing bytes, or a field element at or above the \
+             Goldilocks modulus)"
+                .into(),
+        ));
+    }
+    let proven = statement_of(&proof.public_inputs)?;
     compare(&proven, &manifest.public_inputs)?;
     let n_payees = check_table(&GoldilocksTwin, &manifest, &proven)?;
-    key.verify(proof)
-        .map_err(|e| BundleError::Proof(e.to_string()))?;
+    guarded("verifying the proof", || {
+        key.verify(proof).map_err(|e| e.to_string())
+    })
+    .map_err(BundleError::Proof)?;
     Ok(Verified {
         backend: manifest.backend,
         shape,

@@ -98,15 +98,32 @@ fn print_opened(opened: &Opened, commitment: &str) {
     );
 }
 
+/// A path file holds one depth-32 path of digests, a few kilobytes.
+const MAX_PATH_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads at most [`MAX_PATH_FILE_BYTES`] (a device or a huge file is refused, not read whole).
+fn read_path_file(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PATH_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_PATH_FILE_BYTES {
+        return Err(format!(
+            "larger than {MAX_PATH_FILE_BYTES} bytes: not a path file"
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Reads the path file at `path`, runs `check` on its bytes and reports the outcome.
 fn open_path_file(
     path: &Path,
     commitment: &str,
     check: impl FnOnce(&[u8]) -> Result<Opened, crate::claims::ClaimError>,
 ) -> ExitCode {
-    let result = std::fs::read(path)
-        .map_err(|e| e.to_string())
-        .and_then(|bytes| check(&bytes).map_err(|e| e.to_string()));
+    let result = read_path_file(path).and_then(|bytes| check(&bytes).map_err(|e| e.to_string()));
     match result {
         Ok(opened) => {
             print_opened(&opened, commitment);

@@ -80,7 +80,8 @@ impl CommitmentFamily for GoldilocksTwin {
 
     fn from_hex(text: &str) -> Option<Self::Digest> {
         let digits = text.strip_prefix("0x")?;
-        if digits.len() != 64 || !digits.is_ascii() {
+        // Hex digits only: `from_str_radix` would also take a sign.
+        if digits.len() != 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut elements = [F::ZERO; 4];

@@ -3,7 +3,7 @@
 //! implementation), the KZG parameters against the recorded hash, then the proof.
 
 use crate::bn254::ArkBn254Family;
-use crate::bundle::{check_table, read, BundleError, Verified};
+use crate::bundle::{check_table, guarded, read, BundleError, Verified, MAX_PROOF_FILE_BYTES};
 use halo2_base::gates::circuit::BaseCircuitParams;
 use halo2_base::halo2_proofs::halo2curves::bn256::G1Affine;
 use halo2_base::halo2_proofs::plonk::VerifyingKey;
@@ -53,6 +53,75 @@ fn instances(statement: &PublicStatement) -> Result<Vec<Fr>, BundleError> {
     ])
 }
 
+/// Sizes no circuit of this statement comes near; above them halo2-base asserts (more than 3
+/// phases, a lookup table above 2^28 or the circuit) or allocates without bound. The pinned key
+/// digest fixes the real values; these bounds only keep a forged manifest from crashing the
+/// verifier before that check.
+fn check_circuit_params(params: &BaseCircuitParams) -> Result<(), String> {
+    const PHASES: usize = 3;
+    const COLUMNS: usize = 256;
+    if !(MIN_K..=MAX_K).contains(&params.k) {
+        return Err(format!("k = {} is outside {MIN_K}..={MAX_K}", params.k));
+    }
+    if params.num_instance_columns != 1 {
+        return Err(format!(
+            "{} instance columns (the statement has one)",
+            params.num_instance_columns
+        ));
+    }
+    let advice = &params.num_advice_per_phase;
+    if advice.is_empty() || advice.len() > PHASES || advice.iter().any(|&n| n > COLUMNS) {
+        return Err(format!(
+            "advice columns per phase {advice:?} (1 to {PHASES} phases of at most {COLUMNS})"
+        ));
+    }
+    let lookup = &params.num_lookup_advice_per_phase;
+    if lookup.len() > PHASES || lookup.iter().any(|&n| n > COLUMNS) {
+        return Err(format!(
+            "lookup columns per phase {lookup:?} (at most {PHASES} phases of at most {COLUMNS})"
+        ));
+    }
+    if params.num_fixed > COLUMNS {
+        return Err(format!("{} fixed columns", params.num_fixed));
+    }
+    if let Some(bits) = params.lookup_bits {
+        if bits == 0 || bits >= params.k {
+            return Err(format!(
+                "lookup_bits = {bits} (a lookup table needs 1 to k - 1 = {} bits)",
+                params.k - 1
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The smallest and largest `k` accepted (the statement's layouts start at 2^12 rows; BN254's
+/// two-adicity and the published ceremonies end near 2^26).
+const MIN_K: usize = 8;
+const MAX_K: usize = 26;
+
+/// halo2's key header (version 2, `k` as u32 little-endian, the selector-compression flag) read
+/// before the key itself: `VerifyingKey::read` builds a domain of `2^k` from the file's `k`
+/// before anything is checked, so a forged `k` would assert or allocate without bound.
+fn check_key_header(bytes: &[u8], kzg_k: u32) -> Result<(), String> {
+    let header = bytes
+        .get(..6)
+        .ok_or_else(|| format!("{} bytes is shorter than a key header", bytes.len()))?;
+    if header[0] != 2 {
+        return Err(format!("key format version {} (expected 2)", header[0]));
+    }
+    let k = u32::from_le_bytes([header[1], header[2], header[3], header[4]]);
+    if k != kzg_k {
+        return Err(format!(
+            "the key is for 2^{k} rows, the bundle's kzg_k is {kzg_k}"
+        ));
+    }
+    if header[5] > 1 {
+        return Err(format!("selector compression flag {} (0 or 1)", header[5]));
+    }
+    Ok(())
+}
+
 /// A halo2 bundle whose manifest, verifying key (against the pinned digest), payout table and
 /// KZG parameters have been checked; the proof itself has not.
 pub struct Halo2Bundle {
@@ -97,28 +166,43 @@ pub fn load_halo2_bundle(
             shape: shape.clone(),
         }
     })?;
+    if manifest.verifying_key_digest != pinned {
+        return Err(BundleError::KeyDigest {
+            shape,
+            pinned,
+            found: manifest.verifying_key_digest.clone(),
+        });
+    }
     let circuit_params: BaseCircuitParams = serde_json::from_value(section.circuit_params)
         .map_err(|e| BundleError::Manifest(format!("halo2.circuit_params: {e}")))?;
-    if circuit_params.k != section.kzg_k as usize
-        || circuit_params.num_instance_columns != 1
-        || circuit_params.k > 26
-    {
+    if circuit_params.k != section.kzg_k as usize {
         return Err(BundleError::Manifest(format!(
-            "halo2.circuit_params do not describe this statement's circuit: {circuit_params:?}"
+            "halo2.circuit_params.k is {}, but kzg_k is {}",
+            circuit_params.k, section.kzg_k
         )));
     }
-    let key_bytes = read(dir, &manifest.verifying_key_file)?;
-    let vk = read_verifying_key(&key_bytes, circuit_params)
-        .map_err(|e| BundleError::KeyFile(e.to_string()))?;
+    check_circuit_params(&circuit_params).map_err(|problem| {
+        BundleError::Manifest(format!(
+            "halo2.circuit_params do not describe this statement's circuit: {problem}"
+        ))
+    })?;
+    let key_bytes = read(dir, &manifest.verifying_key_file, MAX_PROOF_FILE_BYTES)?;
+    check_key_header(&key_bytes, section.kzg_k).map_err(BundleError::KeyFile)?;
+    // Reading a key configures the circuit (halo2-base asserts on its parameters), so it runs
+    // guarded even after the checks above.
+    let vk = guarded("reading the verifying key", || {
+        read_verifying_key(&key_bytes, circuit_params).map_err(|e| e.to_string())
+    })
+    .map_err(BundleError::KeyFile)?;
     let found = halo2_key_digest(&vk);
-    if found != pinned || manifest.verifying_key_digest != pinned {
+    if found != pinned {
         return Err(BundleError::KeyDigest {
             shape,
             pinned,
             found,
         });
     }
-    let proof = read(dir, &manifest.proof_file)?;
+    let proof = read(dir, &manifest.proof_file, MAX_PROOF_FILE_BYTES)?;
     if proof.is_empty() || proof.len() > 1 << 20 {
         return Err(BundleError::ProofFile(format!(
             "{} bytes is not a halo2 proof of this circuit",
@@ -171,8 +255,10 @@ pub fn verify_halo2_bundle(
     manifest: BundleManifest,
 ) -> Result<Verified, BundleError> {
     let b = load_halo2_bundle(dir, params_dir, manifest)?;
-    verify(&b.params.params, &b.vk, &b.proof, &b.instances)
-        .map_err(|e| BundleError::Proof(e.to_string()))?;
+    guarded("verifying the proof", || {
+        verify(&b.params.params, &b.vk, &b.proof, &b.instances).map_err(|e| e.to_string())
+    })
+    .map_err(BundleError::Proof)?;
     let section = b.manifest.halo2.as_ref();
     Ok(Verified {
         backend: b.manifest.backend.clone(),

@@ -63,3 +63,19 @@ fn hex_rejects_non_canonical() {
         Some(one)
     );
 }
+
+#[test]
+fn goldilocks_hex_takes_digits_only() {
+    use zkattr_verifier::GoldilocksTwin;
+    let one = format!("0x{}1", "0".repeat(63));
+    assert_eq!(
+        GoldilocksTwin::from_hex(&one).map(|d| GoldilocksTwin::to_hex(&d)),
+        Some(one)
+    );
+    // `u64::from_str_radix` alone would read "+000000000000001" as 1.
+    let signed = format!("0x+{}1", "0".repeat(62));
+    assert_eq!(signed.len(), 66);
+    assert_eq!(GoldilocksTwin::from_hex(&signed), None);
+    let modulus_chunk = format!("0xffffffff00000001{}", "0".repeat(48));
+    assert_eq!(GoldilocksTwin::from_hex(&modulus_chunk), None);
+}
