@@ -448,8 +448,9 @@ async fn queue_limit_cancel_and_unknown_jobs() {
     );
 }
 
-/// `queries` queries at the largest fee, each paying all of its pool to adapter 1.
-fn epoch_paying_whole_fees(queries: u64) -> zkattr_model::Epoch {
+/// `queries` queries, each paying its whole fee to adapter 1: the largest fee, but `last_fee`
+/// for the last.
+fn epoch_paying_whole_fees(queries: u64, last_fee: u64) -> zkattr_model::Epoch {
     use zkattr_model::types::{EpochParams, Query, Slot, FEE_BOUND, MAX_RATE_BPS, SLOTS};
     let mut slots = [Slot::UNUSED; SLOTS];
     slots[0] = Slot {
@@ -460,7 +461,11 @@ fn epoch_paying_whole_fees(queries: u64) -> zkattr_model::Epoch {
     let queries = (1..=queries)
         .map(|query_id| Query {
             query_id,
-            fee: FEE_BOUND - 1,
+            fee: if query_id == queries {
+                last_fee
+            } else {
+                FEE_BOUND - 1
+            },
             slots,
         })
         .collect();
@@ -474,17 +479,21 @@ fn epoch_paying_whole_fees(queries: u64) -> zkattr_model::Epoch {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_epoch_paying_beyond_the_aggregation_field_is_refused_at_submission() {
     // The plonky2 aggregation checks payouts in the Goldilocks field (p = 2^64 - 2^32 + 1),
-    // so SPEC's totals in [p, 2^64) cannot be proved by it: refused before anything is stored,
-    // not hours later. 2^16 whole fees of 2^48 - 1 pay 2^64 - 2^16; one query fewer pays less
-    // than p and is accepted.
+    // so SPEC's totals in [p, 2^64) cannot be proved by it: refused before a job is stored,
+    // not hours later. 2^16 - 1 whole fees of 2^48 - 1 and a last one of 2^48 - 2^32 + 2^16
+    // pay exactly p; a last fee one lower pays p - 1 and is accepted.
+    const P: u64 = 0xffff_ffff_0000_0001;
+    let last_fee = (1 << 48) - (1 << 32) + (1 << 16);
+    let queries = 1 << 16;
     let (running, _dir) = start(|c| c.workers = 0).await;
     let mut client = connect(&running, None).await;
-    let (code, message) =
-        code_of(submit_json(&mut client, json_bytes(&epoch_paying_whole_fees(1 << 16))).await);
+    let at_p = epoch_paying_whole_fees(queries, last_fee);
+    let paid = |epoch| zkattr_model::Settlement::compute(epoch).unwrap().total_paid;
+    assert_eq!(paid(&at_p), P);
+    let (code, message) = code_of(submit_json(&mut client, json_bytes(&at_p)).await);
     assert_eq!(code, Code::FailedPrecondition, "{message}");
     assert!(
-        message.contains("total paid 18446744073709486080")
-            && message.contains("Goldilocks modulus"),
+        message.contains(&format!("total paid {P} ")) && message.contains("Goldilocks modulus"),
         "{message}"
     );
     let listed = client
@@ -494,13 +503,12 @@ async fn an_epoch_paying_beyond_the_aggregation_field_is_refused_at_submission()
         .into_inner();
     assert!(listed.jobs.is_empty(), "{listed:?}");
 
+    let below_p = epoch_paying_whole_fees(queries, last_fee - 1);
+    assert_eq!(paid(&below_p), P - 1);
     let below = job_of(
-        &submit_json(
-            &mut client,
-            json_bytes(&epoch_paying_whole_fees((1 << 16) - 1)),
-        )
-        .await
-        .expect("one query fewer is accepted"),
+        &submit_json(&mut client, json_bytes(&below_p))
+            .await
+            .expect("a total of p - 1 is accepted"),
     );
     assert_eq!(below.shape, "agg-b2048-t5-p8");
     running.shutdown().await.expect("shutdown");

@@ -110,14 +110,24 @@ pub(crate) fn read(dir: &Path, name: &str, limit: u64) -> Result<Vec<u8>, Bundle
         path: path.display().to_string(),
         source,
     };
-    let file = std::fs::File::open(&path).map_err(failed)?;
-    let metadata = file.metadata().map_err(failed)?;
-    if !metadata.is_file() {
+    // Checked before opening: opening a FIFO blocks, and a symbolic link could lead out of
+    // the folder. (The prover writes regular files only.)
+    let kind = std::fs::symlink_metadata(&path)
+        .map_err(failed)?
+        .file_type();
+    if !kind.is_file() {
+        let what = if kind.is_symlink() {
+            "a symbolic link, not a regular file"
+        } else {
+            "not a regular file"
+        };
         return Err(failed(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            "not a regular file",
+            what,
         )));
     }
+    let file = std::fs::File::open(&path).map_err(failed)?;
+    let metadata = file.metadata().map_err(failed)?;
     let too_large = || BundleError::FileTooLarge {
         path: path.display().to_string(),
         limit,

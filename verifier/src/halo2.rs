@@ -102,7 +102,8 @@ const MAX_K: usize = 26;
 
 /// halo2's key header (version 2, `k` as u32 little-endian, the selector-compression flag) read
 /// before the key itself: `VerifyingKey::read` builds a domain of `2^k` from the file's `k`
-/// before anything is checked, so a forged `k` would assert or allocate without bound.
+/// before anything is checked, and with compressed selectors allocates `2^k` per selector, so a
+/// forged header would assert or allocate without bound.
 fn check_key_header(bytes: &[u8], kzg_k: u32) -> Result<(), String> {
     let header = bytes
         .get(..6)
@@ -116,8 +117,13 @@ fn check_key_header(bytes: &[u8], kzg_k: u32) -> Result<(), String> {
             "the key is for 2^{k} rows, the bundle's kzg_k is {kzg_k}"
         ));
     }
-    if header[5] > 1 {
-        return Err(format!("selector compression flag {} (0 or 1)", header[5]));
+    // With compression, halo2 allocates 2^k booleans per selector before reading any of them;
+    // this statement's keys are written without it.
+    if header[5] != 0 {
+        return Err(format!(
+            "selector compression flag {} (this statement's keys are written uncompressed: 0)",
+            header[5]
+        ));
     }
     Ok(())
 }

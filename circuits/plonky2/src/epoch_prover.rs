@@ -1057,6 +1057,8 @@ pub fn shape_for_epoch(
     batch_cap: usize,
 ) -> Result<AggregationShape, EpochProverError> {
     let settlement = zkattr_model::Settlement::compute(epoch)?;
+    // Refused here, before minutes of circuit building, not only in `prepare`.
+    check_total_paid(settlement.total_paid)?;
     AggregationShape::for_epoch(epoch.queries.len(), settlement.payouts.len(), batch_cap)
 }
 

@@ -234,6 +234,15 @@ fn an_altered_merged_payout_list_is_rejected() {
         finalize(&huge, &honest).unwrap_err(),
         AggregateError::PaidAboveModulus(F::ORDER)
     );
+    // The pipeline's own check (service submission, `zkattr prove`) has the same threshold.
+    use zkattr_plonky2::epoch_prover::{check_total_paid, EpochProverError};
+    assert!(check_total_paid(F::ORDER - 1).is_ok());
+    for paid in [F::ORDER, u64::MAX] {
+        assert!(matches!(
+            check_total_paid(paid),
+            Err(EpochProverError::PaidAboveModulus(p)) if p == paid
+        ));
+    }
 
     let mut zero = honest.clone();
     zero[0].slots = 0;
