@@ -130,7 +130,8 @@ async fn submit_watch_fetch_verify_and_resubmit() {
     let header = proto::SubmitHeader {
         backend: proto::Backend::Plonky2.into(),
         format: proto::EpochFormat::CsvPair.into(),
-        epoch_id: 1,
+        // SPEC allows any u64; the job store keeps ids from 2^63 up exactly.
+        epoch_id: u64::MAX,
         rate_bps: 2500,
         uploaded_parts: vec![proto::PartRef {
             part: proto::Part::ActivationsCsv.into(),
@@ -148,6 +149,7 @@ async fn submit_watch_fetch_verify_and_resubmit() {
     let csv_job = job_of(&csv);
     assert_ne!(csv_job.job_id, job.job_id, "another format is another job");
     assert_eq!(csv_job.n_queries, 12);
+    assert_eq!(csv_job.epoch_id, u64::MAX);
 
     // Cancel it; the watch ends CANCELLED and no bundle is served.
     let cancelled = client
@@ -290,6 +292,56 @@ async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
     // No header.
     let (code, _) = submit_raw(&mut client, vec![chunk(&epoch), finish(epoch.len())]).await;
     assert_eq!(code, Code::InvalidArgument);
+
+    // Enum values the API does not define (prost would read them as UNSPECIFIED, so backend 7
+    // would have been proved with plonky2 and state 99 would have listed every job).
+    for (header, field) in [
+        (
+            proto::SubmitHeader {
+                backend: 7,
+                ..json_header()
+            },
+            "backend 7",
+        ),
+        (
+            proto::SubmitHeader {
+                format: 9,
+                ..json_header()
+            },
+            "format 9",
+        ),
+    ] {
+        let (code, message) = submit_raw(
+            &mut client,
+            vec![Msg::Header(header), chunk(&epoch), finish(epoch.len())],
+        )
+        .await;
+        assert_eq!(code, Code::InvalidArgument, "{message}");
+        assert!(
+            message.contains(&format!("{field} is not defined")),
+            "{message}"
+        );
+    }
+    let listed = client
+        .list_jobs(proto::ListJobsRequest {
+            state: 99,
+            ..Default::default()
+        })
+        .await
+        .expect_err("an undefined state filter");
+    assert_eq!(listed.code(), Code::InvalidArgument);
+    let key = client
+        .get_verifying_key(proto::GetVerifyingKeyRequest {
+            backend: 7,
+            shape: "16x16".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("an undefined backend");
+    assert!(
+        key.message().contains("backend 7 is not defined"),
+        "{key:?}"
+    );
 
     // Unsorted logs: the CSV pair with two queries swapped names the query and the rule.
     let mut unsorted = small_epoch(4, 6);
@@ -443,6 +495,20 @@ async fn queue_limit_cancel_and_unknown_jobs() {
     .await;
     assert!(
         matches!(&refused, Err(service::ServiceError::BatchSize(3))),
+        "{:?}",
+        refused.err()
+    );
+    // An empty bearer token would switch authentication off without a word: refused.
+    let refused = service::start(
+        ServiceConfig {
+            token: Some(" ".into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(service::ServiceError::EmptyToken)),
         "{:?}",
         refused.err()
     );

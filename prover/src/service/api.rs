@@ -4,7 +4,9 @@
 use super::artifacts::{is_hex_digest, PartWriter};
 use super::backend::{BackendError, BackendKind};
 use super::store::{JobRecord, JobState, NewJob, Phase, StoreError, StoredPart};
-use super::{load_epoch, Core, EpochFormat, PART_ACTIVATIONS, PART_EPOCH_JSON, PART_INFLUENCE};
+use super::{
+    load_epoch, Core, EpochFormat, LoadError, PART_ACTIVATIONS, PART_EPOCH_JSON, PART_INFLUENCE,
+};
 use crate::proto;
 use crate::proto::attribution_service_server::AttributionService;
 use sha2::{Digest, Sha256};
@@ -98,6 +100,12 @@ fn part_name(p: proto::Part) -> Option<&'static str> {
         proto::Part::InfluenceCsv => Some(PART_INFLUENCE),
         proto::Part::Unspecified => None,
     }
+}
+
+/// An enum field's value, refusing numbers this API does not define: prost's getters would read
+/// them as the default (`UNSPECIFIED`), so `backend = 7` would quietly mean plonky2.
+fn known<E: TryFrom<i32>>(raw: i32, field: &str) -> Result<E, Status> {
+    E::try_from(raw).map_err(|_| Status::invalid_argument(format!("{field} {raw} is not defined")))
 }
 
 fn part_of(raw: i32) -> Result<&'static str, Status> {
@@ -253,10 +261,10 @@ impl AttributionService for Api {
                 ))
             }
         };
-        let kind = backend_kind(header.backend());
+        let kind = backend_kind(known(header.backend, "backend")?);
         // Refuse what cannot run before reading the upload.
         self.core.backends.get(kind).map_err(backend_status)?;
-        let format = match header.format() {
+        let format = match known(header.format, "format")? {
             proto::EpochFormat::Json => EpochFormat::Json,
             proto::EpochFormat::CsvPair => EpochFormat::CsvPair,
             proto::EpochFormat::Unspecified => {
@@ -391,7 +399,13 @@ impl AttributionService for Api {
             }));
         }
 
-        // Validate before acknowledging.
+        // Validate before acknowledging, one epoch at a time (see `Core::validating`).
+        let _validating = self
+            .core
+            .validating
+            .acquire()
+            .await
+            .map_err(|_| Status::unavailable("the service is shutting down"))?;
         let core = Arc::clone(&self.core);
         let parts_for_check = parts.clone();
         let (epoch_id, n_queries, plan) = tokio::task::spawn_blocking(move || {
@@ -402,7 +416,11 @@ impl AttributionService for Api {
                 rate_bps,
                 &parts_for_check,
             )
-            .map_err(|e| Status::invalid_argument(format!("not a valid epoch: {e}")))?;
+            .map_err(|e| match e {
+                // The part was stored a moment ago: failing to open it is the server's fault.
+                LoadError::Open { .. } => Status::internal(format!("reading the upload back: {e}")),
+                e => Status::invalid_argument(format!("not a valid epoch: {e}")),
+            })?;
             let plan = core
                 .backends
                 .get(kind)
@@ -636,7 +654,7 @@ impl AttributionService for Api {
                     .map_err(|_| Status::invalid_argument(format!("bad page_token {t:?}")))?,
             ),
         };
-        let state = match req.state() {
+        let state = match known(req.state, "state")? {
             proto::JobState::Unspecified => None,
             proto::JobState::Queued => Some(JobState::Queued),
             proto::JobState::Validating
@@ -665,7 +683,7 @@ impl AttributionService for Api {
         request: Request<proto::GetVerifyingKeyRequest>,
     ) -> Result<Response<proto::GetVerifyingKeyResponse>, Status> {
         let req = request.into_inner();
-        let kind = backend_kind(req.backend());
+        let kind = backend_kind(known(req.backend, "backend")?);
         let core = Arc::clone(&self.core);
         let key = tokio::task::spawn_blocking(move || {
             let backend = core.backends.get(kind)?;

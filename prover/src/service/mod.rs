@@ -107,6 +107,8 @@ pub enum ServiceError {
     BatchSize(usize),
     #[error("cannot start the worker threads: {0}")]
     Workers(std::io::Error),
+    #[error("the bearer token is empty, which would accept every call: give a token, or none to run without authentication")]
+    EmptyToken,
     #[error("gRPC transport: {0}")]
     Transport(#[from] tonic::transport::Error),
     #[error("reflection service: {0}")]
@@ -215,6 +217,9 @@ pub struct Core {
     pub stopping: AtomicBool,
     /// Jobs this service's workers hold: id -> the attempt they claimed.
     claims: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    /// One submitted epoch is read back and validated at a time: that holds the whole epoch
+    /// and its settlement (about 340 bytes a query), so concurrent large uploads must not add up.
+    pub validating: tokio::sync::Semaphore,
 }
 
 impl Core {
@@ -328,6 +333,9 @@ pub async fn start(
             return Err(ServiceError::BatchSize(batch));
         }
     }
+    if config.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(ServiceError::EmptyToken);
+    }
     std::fs::create_dir_all(&config.data_dir).map_err(data_err)?;
     let artifacts = Arc::new(Artifacts::open(&config.data_dir).map_err(data_err)?);
     let store: Arc<dyn JobStore> =
@@ -358,6 +366,7 @@ pub async fn start(
         wake: worker::Wake::default(),
         stopping: AtomicBool::new(false),
         claims: Default::default(),
+        validating: tokio::sync::Semaphore::new(1),
         config: config.clone(),
     });
     worker::spawn_workers(&core, config.workers).map_err(ServiceError::Workers)?;

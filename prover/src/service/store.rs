@@ -236,7 +236,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     content_hash  TEXT NOT NULL,
     backend       TEXT NOT NULL,
     format        TEXT NOT NULL,
-    epoch_id      INTEGER NOT NULL,
+    epoch_id      INTEGER NOT NULL, -- the u64's bit pattern
     rate_bps      INTEGER NOT NULL,
     n_queries     INTEGER NOT NULL,
     shape         TEXT NOT NULL,
@@ -312,6 +312,17 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// SQLite integers are i64; an epoch id may be any u64 (SPEC), so it is kept as its 64-bit
+/// pattern (ids from 2^63 read as negative in SQL) and every id round-trips. A saturating
+/// conversion would have made the worker prove a CSV job for another epoch id.
+fn epoch_id_to_sql(id: u64) -> i64 {
+    i64::from_le_bytes(id.to_le_bytes())
+}
+
+fn epoch_id_from_sql(stored: i64) -> u64 {
+    u64::from_le_bytes(stored.to_le_bytes())
+}
+
 fn record(row: &Row<'_>) -> Result<JobRecord, StoreError> {
     let id: String = row.get("id")?;
     let state: String = row.get("state")?;
@@ -326,7 +337,7 @@ fn record(row: &Row<'_>) -> Result<JobRecord, StoreError> {
         content_hash: row.get("content_hash")?,
         backend: row.get("backend")?,
         format: row.get("format")?,
-        epoch_id: u64::try_from(epoch_id).map_err(|_| corrupt(&id, "negative epoch_id"))?,
+        epoch_id: epoch_id_from_sql(epoch_id),
         rate_bps: u16::try_from(rate_bps).map_err(|_| corrupt(&id, "rate_bps out of range"))?,
         n_queries: u64::try_from(n_queries).map_err(|_| corrupt(&id, "negative n_queries"))?,
         shape: row.get("shape")?,
@@ -397,7 +408,7 @@ impl JobStore for SqliteStore {
                     job.content_hash,
                     job.backend,
                     job.format,
-                    to_i64(job.epoch_id),
+                    epoch_id_to_sql(job.epoch_id),
                     job.rate_bps,
                     to_i64(job.n_queries),
                     job.shape,
@@ -624,6 +635,22 @@ mod tests {
             batch_count: 1,
             message: "proving".into(),
         }
+    }
+
+    #[test]
+    fn every_epoch_id_round_trips() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| corrupt("-", e.to_string()))?;
+        let store = SqliteStore::open(&dir.path().join("jobs.sqlite"))?;
+        for (name, epoch_id) in [("zero", 0), ("top", 1 << 63), ("max", u64::MAX)] {
+            let new = NewJob {
+                epoch_id,
+                ..job(name)
+            };
+            store.insert_or_get(&new, 10)?;
+            let stored = store.get(name)?.ok_or_else(|| corrupt(name, "missing"))?;
+            assert_eq!(stored.epoch_id, epoch_id, "{name}");
+        }
+        Ok(())
     }
 
     #[test]
