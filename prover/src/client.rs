@@ -379,6 +379,9 @@ pub enum ServiceCommand {
         /// Largest upload in bytes (all parts together).
         #[arg(long, default_value_t = 1 << 30)]
         max_upload_bytes: u64,
+        /// Seconds an upload may send nothing before it is refused.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        upload_idle_secs: u64,
         /// Bearer token required on every call but health.
         #[arg(long, env = "ZKATTR_TOKEN", hide_env_values = true)]
         token: Option<String>,
@@ -468,6 +471,7 @@ async fn run_async(command: ServiceCommand) -> anyhow::Result<()> {
             workers,
             queue_limit,
             max_upload_bytes,
+            upload_idle_secs,
             token,
             tls_cert,
             tls_key,
@@ -489,6 +493,7 @@ async fn run_async(command: ServiceCommand) -> anyhow::Result<()> {
                 workers,
                 queue_limit,
                 max_upload_bytes,
+                upload_idle_timeout: std::time::Duration::from_secs(upload_idle_secs),
                 token,
                 tls: tls_cert
                     .zip(tls_key)

@@ -222,7 +222,11 @@ async fn submit_raw(
 async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
     use proto::submit_epoch_request::Msg;
     let limit = 64 * 1024;
-    let (running, dir) = start(|c| c.max_upload_bytes = limit).await;
+    let (running, dir) = start(|c| {
+        c.max_upload_bytes = limit;
+        c.upload_idle_timeout = std::time::Duration::from_secs(2);
+    })
+    .await;
     let mut client = connect(&running, None).await;
 
     let good = job_of(
@@ -389,6 +393,35 @@ async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
         matches!(code, Code::ResourceExhausted | Code::OutOfRange),
         "{code:?}"
     );
+
+    // Empty chunks are not free: each counts UPLOAD_MESSAGE_COST, so a stream of them ends.
+    let empties = (0..=limit / zkattr_prover::service::UPLOAD_MESSAGE_COST).map(|_| chunk(&[]));
+    let messages = std::iter::once(Msg::Header(json_header()))
+        .chain(empties)
+        .collect();
+    let (code, message) = submit_raw(&mut client, messages).await;
+    assert_eq!(code, Code::ResourceExhausted, "{message}");
+
+    // A stream that goes silent after its header is refused after the idle timeout (2 s
+    // here), while the client still holds it open.
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tx.send(proto::SubmitEpochRequest {
+        msg: Some(Msg::Header(json_header())),
+    })
+    .await
+    .expect("queue the header");
+    let started = std::time::Instant::now();
+    let silent = client
+        .submit_epoch(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .expect_err("a silent upload");
+    assert_eq!(silent.code(), Code::DeadlineExceeded, "{silent:?}");
+    assert!(
+        silent.message().contains("sent nothing for 2 s"),
+        "{silent:?}"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+    drop(tx);
 
     // The job that was running meanwhile finishes and verifies; no bad upload made a job.
     let (_, done) = watch_states(&mut client, &good.job_id).await;

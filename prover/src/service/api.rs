@@ -170,7 +170,10 @@ impl<'a> Upload<'a> {
 
     async fn write(&mut self, part: &'static str, data: &[u8]) -> Result<(), Status> {
         let limit = self.core.config.max_upload_bytes;
-        self.total = self.total.saturating_add(data.len() as u64);
+        self.total = self
+            .total
+            .saturating_add(data.len() as u64)
+            .saturating_add(super::UPLOAD_MESSAGE_COST);
         if self.total > limit {
             return Err(Status::resource_exhausted(format!(
                 "upload too large: more than the limit of {limit} bytes (--max-upload-bytes)"
@@ -192,9 +195,21 @@ impl<'a> Upload<'a> {
     }
 }
 
-/// Reads the next message of an upload; a broken stream is refused with the transport's code.
-async fn next<T>(stream: &mut Streaming<T>) -> Result<Option<T>, Status> {
-    stream.message().await.map_err(|status| {
+/// Reads the next message of an upload; a broken stream is refused with the transport's code,
+/// a silent one after `idle`.
+async fn next<T>(
+    stream: &mut Streaming<T>,
+    idle: std::time::Duration,
+) -> Result<Option<T>, Status> {
+    let message = tokio::time::timeout(idle, stream.message())
+        .await
+        .map_err(|_| {
+            Status::deadline_exceeded(format!(
+                "the upload sent nothing for {} s and is abandoned (the service's --upload-idle-secs)",
+                idle.as_secs()
+            ))
+        })?;
+    message.map_err(|status| {
         let code = match status.code() {
             // tonic reports an over-long message as OUT_OF_RANGE or RESOURCE_EXHAUSTED.
             tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => {
@@ -250,7 +265,7 @@ impl AttributionService for Api {
     ) -> Result<Response<proto::SubmitEpochResponse>, Status> {
         use proto::submit_epoch_request::Msg;
         let mut stream = request.into_inner();
-        let header = match next(&mut stream).await? {
+        let header = match next(&mut stream, self.core.config.upload_idle_timeout).await? {
             Some(proto::SubmitEpochRequest {
                 msg: Some(Msg::Header(h)),
             }) => h,
@@ -315,7 +330,7 @@ impl AttributionService for Api {
         // The streamed parts, then finish.
         let mut upload = Upload::new(&self.core);
         let finish = loop {
-            match next(&mut stream).await? {
+            match next(&mut stream, self.core.config.upload_idle_timeout).await? {
                 None => return Err(truncated()),
                 Some(proto::SubmitEpochRequest { msg }) => match msg {
                     Some(Msg::Chunk(c)) => {
@@ -460,7 +475,7 @@ impl AttributionService for Api {
     ) -> Result<Response<proto::UploadPartResponse>, Status> {
         use proto::upload_part_request::Msg;
         let mut stream = request.into_inner();
-        let name = match next(&mut stream).await? {
+        let name = match next(&mut stream, self.core.config.upload_idle_timeout).await? {
             Some(proto::UploadPartRequest {
                 msg: Some(Msg::Part(p)),
             }) => part_of(p)?,
@@ -474,7 +489,7 @@ impl AttributionService for Api {
         let mut upload = Upload::new(&self.core);
         upload.write(name, &[]).await?;
         let size = loop {
-            match next(&mut stream).await? {
+            match next(&mut stream, self.core.config.upload_idle_timeout).await? {
                 None => return Err(truncated()),
                 Some(proto::UploadPartRequest { msg }) => match msg {
                     Some(Msg::Data(d)) => upload.write(name, &d).await?,

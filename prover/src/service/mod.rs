@@ -27,6 +27,9 @@ use zkattr_model::{Epoch, EpochParams, InputError, Settlement};
 
 /// Largest gRPC message the service decodes: one upload chunk (clients send 1 MiB).
 pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
+/// What every upload message counts against `max_upload_bytes` besides its data: 0.02% of a
+/// 1 MiB chunk, but a stream of empty chunks runs out after 4M messages instead of never.
+pub const UPLOAD_MESSAGE_COST: u64 = 256;
 
 /// How `zkattr serve` runs.
 #[derive(Clone, Debug)]
@@ -38,8 +41,12 @@ pub struct ServiceConfig {
     pub workers: usize,
     /// Most jobs queued or running at once; more submissions get RESOURCE_EXHAUSTED.
     pub queue_limit: u64,
-    /// Most bytes one upload may stream (all parts together).
+    /// Most bytes one upload may stream (all parts together); every message also counts
+    /// [`UPLOAD_MESSAGE_COST`] bytes, so a stream of empty chunks ends too.
     pub max_upload_bytes: u64,
+    /// An upload that sends nothing for this long is refused (DEADLINE_EXCEEDED) and its
+    /// temporary files removed.
+    pub upload_idle_timeout: std::time::Duration,
     /// Bearer token every call but health must carry; `None`: no authentication.
     pub token: Option<String>,
     /// PEM certificate chain and private key: serve TLS (rustls).
@@ -72,6 +79,7 @@ impl Default for ServiceConfig {
             workers: 1,
             queue_limit: 1000,
             max_upload_bytes: 1 << 30,
+            upload_idle_timeout: std::time::Duration::from_secs(60),
             token: None,
             tls: None,
             circuit_cache: 2,
