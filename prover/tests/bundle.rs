@@ -388,12 +388,18 @@ fn halo2_bundle_verifies_and_tampering_is_named() {
         );
     }
 
-    let d = copy(&bundle, "keyfile");
-    let mut key = std::fs::read(d.join("vk.bin")).unwrap();
-    let last = key.len() - 1;
-    key[last] ^= 1;
-    std::fs::write(d.join("vk.bin"), key).unwrap();
-    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    // The bundle with its key file changed by `change`: why it is refused.
+    let with_changed_key = |name: &str, change: &mut dyn FnMut(&mut Vec<u8>)| {
+        let d = copy(&bundle, name);
+        let mut key = std::fs::read(d.join("vk.bin")).unwrap();
+        change(&mut key);
+        std::fs::write(d.join("vk.bin"), key).unwrap();
+        verify_bundle_with_params(&d, &params).unwrap_err()
+    };
+    let err = with_changed_key("keyfile", &mut |key| {
+        let last = key.len() - 1;
+        key[last] ^= 1;
+    });
     assert!(
         matches!(err, BundleError::KeyDigest { .. } | BundleError::KeyFile(_)),
         "{err}"
@@ -451,28 +457,23 @@ fn halo2_bundle_verifies_and_tampering_is_named() {
         matches!(&err, BundleError::Manifest(m) if m.contains("k = 4")),
         "{err}"
     );
-    let d = copy(&bundle, "keyk");
-    let mut key = std::fs::read(d.join("vk.bin")).unwrap();
-    key[1..5].copy_from_slice(&60u32.to_le_bytes());
-    std::fs::write(d.join("vk.bin"), key).unwrap();
-    let err = verify_bundle_with_params(&d, &params).unwrap_err();
-    assert!(
-        matches!(&err, BundleError::KeyFile(m) if m.contains("2^60 rows")),
-        "{err}"
-    );
-    let d = copy(&bundle, "compressed");
-    let mut key = std::fs::read(d.join("vk.bin")).unwrap();
+    let header = &std::fs::read(bundle.join("vk.bin")).unwrap()[..6];
     assert_eq!(
-        key[5], 0,
+        header[5], 0,
         "the prover writes keys without selector compression"
     );
-    key[5] = 1;
-    std::fs::write(d.join("vk.bin"), key).unwrap();
-    let err = verify_bundle_with_params(&d, &params).unwrap_err();
-    assert!(
-        matches!(&err, BundleError::KeyFile(m) if m.contains("selector compression flag 1")),
-        "{err}"
-    );
+    for (name, at, value, wanted) in [
+        ("keyk", 1, &60u32.to_le_bytes()[..], "2^60 rows"),
+        ("compressed", 5, &[1u8][..], "selector compression flag 1"),
+    ] {
+        let err = with_changed_key(name, &mut |key| {
+            key[at..at + value.len()].copy_from_slice(value)
+        });
+        assert!(
+            matches!(&err, BundleError::KeyFile(m) if m.contains(wanted)),
+            "{name}: {err}"
+        );
+    }
 
     let d = copy(&bundle, "nosection");
     edit_manifest(&d, |m| m.halo2 = None);

@@ -135,14 +135,18 @@ pub(crate) fn read(dir: &Path, name: &str, limit: u64) -> Result<Vec<u8>, Bundle
     if metadata.len() > limit {
         return Err(too_large());
     }
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(failed)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large());
-    }
-    Ok(bytes)
+    // The size can change between the check and the read: the read is bounded too.
+    read_at_most(file, limit)
+        .map_err(failed)?
+        .ok_or_else(too_large)
+}
+
+/// All of `reader` if it holds at most `limit` bytes, `None` if more (never reading past
+/// `limit + 1`).
+pub(crate) fn read_at_most(reader: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    reader.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
 /// Runs a deserializer or verifier of a dependency on untrusted bytes: some of their checks are

@@ -103,18 +103,10 @@ const MAX_PATH_FILE_BYTES: u64 = 1 << 20;
 
 /// Reads at most [`MAX_PATH_FILE_BYTES`] (a device or a huge file is refused, not read whole).
 fn read_path_file(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut bytes = Vec::new();
-    file.take(MAX_PATH_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_PATH_FILE_BYTES {
-        return Err(format!(
-            "larger than {MAX_PATH_FILE_BYTES} bytes: not a path file"
-        ));
-    }
-    Ok(bytes)
+    crate::bundle::read_at_most(file, MAX_PATH_FILE_BYTES)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("larger than {MAX_PATH_FILE_BYTES} bytes: not a path file"))
 }
 
 /// Reads the path file at `path`, runs `check` on its bytes and reports the outcome.
