@@ -1,5 +1,6 @@
 //! The client side of `attribution.v1` (a library for tests and other tools) and the `zkattr`
-//! subcommands that talk to a service: `serve`, `submit`, `status`, `fetch`, `cancel`, `jobs`.
+//! subcommands that talk to a service: `serve`, `submit`, `status`, `fetch`, `cancel`, `retry`,
+//! `jobs`.
 
 use crate::proto;
 use crate::proto::attribution_service_client::AttributionServiceClient;
@@ -382,6 +383,10 @@ pub enum ServiceCommand {
         /// Seconds an upload may send nothing before it is refused.
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
         upload_idle_secs: u64,
+        /// Seconds an upload may take in all before it is refused, however steadily it sends
+        /// (1 GiB at 1 MB/s takes about 1,100 s).
+        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+        upload_max_secs: u64,
         /// Bearer token required on every call but health.
         #[arg(long, env = "ZKATTR_TOKEN", hide_env_values = true)]
         token: Option<String>,
@@ -446,6 +451,12 @@ pub enum ServiceCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Queue a failed or cancelled job again (an aggregated job resumes from its checkpoints).
+    Retry {
+        job: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// List jobs, newest first.
     Jobs {
         #[arg(long, default_value_t = 20)]
@@ -472,6 +483,7 @@ async fn run_async(command: ServiceCommand) -> anyhow::Result<()> {
             queue_limit,
             max_upload_bytes,
             upload_idle_secs,
+            upload_max_secs,
             token,
             tls_cert,
             tls_key,
@@ -494,6 +506,7 @@ async fn run_async(command: ServiceCommand) -> anyhow::Result<()> {
                 queue_limit,
                 max_upload_bytes,
                 upload_idle_timeout: std::time::Duration::from_secs(upload_idle_secs),
+                upload_max_duration: std::time::Duration::from_secs(upload_max_secs),
                 token,
                 tls: tls_cert
                     .zip(tls_key)
@@ -624,6 +637,16 @@ async fn run_async(command: ServiceCommand) -> anyhow::Result<()> {
                 .connect()
                 .await?
                 .cancel_job(proto::CancelJobRequest { job_id: job })
+                .await
+                .map_err(ClientError::from)?
+                .into_inner();
+            println!("{}", describe(&job));
+        }
+        ServiceCommand::Retry { job, server } => {
+            let job = server
+                .connect()
+                .await?
+                .retry_job(proto::RetryJobRequest { job_id: job })
                 .await
                 .map_err(ClientError::from)?
                 .into_inner();

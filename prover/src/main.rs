@@ -157,7 +157,7 @@ enum Command {
         #[arg(long, short, default_value = "-")]
         out: PathBuf,
     },
-    /// The gRPC service and its client: serve, submit, status, fetch, cancel, jobs.
+    /// The gRPC service and its client: serve, submit, status, fetch, cancel, retry, jobs.
     #[command(flatten)]
     Service(zkattr_prover::client::ServiceCommand),
 }

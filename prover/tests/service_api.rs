@@ -1,7 +1,8 @@
 //! The gRPC service in-process: submit, watch, fetch and verify; idempotent submission; the
 //! CSV pair from two uploads; cancel; queue limit; bad and truncated uploads refused while a job
 //! keeps running; bearer-token auth and TLS; epochs above one circuit planned as aggregated;
-//! an epoch whose total the aggregation cannot prove refused at submission.
+//! an epoch whose total the aggregation cannot prove refused at submission; a failed job
+//! retried.
 
 mod common;
 
@@ -225,6 +226,7 @@ async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
     let (running, dir) = start(|c| {
         c.max_upload_bytes = limit;
         c.upload_idle_timeout = std::time::Duration::from_secs(2);
+        c.upload_max_duration = std::time::Duration::from_secs(5);
     })
     .await;
     let mut client = connect(&running, None).await;
@@ -423,6 +425,41 @@ async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
     assert!(started.elapsed() >= std::time::Duration::from_secs(2));
     drop(tx);
 
+    // A stream that keeps sending a byte every half second, never silent for the idle
+    // timeout, is refused once the whole upload has taken 5 s (--upload-max-secs).
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let trickle = tokio::spawn(async move {
+        let mut messages =
+            std::iter::once(Msg::Header(json_header())).chain(std::iter::repeat_with(|| {
+                Msg::Chunk(proto::Chunk {
+                    part: proto::Part::EpochJson.into(),
+                    data: b" ".to_vec(),
+                })
+            }));
+        // Until the server refuses the stream (the receiver is dropped) or 30 s pass.
+        for _ in 0..60 {
+            let msg = messages.next();
+            if tx.send(proto::SubmitEpochRequest { msg }).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    });
+    let started = std::time::Instant::now();
+    let endless = client
+        .submit_epoch(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .expect_err("an upload that never ends");
+    let took = started.elapsed();
+    assert_eq!(endless.code(), Code::DeadlineExceeded, "{endless:?}");
+    assert!(
+        endless.message().contains("took longer than 5 s"),
+        "{endless:?}"
+    );
+    assert!(took >= std::time::Duration::from_secs(5), "{took:?}");
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    trickle.abort();
+
     // The job that was running meanwhile finishes and verifies; no bad upload made a job.
     let (_, done) = watch_states(&mut client, &good.job_id).await;
     assert_eq!(done.state(), proto::JobState::Done, "{done:?}");
@@ -438,6 +475,74 @@ async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
         .expect("tmp")
         .count();
     assert_eq!(tmp, 0);
+    running.shutdown().await.expect("shutdown");
+}
+
+/// A job that failed (here: its stored part vanished while the service was down) is answered
+/// as failed when its bytes are submitted again, and `RetryJob` runs it again; finished and
+/// unknown jobs cannot be retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_job_is_retried_once_its_part_is_back() {
+    let (queued_only, dir) = start(|c| c.workers = 0).await;
+    let mut client = connect(&queued_only, None).await;
+    let bytes = json_bytes(&small_epoch(21, 6));
+    let job = job_of(
+        &submit_json(&mut client, bytes.clone())
+            .await
+            .expect("submit"),
+    );
+    queued_only.shutdown().await.expect("shutdown");
+    let parts = dir.path().join("data/parts");
+    let stored: Vec<_> = std::fs::read_dir(&parts)
+        .expect("parts")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    std::fs::remove_file(&stored[0]).expect("remove the part");
+
+    let config = ServiceConfig {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".parse().expect("address"),
+        workers: 1,
+        ..Default::default()
+    };
+    let running = service::start(config, Some(shared_cache()))
+        .await
+        .expect("restart");
+    let mut client = connect(&running, None).await;
+    let (_, failed) = watch_states(&mut client, &job.job_id).await;
+    assert_eq!(failed.state(), proto::JobState::Failed, "{failed:?}");
+    assert!(failed.error.contains("not valid any more"), "{failed:?}");
+
+    // The same bytes again: the failed job is the answer (and its part is stored again).
+    let again = submit_json(&mut client, bytes).await.expect("resubmit");
+    assert!(again.deduplicated);
+    assert_eq!(job_of(&again).state(), proto::JobState::Failed);
+
+    let retried = client
+        .retry_job(proto::RetryJobRequest {
+            job_id: job.job_id.clone(),
+        })
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(retried.state(), proto::JobState::Queued);
+    assert_eq!(retried.error, "");
+    let (_, done) = watch_states(&mut client, &job.job_id).await;
+    assert_eq!(done.state(), proto::JobState::Done, "{done:?}");
+    assert_eq!(done.attempts, 2);
+    let verified = fetch_and_verify(&mut client, &job.job_id, &dir.path().join("bundle")).await;
+    assert_eq!(verified.statement.n_queries, 6);
+
+    for (id, code) in [
+        (job.job_id.as_str(), Code::FailedPrecondition),
+        ("job-nope", Code::NotFound),
+    ] {
+        let refused = client
+            .retry_job(proto::RetryJobRequest { job_id: id.into() })
+            .await;
+        assert_eq!(refused.map_err(|s| s.code()).err(), Some(code), "{id}");
+    }
     running.shutdown().await.expect("shutdown");
 }
 
@@ -483,6 +588,16 @@ async fn queue_limit_cancel_and_unknown_jobs() {
     submit_json(&mut client, json_bytes(&small_epoch(12, 5)))
         .await
         .expect("room again after a cancel");
+    // Retrying the cancelled job would make three: refused, and it stays cancelled.
+    let retry = client
+        .retry_job(proto::RetryJobRequest {
+            job_id: a.job_id.clone(),
+        })
+        .await;
+    assert_eq!(
+        retry.map_err(|s| s.code()).err(),
+        Some(Code::ResourceExhausted)
+    );
 
     let missing = client
         .get_job(proto::GetJobRequest {

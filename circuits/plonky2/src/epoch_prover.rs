@@ -188,12 +188,16 @@ pub enum AggregationStage {
         degree_bits: usize,
         seconds: f64,
     },
-    /// Batch `index` is proved; `done` of `total` batches so far.
+    /// Batch `index` is proved; `done` of `total` batches so far. `left`: an estimate of the
+    /// seconds until the last batch and its merges are proved, from this run's pace so far
+    /// (wall time per batch proved in this run, merges included); `None` until two batches
+    /// of this run are proved, and after the last.
     Batch {
         index: u64,
         done: usize,
         total: usize,
         seconds: f64,
+        left: Option<f64>,
     },
     /// A merge at `level` (1 = over batches) is proved in `seconds` (its own proof, not its
     /// children's); `done` of `total` merges so far.
@@ -226,6 +230,22 @@ pub enum AggregationStage {
     Shrunk { seconds: f64, proof_bytes: usize },
 }
 
+/// Seconds as a person reads a wait: "40 s", "25 min", "3.4 h".
+struct Wait(f64);
+
+impl fmt::Display for Wait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seconds = self.0.max(0.0);
+        if seconds < 90.0 {
+            write!(f, "{seconds:.0} s")
+        } else if seconds < 90.0 * 60.0 {
+            write!(f, "{:.0} min", seconds / 60.0)
+        } else {
+            write!(f, "{:.1} h", seconds / 3600.0)
+        }
+    }
+}
+
 impl fmt::Display for AggregationStage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -245,10 +265,17 @@ impl fmt::Display for AggregationStage {
                 done,
                 total,
                 seconds,
-            } => write!(
-                f,
-                "batch {index} proved in {seconds:.1} s ({done}/{total} batches)"
-            ),
+                left,
+            } => {
+                write!(
+                    f,
+                    "batch {index} proved in {seconds:.1} s ({done}/{total} batches"
+                )?;
+                match left {
+                    Some(left) => write!(f, "; about {} left)", Wait(*left)),
+                    None => write!(f, ")"),
+                }
+            }
             AggregationStage::Merge {
                 level,
                 index,
@@ -470,6 +497,9 @@ struct Run<'a> {
     merges: usize,
     batches_done: AtomicUsize,
     merges_done: AtomicUsize,
+    /// Batches proved by this run (not restored), and when it began: its pace.
+    batches_proved: AtomicUsize,
+    started: Instant,
     checkpoints: &'a dyn Checkpoints,
     /// Set by the caller to stop before the next node.
     cancel: &'a AtomicBool,
@@ -652,6 +682,8 @@ impl AggregationCircuits {
             merges,
             batches_done: AtomicUsize::new(0),
             merges_done: AtomicUsize::new(0),
+            batches_proved: AtomicUsize::new(0),
+            started: Instant::now(),
             checkpoints,
             cancel,
             progress,
@@ -754,11 +786,18 @@ impl AggregationCircuits {
                 .prove(run.epoch.params, run.challenges, index, &queries[from..to])
                 .map_err(proving(format!("batch {index}")))?;
             let done = run.batches_done.fetch_add(1, Ordering::Relaxed) + 1;
+            let proved = run.batches_proved.fetch_add(1, Ordering::Relaxed) + 1;
+            let remaining = run.batches.saturating_sub(done);
+            // Wall time over batches proved: parallel batches and the merges between them are
+            // in the pace; restored ones are not (they cost next to nothing).
+            let left = (proved >= 2 && remaining > 0)
+                .then(|| run.started.elapsed().as_secs_f64() * remaining as f64 / proved as f64);
             let stage = AggregationStage::Batch {
                 index,
                 done,
                 total: run.batches,
                 seconds: start.elapsed().as_secs_f64(),
+                left,
             };
             return Ok((proof, stage));
         }
@@ -1072,4 +1111,36 @@ pub fn prove_epoch_aggregated(
 ) -> Result<BundleManifest, EpochProverError> {
     let shape = shape_for_epoch(epoch, batch_cap)?;
     AggregationCircuits::build(shape, progress)?.prove_into(epoch, out, progress)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_lines_carry_the_estimate_in_readable_units() {
+        let line = |left| {
+            AggregationStage::Batch {
+                index: 17,
+                done: 18,
+                total: 49,
+                seconds: 50.26,
+                left,
+            }
+            .to_string()
+        };
+        assert_eq!(line(None), "batch 17 proved in 50.3 s (18/49 batches)");
+        assert_eq!(
+            line(Some(40.2)),
+            "batch 17 proved in 50.3 s (18/49 batches; about 40 s left)"
+        );
+        assert_eq!(
+            line(Some(1_560.0)),
+            "batch 17 proved in 50.3 s (18/49 batches; about 26 min left)"
+        );
+        assert_eq!(
+            line(Some(15_548.0)),
+            "batch 17 proved in 50.3 s (18/49 batches; about 4.3 h left)"
+        );
+    }
 }

@@ -195,6 +195,13 @@ fn three_batches_prove_verify_and_reject_tampering() {
         let mut sorted = batches.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, [0, 1, 2]);
+        // A time estimate once two batches set the pace and while one remains: the second
+        // of three proved, only (reports of parallel batches may arrive in either order).
+        let estimates = stages
+            .iter()
+            .filter(|s| matches!(s, AggregationStage::Batch { left: Some(l), .. } if *l > 0.0))
+            .count();
+        assert_eq!(estimates, 1);
         let merges = stages
             .iter()
             .filter(|s| matches!(s, AggregationStage::Merge { total: 3, .. }))

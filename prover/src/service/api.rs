@@ -195,19 +195,44 @@ impl<'a> Upload<'a> {
     }
 }
 
-/// Reads the next message of an upload; a broken stream is refused with the transport's code,
-/// a silent one after `idle`.
-async fn next<T>(
-    stream: &mut Streaming<T>,
+/// The time limits of one upload: silence between two messages, and the whole upload.
+#[derive(Clone, Copy, Debug)]
+struct UploadClock {
     idle: std::time::Duration,
-) -> Result<Option<T>, Status> {
-    let message = tokio::time::timeout(idle, stream.message())
+    total: std::time::Duration,
+    deadline: tokio::time::Instant,
+}
+
+impl UploadClock {
+    fn start(config: &super::ServiceConfig) -> Self {
+        UploadClock {
+            idle: config.upload_idle_timeout,
+            total: config.upload_max_duration,
+            deadline: tokio::time::Instant::now() + config.upload_max_duration,
+        }
+    }
+}
+
+/// Reads the next message of an upload; a broken stream is refused with the transport's code,
+/// a silent one after `clock.idle`, and any once the upload has lasted `clock.total`.
+async fn next<T>(stream: &mut Streaming<T>, clock: UploadClock) -> Result<Option<T>, Status> {
+    let left = clock
+        .deadline
+        .saturating_duration_since(tokio::time::Instant::now());
+    let message = tokio::time::timeout(clock.idle.min(left), stream.message())
         .await
         .map_err(|_| {
-            Status::deadline_exceeded(format!(
-                "the upload sent nothing for {} s and is abandoned (the service's --upload-idle-secs)",
-                idle.as_secs()
-            ))
+            Status::deadline_exceeded(if left <= clock.idle {
+                format!(
+                    "the upload took longer than {} s and is abandoned (the service's --upload-max-secs)",
+                    clock.total.as_secs()
+                )
+            } else {
+                format!(
+                    "the upload sent nothing for {} s and is abandoned (the service's --upload-idle-secs)",
+                    clock.idle.as_secs()
+                )
+            })
         })?;
     message.map_err(|status| {
         let code = match status.code() {
@@ -265,7 +290,8 @@ impl AttributionService for Api {
     ) -> Result<Response<proto::SubmitEpochResponse>, Status> {
         use proto::submit_epoch_request::Msg;
         let mut stream = request.into_inner();
-        let header = match next(&mut stream, self.core.config.upload_idle_timeout).await? {
+        let clock = UploadClock::start(&self.core.config);
+        let header = match next(&mut stream, clock).await? {
             Some(proto::SubmitEpochRequest {
                 msg: Some(Msg::Header(h)),
             }) => h,
@@ -330,7 +356,7 @@ impl AttributionService for Api {
         // The streamed parts, then finish.
         let mut upload = Upload::new(&self.core);
         let finish = loop {
-            match next(&mut stream, self.core.config.upload_idle_timeout).await? {
+            match next(&mut stream, clock).await? {
                 None => return Err(truncated()),
                 Some(proto::SubmitEpochRequest { msg }) => match msg {
                     Some(Msg::Chunk(c)) => {
@@ -475,7 +501,8 @@ impl AttributionService for Api {
     ) -> Result<Response<proto::UploadPartResponse>, Status> {
         use proto::upload_part_request::Msg;
         let mut stream = request.into_inner();
-        let name = match next(&mut stream, self.core.config.upload_idle_timeout).await? {
+        let clock = UploadClock::start(&self.core.config);
+        let name = match next(&mut stream, clock).await? {
             Some(proto::UploadPartRequest {
                 msg: Some(Msg::Part(p)),
             }) => part_of(p)?,
@@ -489,7 +516,7 @@ impl AttributionService for Api {
         let mut upload = Upload::new(&self.core);
         upload.write(name, &[]).await?;
         let size = loop {
-            match next(&mut stream, self.core.config.upload_idle_timeout).await? {
+            match next(&mut stream, clock).await? {
                 None => return Err(truncated()),
                 Some(proto::UploadPartRequest { msg }) => match msg {
                     Some(Msg::Data(d)) => upload.write(name, &d).await?,
@@ -650,6 +677,29 @@ impl AttributionService for Api {
             tracing::info!(id = %job.id, "job cancelled");
         }
         self.core.publish(&job);
+        Ok(Response::new(job_proto(&job)))
+    }
+
+    async fn retry_job(
+        &self,
+        request: Request<proto::RetryJobRequest>,
+    ) -> Result<Response<proto::Job>, Status> {
+        let id = request.into_inner().job_id;
+        let key = id.clone();
+        let limit = self.core.config.queue_limit;
+        let (job, moved) = self
+            .store(move |s| s.retry(&key, limit))
+            .await?
+            .ok_or_else(|| Status::not_found(format!("no job {id:?}")))?;
+        if !moved {
+            return Err(Status::failed_precondition(format!(
+                "job {id} is {}: only a failed or cancelled job can be retried",
+                job.state.as_str()
+            )));
+        }
+        tracing::info!(id = %job.id, "job queued again (retry)");
+        self.core.publish(&job);
+        self.core.wake.notify();
         Ok(Response::new(job_proto(&job)))
     }
 

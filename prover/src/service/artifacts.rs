@@ -210,7 +210,11 @@ impl PartWriter {
             tokio::fs::remove_file(&self.tmp).await?;
         } else {
             tokio::fs::rename(&self.tmp, &path).await?;
-            sync_dir(&artifacts.root.join("parts"))?;
+            // On tokio's blocking pool, like the file's own fsync: this runs on the runtime.
+            tokio::fs::File::open(artifacts.root.join("parts"))
+                .await?
+                .sync_all()
+                .await?;
         }
         Ok(CommittedPart {
             sha256,

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use store::{JobRecord, JobStore, SqliteStore, StoredPart};
+use store::{JobRecord, JobState, JobStore, SqliteStore, StoredPart};
 use thiserror::Error;
 use tokio::sync::broadcast;
 use zkattr_model::io::{read_csv_pair, read_epoch_json};
@@ -47,6 +47,9 @@ pub struct ServiceConfig {
     /// An upload that sends nothing for this long is refused (DEADLINE_EXCEEDED) and its
     /// temporary files removed.
     pub upload_idle_timeout: std::time::Duration,
+    /// An upload still streaming after this long is refused (DEADLINE_EXCEEDED), however
+    /// steadily it sends.
+    pub upload_max_duration: std::time::Duration,
     /// Bearer token every call but health must carry; `None`: no authentication.
     pub token: Option<String>,
     /// PEM certificate chain and private key: serve TLS (rustls).
@@ -80,6 +83,7 @@ impl Default for ServiceConfig {
             queue_limit: 1000,
             max_upload_bytes: 1 << 30,
             upload_idle_timeout: std::time::Duration::from_secs(60),
+            upload_max_duration: std::time::Duration::from_secs(3600),
             token: None,
             tls: None,
             circuit_cache: 2,
@@ -123,11 +127,11 @@ pub enum ServiceError {
     Reflection(#[from] tonic_reflection::server::Error),
 }
 
-/// Removes a job's checkpoints once it has ended or is gone: they serve only a later attempt of
-/// a job still queued or running.
+/// Removes a job's checkpoints once it is done, cancelled or gone: they serve only a later
+/// attempt of a job still queued or running, or of a failed one that `RetryJob` queues again.
 fn remove_checkpoints_if_ended(store: &dyn JobStore, artifacts: &Artifacts, job_id: &str) {
     match store.get(job_id) {
-        Ok(Some(job)) if !job.state.is_terminal() => {}
+        Ok(Some(job)) if !job.state.is_terminal() || job.state == JobState::Failed => {}
         Ok(_) => artifacts.remove_checkpoints(job_id),
         Err(e) => tracing::warn!(job = %job_id, error = %e, "cannot look up a checkpointed job"),
     }
@@ -447,4 +451,54 @@ pub async fn start(
         shutdown: Some(tx),
         server,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::store::{sample_job as job, Outcome};
+    use super::*;
+
+    /// Checkpoints go with a done or cancelled job, and stay with a failed one (for
+    /// `RetryJob`) and with one still queued or running.
+    #[test]
+    fn failed_jobs_keep_their_checkpoints() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = SqliteStore::open(&dir.path().join("jobs.sqlite"))?;
+        let artifacts = Artifacts::open(&dir.path().join("data"))?;
+        let kept = |id: &str| -> Result<bool, Box<dyn std::error::Error>> {
+            let folder = artifacts.checkpoint_dir(id);
+            std::fs::create_dir_all(&folder)?;
+            std::fs::write(folder.join("identity"), b"layout")?;
+            remove_checkpoints_if_ended(&store, &artifacts, id);
+            Ok(folder.join("identity").exists())
+        };
+        let failed = Outcome::Failed {
+            reason: "out of disk".into(),
+        };
+        let done = Outcome::Done {
+            vk_digest: "0x1".into(),
+            bundle_files: vec!["bundle.json".into()],
+        };
+        for (id, outcome) in [
+            ("failed", Some(&failed)),
+            ("done", Some(&done)),
+            ("running", None),
+        ] {
+            store.insert_or_get(&job(id), 10)?;
+            let claimed = store.claim_next()?.map(|j| j.attempts).unwrap_or(0);
+            if let Some(outcome) = outcome {
+                store.finish(id, claimed, outcome)?;
+            }
+        }
+        store.insert_or_get(&job("cancelled"), 10)?;
+        store.cancel("cancelled")?;
+        store.insert_or_get(&job("queued"), 10)?;
+        assert!(kept("failed")?);
+        assert!(!kept("done")?);
+        assert!(!kept("cancelled")?);
+        assert!(kept("running")?);
+        assert!(kept("queued")?);
+        assert!(!kept("unknown")?);
+        Ok(())
+    }
 }

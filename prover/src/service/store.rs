@@ -211,6 +211,12 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<JobRecord>, StoreError>;
     /// Cancels a queued or running job; returns the job as it is afterwards (`None`: no such job).
     fn cancel(&self, id: &str) -> Result<Option<JobRecord>, StoreError>;
+    /// Queues a failed or cancelled job again (`failed | cancelled -> queued`), clearing its
+    /// error and forgetting its crashes, so [`JobStore::recover`] counts only the ones after the
+    /// retry. Returns the job afterwards and whether it moved (`false`: it was queued, running
+    /// or done, and is unchanged); `None`: no such job. Refuses with [`StoreError::QueueFull`]
+    /// when `queue_limit` jobs are already queued or running.
+    fn retry(&self, id: &str, queue_limit: u64) -> Result<Option<(JobRecord, bool)>, StoreError>;
     /// Shutdown: gives a job claimed at `attempt` back to the queue (`running -> queued`) and
     /// records the stop, so [`JobStore::recover`] does not count it against the job. `None` if
     /// the claim no longer holds. The attempt number is kept, so the stopped worker's later
@@ -551,6 +557,38 @@ impl JobStore for SqliteStore {
         })
     }
 
+    fn retry(&self, id: &str, queue_limit: u64) -> Result<Option<(JobRecord, bool)>, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let Some(job) = get_in(&tx, id)? else {
+                return Ok(None);
+            };
+            if !matches!(job.state, JobState::Failed | JobState::Cancelled) {
+                return Ok(Some((job, false)));
+            }
+            let active = active_in(&tx)?;
+            if active >= queue_limit {
+                return Err(StoreError::QueueFull {
+                    active,
+                    limit: queue_limit,
+                });
+            }
+            // `stops = attempts`: the crash count (`attempts - stops`) starts again from zero.
+            // The attempt number itself is kept, so a cancelled attempt still running stays
+            // refused once the job is claimed again.
+            tx.execute(
+                "UPDATE jobs SET state = 'queued', phase = NULL, batch_index = 0, batch_count = 0,
+                 message = 'queued again: retry requested', error = '', stops = attempts,
+                 vk_digest = '', bundle_files = '[]', updated_ms = ?2
+                 WHERE id = ?1",
+                params![id, now_ms()],
+            )?;
+            let queued = get_in(&tx, id)?.ok_or_else(|| corrupt(id, "vanished"))?;
+            tx.commit()?;
+            Ok(Some((queued, true)))
+        })
+    }
+
     fn release(&self, id: &str, attempt: u32) -> Result<Option<JobRecord>, StoreError> {
         self.with(|conn| {
             let tx = conn.transaction()?;
@@ -606,27 +644,31 @@ impl JobStore for SqliteStore {
     }
 }
 
+/// A small queued job for the service's unit tests.
+#[cfg(test)]
+pub(crate) fn sample_job(id: &str) -> NewJob {
+    NewJob {
+        id: id.into(),
+        content_hash: format!("sha256:{id}"),
+        backend: "plonky2".into(),
+        format: "json".into(),
+        epoch_id: 1,
+        rate_bps: 2500,
+        n_queries: 3,
+        shape: "16x16".into(),
+        parts: vec![StoredPart {
+            part: "epoch_json".into(),
+            sha256: "ab".into(),
+            size: 9,
+        }],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn job(id: &str) -> NewJob {
-        NewJob {
-            id: id.into(),
-            content_hash: format!("sha256:{id}"),
-            backend: "plonky2".into(),
-            format: "json".into(),
-            epoch_id: 1,
-            rate_bps: 2500,
-            n_queries: 3,
-            shape: "16x16".into(),
-            parts: vec![StoredPart {
-                part: "epoch_json".into(),
-                sha256: "ab".into(),
-                size: 9,
-            }],
-        }
-    }
+    use super::sample_job as job;
 
     fn progress() -> Progress {
         Progress {
@@ -771,6 +813,75 @@ mod tests {
     }
 
     /// A store written before the `stops` column existed opens, gains it, and recovers.
+    /// A failed or cancelled job can be queued again; its crash count starts over, the
+    /// attempt that was cancelled stays fenced off, and nothing else moves.
+    #[test]
+    fn failed_and_cancelled_jobs_can_be_retried() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| corrupt("-", e.to_string()))?;
+        let store = SqliteStore::open(&dir.path().join("jobs.sqlite"))?;
+        assert!(store.retry("nobody", 10)?.is_none());
+
+        // Two crashes fail a with the limit 2.
+        store.insert_or_get(&job("a"), 10)?;
+        for _ in 0..2 {
+            store.claim_next()?;
+            store.recover(2)?;
+        }
+        assert_eq!(store.get("a")?.map(|j| j.state), Some(JobState::Failed));
+        let retried = store
+            .retry("a", 10)?
+            .map(|(j, moved)| (j.state, j.error, moved));
+        assert_eq!(retried, Some((JobState::Queued, String::new(), true)));
+        // One crash after the retry is re-queued, not failed: the old crashes were forgotten.
+        assert_eq!(store.claim_next()?.map(|j| j.attempts), Some(3));
+        assert_eq!(store.recover(2)?, (vec!["a".to_string()], vec![]));
+        assert_eq!(store.claim_next()?.map(|j| j.attempts), Some(4));
+        let failed = Outcome::Failed {
+            reason: "out of disk".into(),
+        };
+        let error = store.finish("a", 4, &failed)?.map(|j| j.error);
+        assert_eq!(error.as_deref(), Some("out of disk"));
+        assert!(store.retry("a", 10)?.is_some_and(|(_, moved)| moved));
+
+        // A running job cancelled and retried: the cancelled attempt can no longer report, and
+        // the next claim's attempt is the one that counts.
+        assert_eq!(store.claim_next()?.map(|j| j.attempts), Some(5));
+        store.cancel("a")?;
+        assert!(store.retry("a", 10)?.is_some_and(|(_, moved)| moved));
+        assert!(store.progress("a", 5, &progress())?.is_none());
+        assert_eq!(store.claim_next()?.map(|j| j.attempts), Some(6));
+        assert!(store.finish("a", 5, &failed)?.is_none());
+
+        // Queued, running and done jobs are left as they are.
+        store.insert_or_get(&job("b"), 10)?;
+        let b = store.retry("b", 10)?.map(|(j, moved)| (j.state, moved));
+        assert_eq!(b, Some((JobState::Queued, false)));
+        let a = store
+            .retry("a", 10)?
+            .map(|(j, moved)| (j.state, j.attempts, moved));
+        assert_eq!(a, Some((JobState::Running, 6, false)));
+        let done = Outcome::Done {
+            vk_digest: "0x1".into(),
+            bundle_files: vec!["bundle.json".into()],
+        };
+        store.finish("a", 6, &done)?;
+        let a = store.retry("a", 10)?.map(|(j, moved)| (j.state, moved));
+        assert_eq!(a, Some((JobState::Done, false)));
+
+        // The queue limit holds for retries too.
+        store.cancel("b")?;
+        store.insert_or_get(&job("c"), 10)?;
+        assert!(matches!(
+            store.retry("b", 1),
+            Err(StoreError::QueueFull {
+                active: 1,
+                limit: 1
+            })
+        ));
+        assert_eq!(store.get("b")?.map(|j| j.state), Some(JobState::Cancelled));
+        Ok(())
+    }
+
     #[test]
     fn a_store_without_the_stops_column_is_upgraded() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| corrupt("-", e.to_string()))?;
