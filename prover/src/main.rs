@@ -41,6 +41,10 @@ enum Command {
         epoch_id: u64,
         #[arg(long, default_value_t = 2500)]
         rate_bps: u16,
+        /// Zipf exponent of adapter popularity: 1.1 (the default) gives a few popular adapters
+        /// and a long tail; 0 draws adapters uniformly, so an epoch pays many distinct payees.
+        #[arg(long, default_value_t = 1.1)]
+        zipf_exponent: f64,
         /// Epoch JSON file to write ("-" for standard output).
         #[arg(long, short, default_value = "-")]
         out: PathBuf,
@@ -397,15 +401,20 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             epoch_id,
             rate_bps,
+            zipf_exponent,
             out,
             csv_dir,
         } => {
             if adapters == 0 {
                 bail!("--adapters must be at least 1");
             }
+            if !(0.0..=10.0).contains(&zipf_exponent) {
+                bail!("--zipf-exponent must be between 0 and 10, not {zipf_exponent}");
+            }
             let mut config = SynthConfig::new(queries, adapters, seed);
             config.epoch_id = epoch_id;
             config.rate_bps = rate_bps;
+            config.zipf_exponent = zipf_exponent;
             let epoch = generate(&config);
             epoch.validate()?;
             write_epoch_json(&epoch, create(&out)?)

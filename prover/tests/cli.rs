@@ -54,6 +54,32 @@ fn gen_then_payouts_in_both_families_and_formats() {
         csv.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // Uniform popularity (--zipf-exponent 0) pays more distinct adapters than the default
+    // Zipf law on the same catalogue and seed.
+    let payees = |extra: &[&str]| {
+        let mut args = vec![
+            "gen",
+            "--queries",
+            "200",
+            "--adapters",
+            "3000",
+            "--seed",
+            "4",
+        ];
+        args.extend_from_slice(extra);
+        let generated = zkattr(&args);
+        assert!(generated.status.success(), "{}", stderr(&generated));
+        let one = dir.join("one.json");
+        std::fs::write(&one, &generated.stdout).unwrap();
+        let report = zkattr(&["payouts", one.to_str().unwrap(), "--json"]);
+        assert!(report.status.success(), "{}", stderr(&report));
+        serde_json::from_slice::<PayoutReport>(&report.stdout)
+            .unwrap()
+            .payouts
+            .len()
+    };
+    let (skewed, uniform) = (payees(&[]), payees(&["--zipf-exponent", "0"]));
+    assert!(uniform > skewed + 100, "{uniform} vs {skewed}");
     for family in ["bn254", "goldilocks"] {
         let from_json = zkattr(&[
             "payouts",
@@ -173,6 +199,13 @@ fn bad_input_is_one_clear_line() {
         &zkattr(&["gen", "--queries", "3", "--adapters", "0"]),
         "--adapters",
     );
+    for exponent in ["-1", "11", "NaN"] {
+        let option = format!("--zipf-exponent={exponent}");
+        assert_clean_failure(
+            &zkattr(&["gen", "--queries", "3", &option]),
+            "--zipf-exponent must be between 0 and 10",
+        );
+    }
     // Aggregation options, refused before any circuit is built.
     let epoch = write(
         "small.json",

@@ -237,20 +237,7 @@ async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
             .expect("submit"),
     );
     // Wait until it is being proved, then throw bad uploads at the service.
-    let mut watcher = connect(&running, None).await;
-    let mut stream = watcher
-        .watch_job(proto::WatchJobRequest {
-            job_id: good.job_id.clone(),
-        })
-        .await
-        .expect("watch")
-        .into_inner();
-    while let Some(job) = stream.message().await.expect("watch stream") {
-        if job.state() == proto::JobState::Proving {
-            break;
-        }
-        assert!(!client::is_terminal(job.state()), "{job:?}");
-    }
+    wait_for_proving(&mut connect(&running, None).await, &good.job_id).await;
 
     let chunk = |bytes: &[u8]| {
         Msg::Chunk(proto::Chunk {
@@ -546,6 +533,55 @@ async fn a_failed_job_is_retried_once_its_part_is_back() {
     running.shutdown().await.expect("shutdown");
 }
 
+/// A job cancelled while its proof is in flight cannot be retried until its worker has let go
+/// (the proof in flight finishes first); then it is proved again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_job_is_retried_once_its_worker_lets_go() {
+    let (running, dir) = start(|_| {}).await;
+    let mut client = connect(&running, None).await;
+    let job = job_of(
+        &submit_json(&mut client, json_bytes(&small_epoch(23, 14)))
+            .await
+            .expect("submit"),
+    );
+    wait_for_proving(&mut client, &job.job_id).await;
+    let retry = |client: &mut zkattr_prover::client::Client| {
+        let mut client = client.clone();
+        let job_id = job.job_id.clone();
+        async move { client.retry_job(proto::RetryJobRequest { job_id }).await }
+    };
+    let cancelled = client
+        .cancel_job(proto::CancelJobRequest {
+            job_id: job.job_id.clone(),
+        })
+        .await
+        .expect("cancel")
+        .into_inner();
+    assert_eq!(cancelled.state(), proto::JobState::Cancelled);
+    // The single proof in flight takes seconds; the worker holds the job until it ends.
+    let early = retry(&mut client).await.expect_err("retried too early");
+    assert_eq!(early.code(), Code::FailedPrecondition, "{early:?}");
+    assert!(early.message().contains("still stopping"), "{early:?}");
+
+    let started = std::time::Instant::now();
+    let retried = loop {
+        match retry(&mut client).await {
+            Ok(job) => break job.into_inner(),
+            Err(status) if status.message().contains("still stopping") => {
+                assert!(started.elapsed() < std::time::Duration::from_secs(120));
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(status) => panic!("{status:?}"),
+        }
+    };
+    assert_eq!(retried.state(), proto::JobState::Queued);
+    let (_, done) = watch_states(&mut client, &job.job_id).await;
+    assert_eq!(done.state(), proto::JobState::Done, "{done:?}");
+    assert_eq!(done.attempts, 2);
+    fetch_and_verify(&mut client, &job.job_id, &dir.path().join("bundle")).await;
+    running.shutdown().await.expect("shutdown");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_limit_cancel_and_unknown_jobs() {
     // No workers: jobs stay queued (an API-only node).
@@ -598,6 +634,14 @@ async fn queue_limit_cancel_and_unknown_jobs() {
         retry.map_err(|s| s.code()).err(),
         Some(Code::ResourceExhausted)
     );
+    let still = client
+        .get_job(proto::GetJobRequest {
+            job_id: a.job_id.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(still.state(), proto::JobState::Cancelled);
 
     let missing = client
         .get_job(proto::GetJobRequest {

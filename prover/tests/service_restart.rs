@@ -2,7 +2,7 @@
 //! same data directory the job is proved again and its bundle verifies; a finished job and its
 //! bundle survive a further restart. An aggregated job killed after a batch proof resumes from
 //! its checkpoints instead of starting over; stopped by SIGTERM, it is given back to the queue
-//! (not counted as a crash) and resumes again.
+//! (not counted as a crash); failed, it keeps its checkpoints, and RetryJob resumes it.
 
 mod common;
 
@@ -215,7 +215,7 @@ async fn an_aggregated_job_resumes_from_its_checkpoints_after_sigkill() {
     drop(c);
     second.terminate();
     {
-        use zkattr_prover::service::store::{JobState, JobStore, SqliteStore};
+        use zkattr_prover::service::store::{JobState, JobStore, Outcome, SqliteStore};
         let store = SqliteStore::open(&data.join("jobs.sqlite")).expect("store opens");
         let row = store
             .get(&job.job_id)
@@ -224,22 +224,53 @@ async fn an_aggregated_job_resumes_from_its_checkpoints_after_sigkill() {
         assert_eq!(row.state, JobState::Queued, "{row:?}");
         assert_eq!(row.attempts, 2);
         assert!(row.message.contains("stopped"), "{row:?}");
+        // Then an attempt fails (as on a full disk): claimed and failed through the store.
+        let claimed = store.claim_next().expect("claim").expect("the job");
+        assert_eq!(claimed.attempts, 3);
+        let failed = Outcome::Failed {
+            reason: "no space left on device".into(),
+        };
+        store
+            .finish(&job.job_id, 3, &failed)
+            .expect("finish")
+            .expect("the claim holds");
     }
     assert!(
         checkpoints.join("identity").exists(),
         "checkpoints lost at shutdown"
     );
 
+    // Third start: the failed job keeps its checkpoints and waits; RetryJob queues it again.
     let (_third, url) = serve_with(&data, &flags);
     let mut c = client::connect(&url, Some("t0k"), None)
         .await
         .expect("connect");
+    assert!(
+        checkpoints.join("identity").exists(),
+        "a failed job's checkpoints were removed at start-up"
+    );
+    let waiting = c
+        .get_job(proto::GetJobRequest {
+            job_id: job.job_id.clone(),
+        })
+        .await
+        .expect("get job")
+        .into_inner();
+    assert_eq!(waiting.state(), proto::JobState::Failed, "{waiting:?}");
+    let retried = c
+        .retry_job(proto::RetryJobRequest {
+            job_id: job.job_id.clone(),
+        })
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(retried.state(), proto::JobState::Queued, "{retried:?}");
     let mut updates = Vec::new();
     let done = client::watch(&mut c, &job.job_id, |job| updates.push(job.clone()))
         .await
         .expect("watch");
     assert_eq!(done.state(), proto::JobState::Done, "{done:?}");
-    assert_eq!(done.attempts, 3);
+    assert_eq!(done.attempts, 4);
     let messages: Vec<&str> = updates.iter().map(|u| u.message.as_str()).collect();
     assert!(
         messages

@@ -42,9 +42,10 @@ pub const DEFAULT_BATCH_CAP: usize = 2048;
 pub const MAX_BATCH: usize = 1 << 15;
 /// The final layer's smallest payout list; smaller lists share its key.
 pub const MIN_PAYEE_CAPACITY: usize = 8;
-/// The final layer's largest payout list: above it the list would have to be split across
-/// chunk proofs, which is not built.
-pub const MAX_PAYEE_CAPACITY: usize = 1 << 14;
+/// The final layer's largest payout list (2^18 rows; the final proof then takes about as much
+/// memory as two batch proofs, once they are done): above it the list would have to be split
+/// across chunk proofs, which is not built.
+pub const MAX_PAYEE_CAPACITY: usize = 1 << 15;
 
 /// Why an epoch was not proved by the pipeline. Each names what is wrong.
 #[derive(Debug, Error)]
@@ -497,8 +498,10 @@ struct Run<'a> {
     merges: usize,
     batches_done: AtomicUsize,
     merges_done: AtomicUsize,
-    /// Batches proved by this run (not restored), and when it began: its pace.
-    batches_proved: AtomicUsize,
+    /// Batches proved by this run (not restored), and when it began: its pace. Counted under
+    /// the lock together with `batches_done`, so two batches finishing at once see distinct
+    /// pairs.
+    batches_proved: std::sync::Mutex<usize>,
     started: Instant,
     checkpoints: &'a dyn Checkpoints,
     /// Set by the caller to stop before the next node.
@@ -682,7 +685,7 @@ impl AggregationCircuits {
             merges,
             batches_done: AtomicUsize::new(0),
             merges_done: AtomicUsize::new(0),
-            batches_proved: AtomicUsize::new(0),
+            batches_proved: std::sync::Mutex::new(0),
             started: Instant::now(),
             checkpoints,
             cancel,
@@ -785,8 +788,14 @@ impl AggregationCircuits {
                 .batch
                 .prove(run.epoch.params, run.challenges, index, &queries[from..to])
                 .map_err(proving(format!("batch {index}")))?;
-            let done = run.batches_done.fetch_add(1, Ordering::Relaxed) + 1;
-            let proved = run.batches_proved.fetch_add(1, Ordering::Relaxed) + 1;
+            let (done, proved) = {
+                let mut proved = run.batches_proved.lock().unwrap_or_else(|e| e.into_inner());
+                *proved += 1;
+                (
+                    run.batches_done.fetch_add(1, Ordering::Relaxed) + 1,
+                    *proved,
+                )
+            };
             let remaining = run.batches.saturating_sub(done);
             // Wall time over batches proved: parallel batches and the merges between them are
             // in the pace; restored ones are not (they cost next to nothing).
@@ -1052,20 +1061,37 @@ pub fn default_layouts(max_levels: u32) -> Vec<AggregationShape> {
         .collect()
 }
 
-/// `(key, digest)` of every [`default_layouts`] entry. Builds the batch circuit and each merge
-/// level once (a level's circuit depends only on the levels below it), then one final circuit
-/// and its size-tuned layer per layout: the same circuits [`AggregationCircuits::build`] makes
-/// for each of those shapes.
+/// `(key, digest)` of every [`default_layouts`] entry; see [`layout_digests`].
 pub fn default_layout_digests(
     max_levels: u32,
     progress: Progress<'_>,
 ) -> Result<Vec<(String, String)>, EpochProverError> {
+    layout_digests(&default_layouts(max_levels), progress)
+}
+
+/// `(key, digest)` of each of `shapes` with the default batch size, in order of merge levels.
+/// Builds the batch circuit and each merge level once (a level's circuit depends only on the
+/// levels below it), then one final circuit and its size-tuned layer per layout: the same
+/// circuits [`AggregationCircuits::build`] makes for each of those shapes. Refuses a shape with
+/// another batch size.
+pub fn layout_digests(
+    shapes: &[AggregationShape],
+    progress: Progress<'_>,
+) -> Result<Vec<(String, String)>, EpochProverError> {
     let batch_height = DEFAULT_BATCH_CAP.trailing_zeros();
+    if let Some(other) = shapes.iter().find(|s| s.batch_height != batch_height) {
+        return Err(EpochProverError::Layout(format!(
+            "{}: only layouts with batches of {DEFAULT_BATCH_CAP} are built here",
+            other.key()
+        )));
+    }
+    let mut shapes = shapes.to_vec();
+    shapes.sort_by_key(|s| (s.levels, s.payee_capacity));
     let batch = BatchCircuit::build(batch_height);
     let mut child = batch.data.verifier_data();
     let mut child_levels = 0;
     let mut digests = Vec::new();
-    for shape in default_layouts(max_levels) {
+    for shape in shapes {
         while child_levels < shape.levels {
             child = MergeCircuit::build(&child, batch_height + child_levels)
                 .data

@@ -119,6 +119,7 @@ fn shapes_follow_the_epoch_and_refuse_bad_sizes() {
     assert_eq!(shape(5000, 700, 1024), "agg-b1024-t3-p1024");
     assert_eq!(shape(1 << 20, 4096, 1024), "agg-b1024-t10-p4096");
     assert_eq!(shape(1 << 20, 16_384, 2048), "agg-b2048-t9-p16384");
+    assert_eq!(shape(1 << 20, 16_385, 2048), "agg-b2048-t9-p32768");
     assert!(matches!(
         AggregationShape::for_epoch(10, 5, 3),
         Err(EpochProverError::BatchSize(3))
@@ -128,8 +129,8 @@ fn shapes_follow_the_epoch_and_refuse_bad_sizes() {
         Err(EpochProverError::BatchSize(_))
     ));
     assert!(matches!(
-        AggregationShape::for_epoch(10, 16_385, 4),
-        Err(EpochProverError::TooManyPayees(16_385))
+        AggregationShape::for_epoch(10, 32_769, 4),
+        Err(EpochProverError::TooManyPayees(32_769))
     ));
     // Hand-made layouts are checked before any key generation.
     let bad = |batch_height, levels, payee_capacity| {

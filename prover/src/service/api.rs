@@ -200,7 +200,8 @@ impl<'a> Upload<'a> {
 struct UploadClock {
     idle: std::time::Duration,
     total: std::time::Duration,
-    deadline: tokio::time::Instant,
+    /// `None`: a total so long it passes the clock's range, no limit in practice.
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl UploadClock {
@@ -208,31 +209,40 @@ impl UploadClock {
         UploadClock {
             idle: config.upload_idle_timeout,
             total: config.upload_max_duration,
-            deadline: tokio::time::Instant::now() + config.upload_max_duration,
+            deadline: tokio::time::Instant::now().checked_add(config.upload_max_duration),
         }
+    }
+
+    fn too_long(&self) -> Status {
+        Status::deadline_exceeded(format!(
+            "the upload took longer than {} s and is abandoned (the service's --upload-max-secs)",
+            self.total.as_secs()
+        ))
     }
 }
 
 /// Reads the next message of an upload; a broken stream is refused with the transport's code,
-/// a silent one after `clock.idle`, and any once the upload has lasted `clock.total`.
+/// a silent one after `clock.idle`, and any once the upload has lasted `clock.total` (even with
+/// messages waiting).
 async fn next<T>(stream: &mut Streaming<T>, clock: UploadClock) -> Result<Option<T>, Status> {
     let left = clock
         .deadline
-        .saturating_duration_since(tokio::time::Instant::now());
-    let message = tokio::time::timeout(clock.idle.min(left), stream.message())
+        .map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+    if left.is_some_and(|left| left.is_zero()) {
+        return Err(clock.too_long());
+    }
+    let wait = left.map_or(clock.idle, |left| left.min(clock.idle));
+    let message = tokio::time::timeout(wait, stream.message())
         .await
         .map_err(|_| {
-            Status::deadline_exceeded(if left <= clock.idle {
-                format!(
-                    "the upload took longer than {} s and is abandoned (the service's --upload-max-secs)",
-                    clock.total.as_secs()
-                )
+            if left.is_some_and(|left| left <= clock.idle) {
+                clock.too_long()
             } else {
-                format!(
+                Status::deadline_exceeded(format!(
                     "the upload sent nothing for {} s and is abandoned (the service's --upload-idle-secs)",
                     clock.idle.as_secs()
-                )
-            })
+                ))
+            }
         })?;
     message.map_err(|status| {
         let code = match status.code() {
@@ -685,6 +695,13 @@ impl AttributionService for Api {
         request: Request<proto::RetryJobRequest>,
     ) -> Result<Response<proto::Job>, Status> {
         let id = request.into_inner().job_id;
+        // A cancelled attempt still running would race the new one for the job's checkpoint
+        // folder (and could finish it with its own proof); it stops at its next batch or merge.
+        if self.core.holds(&id) {
+            return Err(Status::failed_precondition(format!(
+                "job {id} is still stopping (a worker finishes the batch, merge or proof in flight first); retry it in a moment"
+            )));
+        }
         let key = id.clone();
         let limit = self.core.config.queue_limit;
         let (job, moved) = self

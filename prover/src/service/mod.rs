@@ -256,12 +256,22 @@ impl Core {
         Ok(job)
     }
 
-    /// The worker is done with `id` (finished, failed, or its claim was lost).
-    pub(crate) fn claim_ended(&self, id: &str) {
+    /// The worker that claimed `id` at `attempt` is done with it (finished, failed, or its
+    /// claim was lost). A later claim of the same job is left alone.
+    pub(crate) fn claim_ended(&self, id: &str, attempt: u32) {
+        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        if claims.get(id) == Some(&attempt) {
+            claims.remove(id);
+        }
+    }
+
+    /// Whether one of this service's workers still holds `id` (say a cancelled attempt that
+    /// has not reached its next batch yet).
+    pub(crate) fn holds(&self, id: &str) -> bool {
         self.claims
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+            .contains_key(id)
     }
 
     /// Gives one claimed job back to the queue without counting the stop against it.

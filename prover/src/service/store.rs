@@ -574,8 +574,10 @@ impl JobStore for SqliteStore {
                 });
             }
             // `stops = attempts`: the crash count (`attempts - stops`) starts again from zero.
-            // The attempt number itself is kept, so a cancelled attempt still running stays
-            // refused once the job is claimed again.
+            // The attempt number is kept: the next claim moves past it, which fences off a
+            // cancelled attempt still running. Until then such an attempt could still record
+            // `Done` (as after `release`), so the service refuses a retry while one of its
+            // workers holds the job.
             tx.execute(
                 "UPDATE jobs SET state = 'queued', phase = NULL, batch_index = 0, batch_count = 0,
                  message = 'queued again: retry requested', error = '', stops = attempts,
@@ -812,9 +814,8 @@ mod tests {
         Ok(())
     }
 
-    /// A store written before the `stops` column existed opens, gains it, and recovers.
     /// A failed or cancelled job can be queued again; its crash count starts over, the
-    /// attempt that was cancelled stays fenced off, and nothing else moves.
+    /// cancelled attempt is fenced off once the job is claimed again, and nothing else moves.
     #[test]
     fn failed_and_cancelled_jobs_can_be_retried() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| corrupt("-", e.to_string()))?;
@@ -882,6 +883,7 @@ mod tests {
         Ok(())
     }
 
+    /// A store written before the `stops` column existed opens, gains it, and recovers.
     #[test]
     fn a_store_without_the_stops_column_is_upgraded() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| corrupt("-", e.to_string()))?;

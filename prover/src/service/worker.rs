@@ -61,9 +61,9 @@ fn worker_loop(core: &Core, n: usize) {
         match core.claim() {
             Ok(Some(job)) => {
                 core.publish(&job);
-                let id = job.id.clone();
+                let (id, attempt) = (job.id.clone(), job.attempts);
                 run_claimed(core, job);
-                core.claim_ended(&id);
+                core.claim_ended(&id, attempt);
             }
             Ok(None) => core.wake.wait(seen, POLL),
             Err(e) => {

@@ -127,6 +127,24 @@ pub async fn watch_states(client: &mut Client, id: &str) -> (Vec<proto::JobState
     (states, job)
 }
 
+/// Watches a job until a worker is proving it; it must not end before.
+pub async fn wait_for_proving(client: &mut Client, id: &str) {
+    let mut stream = client
+        .watch_job(proto::WatchJobRequest {
+            job_id: id.to_string(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    while let Some(job) = stream.message().await.expect("watch stream") {
+        if job.state() == proto::JobState::Proving {
+            return;
+        }
+        assert!(!client::is_terminal(job.state()), "{job:?}");
+    }
+    panic!("the watch of {id} ended before PROVING");
+}
+
 /// Fetches a done job's bundle and checks it with the verifier; returns the verified statement.
 pub async fn fetch_and_verify(
     client: &mut Client,
