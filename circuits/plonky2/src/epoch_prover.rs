@@ -35,16 +35,18 @@ use zkattr_plonky2_gates::AttributionGateSerializer;
 type Proof = ProofWithPublicInputs<F, Config, D>;
 
 /// Default largest batch: 2048 queries, 2^17 rows, about 30 s and 4.8 GB a batch on the 2-core
-/// machine, so two batches proving at once stay under 10 GB. Larger batches gain little per
+/// machine, so two batches proving at once stay under 10 GB (11.2 GiB measured with a
+/// 32,768-payee final circuit held meanwhile). Larger batches gain little per
 /// query (rows, not fixed costs, dominate).
 pub const DEFAULT_BATCH_CAP: usize = 2048;
 /// The batch circuit's limit (its sums must stay below 2^63).
 pub const MAX_BATCH: usize = 1 << 15;
 /// The final layer's smallest payout list; smaller lists share its key.
 pub const MIN_PAYEE_CAPACITY: usize = 8;
-/// The final layer's largest payout list (2^18 rows; the final proof then takes about as much
-/// memory as two batch proofs, once they are done): above it the list would have to be split
-/// across chunk proofs, which is not built.
+/// The final layer's largest payout list (2^18 rows: its prover data, about 1.4 GB, is held
+/// while batches prove, and its proof takes about as much memory as two batch proofs once
+/// they are done): above it the list would have to be split across chunk proofs, which is
+/// not built.
 pub const MAX_PAYEE_CAPACITY: usize = 1 << 15;
 
 /// Why an epoch was not proved by the pipeline. Each names what is wrong.
@@ -113,6 +115,31 @@ pub struct AggregationShape {
 }
 
 impl AggregationShape {
+    /// Refuses a shape [`AggregationShape::for_epoch`] would never pick: batches above
+    /// [`MAX_BATCH`], levels beyond the depth-32 log trees, a payee capacity that is not a
+    /// power of two from [`MIN_PAYEE_CAPACITY`] to [`MAX_PAYEE_CAPACITY`].
+    pub fn check(&self) -> Result<(), EpochProverError> {
+        if self.batch_size() > MAX_BATCH {
+            return Err(EpochProverError::BatchSize(self.batch_size()));
+        }
+        if self.batch_height + self.levels > 32 {
+            return Err(EpochProverError::Layout(format!(
+                "{} levels over batches of {} exceed the depth-32 log trees",
+                self.levels,
+                self.batch_size()
+            )));
+        }
+        if !self.payee_capacity.is_power_of_two()
+            || !(MIN_PAYEE_CAPACITY..=MAX_PAYEE_CAPACITY).contains(&self.payee_capacity)
+        {
+            return Err(EpochProverError::Layout(format!(
+                "payee capacity {} is not a power of two from {MIN_PAYEE_CAPACITY} to {MAX_PAYEE_CAPACITY}",
+                self.payee_capacity
+            )));
+        }
+        Ok(())
+    }
+
     /// The shape for `queries` queries and `payees` payees: batches as small as the epoch
     /// allows (the smallest power of two holding it) up to `batch_cap`, enough merge levels
     /// for all batches, and a payout list of the next power of two (at least 8).
@@ -531,24 +558,7 @@ impl AggregationCircuits {
         shape: AggregationShape,
         progress: Progress<'_>,
     ) -> Result<Self, EpochProverError> {
-        if shape.batch_size() > MAX_BATCH {
-            return Err(EpochProverError::BatchSize(shape.batch_size()));
-        }
-        if shape.batch_height + shape.levels > 32 {
-            return Err(EpochProverError::Layout(format!(
-                "{} levels over batches of {} exceed the depth-32 log trees",
-                shape.levels,
-                shape.batch_size()
-            )));
-        }
-        if !shape.payee_capacity.is_power_of_two()
-            || !(MIN_PAYEE_CAPACITY..=MAX_PAYEE_CAPACITY).contains(&shape.payee_capacity)
-        {
-            return Err(EpochProverError::Layout(format!(
-                "payee capacity {} is not a power of two from {MIN_PAYEE_CAPACITY} to {MAX_PAYEE_CAPACITY}",
-                shape.payee_capacity
-            )));
-        }
+        shape.check()?;
         progress(&AggregationStage::Building { shape: shape.key() });
         let timed = |name: String, degree_bits: usize, start: Instant| {
             progress(&AggregationStage::Built {
@@ -1079,11 +1089,17 @@ pub fn layout_digests(
     progress: Progress<'_>,
 ) -> Result<Vec<(String, String)>, EpochProverError> {
     let batch_height = DEFAULT_BATCH_CAP.trailing_zeros();
-    if let Some(other) = shapes.iter().find(|s| s.batch_height != batch_height) {
-        return Err(EpochProverError::Layout(format!(
-            "{}: only layouts with batches of {DEFAULT_BATCH_CAP} are built here",
-            other.key()
-        )));
+    for shape in shapes {
+        shape.check()?;
+        if shape.batch_height != batch_height {
+            return Err(EpochProverError::Layout(format!(
+                "{}: only layouts with batches of {DEFAULT_BATCH_CAP} are built here",
+                shape.key()
+            )));
+        }
+    }
+    if shapes.is_empty() {
+        return Ok(Vec::new());
     }
     let mut shapes = shapes.to_vec();
     shapes.sort_by_key(|s| (s.levels, s.payee_capacity));

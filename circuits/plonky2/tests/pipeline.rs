@@ -27,8 +27,8 @@ use zkattr_model::{payout_report, Epoch, Slot};
 use zkattr_plonky2::aggregate::{aggregate_epoch, Challenges};
 use zkattr_plonky2::batch::expected_summary;
 use zkattr_plonky2::epoch_prover::{
-    shape_for_epoch, AggregationCircuits, AggregationShape, AggregationStage, CheckpointDir,
-    Checkpoints, EpochProverError,
+    layout_digests, shape_for_epoch, AggregationCircuits, AggregationShape, AggregationStage,
+    CheckpointDir, Checkpoints, EpochProverError,
 };
 use zkattr_plonky2::native::F;
 use zkattr_plonky2::prover::Config;
@@ -147,6 +147,28 @@ fn shapes_follow_the_epoch_and_refuse_bad_sizes() {
         matches!(bad(2, 1, 12), EpochProverError::Layout(m) if m.contains("payee capacity 12"))
     );
     assert!(matches!(bad(2, 1, 4), EpochProverError::Layout(_)));
+    // The pin builder refuses the same shapes (and other batch sizes) before building anything.
+    let pins = |shape| layout_digests(&[shape], &|_| {}).unwrap_err();
+    let shape = |levels, payee_capacity| AggregationShape {
+        batch_height: 11,
+        levels,
+        payee_capacity,
+    };
+    assert!(
+        matches!(pins(shape(1, 1 << 16)), EpochProverError::Layout(m) if m.contains("payee capacity 65536"))
+    );
+    assert!(
+        matches!(pins(shape(1, 12)), EpochProverError::Layout(m) if m.contains("payee capacity 12"))
+    );
+    assert!(matches!(pins(shape(22, 8)), EpochProverError::Layout(m) if m.contains("depth-32")));
+    let other_batch = AggregationShape {
+        batch_height: 2,
+        ..shape(1, 8)
+    };
+    assert!(
+        matches!(pins(other_batch), EpochProverError::Layout(m) if m.contains("batches of 2048"))
+    );
+    assert_eq!(layout_digests(&[], &|_| {}).unwrap(), Vec::new());
 }
 
 #[test]

@@ -695,11 +695,27 @@ impl AttributionService for Api {
         request: Request<proto::RetryJobRequest>,
     ) -> Result<Response<proto::Job>, Status> {
         let id = request.into_inner().job_id;
+        let key = id.clone();
+        let now = self
+            .store(move |s| s.get(&key))
+            .await?
+            .ok_or_else(|| Status::not_found(format!("no job {id:?}")))?;
+        if !matches!(now.state, JobState::Failed | JobState::Cancelled) {
+            return Err(Status::failed_precondition(format!(
+                "job {id} is {}: only a failed or cancelled job can be retried",
+                now.state.as_str()
+            )));
+        }
         // A cancelled attempt still running would race the new one for the job's checkpoint
-        // folder (and could finish it with its own proof); it stops at its next batch or merge.
+        // folder (and could finish it with its own proof); it stops at its next batch, merge
+        // or layer. Once shutdown began, claims are given back before their workers stop, so
+        // `holds` no longer sees them: refuse then too.
+        if self.core.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Status::unavailable("the service is shutting down"));
+        }
         if self.core.holds(&id) {
             return Err(Status::failed_precondition(format!(
-                "job {id} is still stopping (a worker finishes the batch, merge or proof in flight first); retry it in a moment"
+                "job {id} is still stopping (its worker first finishes what it is proving: a batch, a merge, a circuit build or a last layer, up to minutes); retry it then"
             )));
         }
         let key = id.clone();

@@ -61,9 +61,14 @@ fn worker_loop(core: &Core, n: usize) {
         match core.claim() {
             Ok(Some(job)) => {
                 core.publish(&job);
-                let (id, attempt) = (job.id.clone(), job.attempts);
+                // Ends the claim however `run_claimed` ends, a panic outside its own guard
+                // included, so a retry is never refused for a worker that is gone.
+                let _claim = ClaimGuard {
+                    core,
+                    id: job.id.clone(),
+                    attempt: job.attempts,
+                };
                 run_claimed(core, job);
-                core.claim_ended(&id, attempt);
             }
             Ok(None) => core.wake.wait(seen, POLL),
             Err(e) => {
@@ -73,6 +78,19 @@ fn worker_loop(core: &Core, n: usize) {
         }
     }
     tracing::debug!(worker = n, "worker stopped");
+}
+
+/// A worker's claim of one job, ended when dropped.
+struct ClaimGuard<'a> {
+    core: &'a Core,
+    id: String,
+    attempt: u32,
+}
+
+impl Drop for ClaimGuard<'_> {
+    fn drop(&mut self) {
+        self.core.claim_ended(&self.id, self.attempt);
+    }
 }
 
 /// Runs one claimed job to its outcome; a panic in the prover fails the job, not the worker.
