@@ -700,11 +700,16 @@ impl AttributionService for Api {
             .store(move |s| s.get(&key))
             .await?
             .ok_or_else(|| Status::not_found(format!("no job {id:?}")))?;
-        if !matches!(now.state, JobState::Failed | JobState::Cancelled) {
-            return Err(Status::failed_precondition(format!(
+        let not_retryable = |state: JobState| {
+            Status::failed_precondition(format!(
                 "job {id} is {}: only a failed or cancelled job can be retried",
-                now.state.as_str()
-            )));
+                state.as_str()
+            ))
+        };
+        // Read first so a running or done job is named as such, not as "still stopping"; the
+        // store checks the state again when it moves the job.
+        if !now.state.is_retryable() {
+            return Err(not_retryable(now.state));
         }
         // A cancelled attempt still running would race the new one for the job's checkpoint
         // folder (and could finish it with its own proof); it stops at its next batch, merge
@@ -725,10 +730,7 @@ impl AttributionService for Api {
             .await?
             .ok_or_else(|| Status::not_found(format!("no job {id:?}")))?;
         if !moved {
-            return Err(Status::failed_precondition(format!(
-                "job {id} is {}: only a failed or cancelled job can be retried",
-                job.state.as_str()
-            )));
+            return Err(not_retryable(job.state));
         }
         tracing::info!(id = %job.id, "job queued again (retry)");
         self.core.publish(&job);

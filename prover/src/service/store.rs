@@ -60,6 +60,11 @@ impl JobState {
         })
     }
 
+    /// Failed or cancelled: what `retry` may queue again.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, JobState::Failed | JobState::Cancelled)
+    }
+
     /// Done, failed or cancelled: nothing will change any more.
     pub fn is_terminal(self) -> bool {
         matches!(
@@ -563,7 +568,7 @@ impl JobStore for SqliteStore {
             let Some(job) = get_in(&tx, id)? else {
                 return Ok(None);
             };
-            if !matches!(job.state, JobState::Failed | JobState::Cancelled) {
+            if !job.state.is_retryable() {
                 return Ok(Some((job, false)));
             }
             let active = active_in(&tx)?;
