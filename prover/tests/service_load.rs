@@ -12,8 +12,8 @@ use std::time::Instant;
 use zkattr_prover::proto;
 
 /// 20 unless `ZKATTR_LOAD_JOBS` says otherwise (each job is one 16x16 halo2 proof). Twenty
-/// keeps ten jobs queued behind each worker and the listing three pages long; more only lengthen
-/// CI (`ZKATTR_LOAD_JOBS=50` took 267 s on a slow day, against 118 s for 20).
+/// keep about nine jobs queued behind each worker and the listing three pages long; more only
+/// lengthen CI (`ZKATTR_LOAD_JOBS=50` took 267 s on a slow day, against 118 s for 20).
 fn jobs() -> u64 {
     std::env::var("ZKATTR_LOAD_JOBS")
         .ok()

@@ -149,6 +149,9 @@ pub struct JobRecord {
     pub message: String,
     pub error: String,
     pub attempts: u32,
+    /// Claims that did not end in a crash: given back by a graceful stop, or forgiven by a
+    /// retry. [`JobStore::recover`] counts `attempts - stops` as the job's crashes.
+    pub stops: u32,
     pub created_ms: i64,
     pub updated_ms: i64,
     pub vk_digest: String,
@@ -268,7 +271,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_state_seq ON jobs(state, seq);
 ";
 
-const COLUMNS: &str = "seq, id, content_hash, backend, format, epoch_id, rate_bps, n_queries, shape, parts, state, phase, batch_index, batch_count, message, error, attempts, created_ms, updated_ms, vk_digest, bundle_files";
+const COLUMNS: &str = "seq, id, content_hash, backend, format, epoch_id, rate_bps, n_queries, shape, parts, state, phase, batch_index, batch_count, message, error, attempts, stops, created_ms, updated_ms, vk_digest, bundle_files";
 
 /// The embedded job store: one SQLite file (WAL mode, synchronous FULL), one connection behind
 /// a mutex; every change is one transaction.
@@ -363,6 +366,7 @@ fn record(row: &Row<'_>) -> Result<JobRecord, StoreError> {
         message: row.get("message")?,
         error: row.get("error")?,
         attempts: row.get("attempts")?,
+        stops: row.get("stops")?,
         created_ms: row.get("created_ms")?,
         updated_ms: row.get("updated_ms")?,
         vk_digest: row.get("vk_digest")?,
