@@ -3,12 +3,14 @@
 //!
 //! `cargo bench -p zkattr-benches --bench aggregation` uses batches of 4 queries (an epoch of
 //! two batches, one merge level, 8 payees); `ZKATTR_BENCH_BATCH=2048` measures the production
-//! batch (2^17 rows, about 29 s and 4.8 GB a proof on 2 cores; merges and the final layer do
-//! not depend on the batch size). A 1M-query epoch is 489 such batches and 492 merges: measured
-//! end to end in docs/aggregation.md (about 4.2 hours against the one-hour target).
+//! batch (2^17 rows, about 29 s and 4.8 GB a proof on 2 cores; a merge's cost follows the size
+//! of the proofs it verifies, so small batches make merges cheaper too). A 1M-query epoch is 489
+//! such batches and 492 merges: before the timed part the bench prints the 1M projection from
+//! its own batch and merge proofs against the one-hour target (production batches only); the
+//! measured run is in docs/aggregation.md (about 4.2 hours).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_plonky2::epoch_prover::{AggregationCircuits, AggregationShape};
 
@@ -37,10 +39,15 @@ fn aggregation(c: &mut Criterion) {
             .prove(epoch.params, prepared.challenges, index, queries)
             .expect("batch proves")
     };
+    let started = Instant::now();
     let left = prove_batch(0, first);
     let right = prove_batch(1, second);
+    let batch_seconds = started.elapsed().as_secs_f64() / 2.0;
     let merge = &circuits.merges[0];
+    let started = Instant::now();
     let root = merge.prove(&left, &right).expect("merge proves");
+    let merge_seconds = started.elapsed().as_secs_f64();
+    project_one_million(batch, batch_seconds, merge_seconds);
 
     let mut group = c.benchmark_group("aggregation");
     group.sample_size(10);
@@ -69,6 +76,40 @@ fn aggregation(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// Issue 5's target: a 1M-query epoch in at most an hour on this machine. Projected from this
+/// run's first two batch proofs and first merge (one sample each, before criterion's): batches
+/// and merges are both about `N / batch`, and the pipeline keeps both cores busy with them, so
+/// their sum is the wall time within about 10% (the measured 1M run: docs/aggregation.md).
+fn project_one_million(batch: usize, batch_seconds: f64, merge_seconds: f64) {
+    const QUERIES: usize = 1_000_000;
+    const TARGET_SECONDS: f64 = 3600.0;
+    if batch < 1024 {
+        println!(
+            "1M-query projection: needs production batches (ZKATTR_BENCH_BATCH=2048); \
+             batches of {batch} pay merges per query that batches of 2,048 do not"
+        );
+        return;
+    }
+    let batches = QUERIES.div_ceil(batch);
+    // One merge per pair at each level, a padding merge for an odd node out.
+    let (mut merges, mut nodes) = (0, batches);
+    while nodes > 1 {
+        nodes = nodes.div_ceil(2);
+        merges += nodes;
+    }
+    let seconds = batches as f64 * batch_seconds + merges as f64 * merge_seconds;
+    println!(
+        "1M-query projection: {batches} batches x {batch_seconds:.1} s + {merges} merges x \
+         {merge_seconds:.1} s = {:.2} h against the 1 h target: {}",
+        seconds / 3600.0,
+        if seconds <= TARGET_SECONDS {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
 }
 
 criterion_group!(benches, aggregation);

@@ -29,7 +29,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut b = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_zk_config());
+    let mut b = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
     let rate = b.add_virtual_target();
     check_rate(&mut b, rate);
     let mut parts: Vec<(&str, usize)> = Vec::new();

@@ -83,7 +83,8 @@ enum Command {
         batch_size: Option<usize>,
         /// plonky2, aggregated epochs: keep each finished batch and merge proof in this folder;
         /// rerun the same command after an interruption and it resumes from them. Emptied
-        /// once the bundle is written.
+        /// once the bundle is written. These proofs are not zero-knowledge (only the bundle's
+        /// is hiding): keep the folder as private as the epoch.
         #[arg(long)]
         checkpoint_dir: Option<PathBuf>,
     },

@@ -84,7 +84,11 @@ impl BatchCircuit {
     pub fn build(height: u32) -> Self {
         assert!(height <= 15, "batches hold at most 2^15 queries");
         let capacity = 1usize << height;
-        let config = CircuitConfig::standard_recursion_zk_config();
+        // No zero knowledge: a batch proof never leaves the prover (a merge, or the final layer
+        // at 0 levels, verifies it; the zk final layer hides everything below). Blinding would
+        // add thousands of random rows (about 13,000 at 2^17): a 4-query batch took 2^14 rows
+        // with it, 2^8 without.
+        let config = CircuitConfig::standard_recursion_config();
         let mut b = CircuitBuilder::<F, D>::new(config);
         let zero = b.zero();
 

@@ -1,5 +1,8 @@
 //! The in-circuit commitments equal the native Goldilocks ones on every committed test vector,
-//! in a real zero-knowledge plonky2 proof; tampering is caught.
+//! in a real plonky2 proof; tampering is caught. The harness is built without zero knowledge:
+//! blinding only adds random no-op rows (thousands: plonky2 sizes them by the FRI openings)
+//! and cannot change what the constraints accept; `tests/statement.rs` proves the published,
+//! blinded configuration.
 
 mod overrides;
 
@@ -39,7 +42,7 @@ struct CommitCircuit {
 
 /// Public inputs: activation (4), influence (4), payout (4) commitments, then n_queries, n_payees.
 fn build() -> CommitCircuit {
-    let mut builder = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_zk_config());
+    let mut builder = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
     let queries: Vec<QueryTargets> = (0..QUERY_CAPACITY)
         .map(|_| QueryTargets::new(&mut builder))
         .collect();

@@ -1,5 +1,7 @@
 //! The in-circuit rule equals the reference rule, and every rule-level case of SPEC's "what a
-//! proof must rule out" is rejected in a real plonky2 proof.
+//! proof must rule out" is rejected in a real plonky2 proof. The harness is built without zero
+//! knowledge: blinding only adds random no-op rows and cannot change what the constraints accept
+//! (`tests/statement.rs` proves the published, blinded configuration).
 
 use plonky2::field::types::Field;
 use plonky2::iop::target::Target;
@@ -30,7 +32,7 @@ struct RuleCircuit {
 fn circuit() -> &'static RuleCircuit {
     static CIRCUIT: OnceLock<RuleCircuit> = OnceLock::new();
     CIRCUIT.get_or_init(|| {
-        let mut b = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_zk_config());
+        let mut b = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
         let rate = b.add_virtual_target();
         check_rate(&mut b, rate);
         b.register_public_input(rate);

@@ -148,6 +148,7 @@ impl Backends {
                 cache,
                 batch_size,
                 aggregation: AggregationCache::default(),
+                key_building: Mutex::new(()),
             },
             halo2: Halo2Backend {
                 artifacts,
@@ -218,46 +219,89 @@ impl CircuitCache {
 
 /// The aggregation circuits of one layout (batch, merges, final and size-tuned layers): built
 /// in seconds to a minute and holding about a gigabyte at batches of 2,048, so the service keeps
-/// the last one.
-#[derive(Debug, Default)]
-struct AggregationCache {
-    circuits: Mutex<Option<Arc<AggregationCircuits>>>,
+/// the last one a job used (and an idle service holds one set). Generic over what it holds so
+/// its policy is tested without circuits.
+#[derive(Debug)]
+struct AggregationCache<T = AggregationCircuits> {
+    circuits: Mutex<Option<(AggregationShape, Arc<T>)>>,
     /// Held while building, so two workers never build the same circuits at once.
     building: Mutex<()>,
+}
+
+impl<T> Default for AggregationCache<T> {
+    fn default() -> Self {
+        AggregationCache {
+            circuits: Mutex::new(None),
+            building: Mutex::new(()),
+        }
+    }
+}
+
+/// Whether circuits built for a caller replace the cached set.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CachePolicy {
+    /// A job's layout: the next job of it reuses the circuits.
+    Replace,
+    /// A key request's layout: its key is stored on disk, so the circuits are not needed again;
+    /// kept only when nothing is cached, so a request never evicts the jobs' layout.
+    KeepCached,
+}
+
+impl<T> AggregationCache<T> {
+    fn cached(&self, shape: AggregationShape) -> Option<Arc<T>> {
+        let circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        circuits
+            .as_ref()
+            .filter(|(cached, _)| *cached == shape)
+            .map(|(_, circuits)| Arc::clone(circuits))
+    }
+
+    /// The circuits of `shape`, from the cache or from `build` (one build at a time).
+    fn get_or_build(
+        &self,
+        shape: AggregationShape,
+        policy: CachePolicy,
+        build: impl FnOnce() -> Result<T, BackendError>,
+    ) -> Result<Arc<T>, BackendError> {
+        if let Some(circuits) = self.cached(shape) {
+            return Ok(circuits);
+        }
+        let _building = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(circuits) = self.cached(shape) {
+            return Ok(circuits);
+        }
+        if policy == CachePolicy::Replace {
+            // Drop the cache's old set first (a job still proving with it keeps its own
+            // reference), so a job's build never holds two.
+            *self.circuits.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        let circuits = Arc::new(build()?);
+        let mut cached = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        if policy == CachePolicy::Replace || cached.is_none() {
+            *cached = Some((shape, Arc::clone(&circuits)));
+        }
+        Ok(circuits)
+    }
 }
 
 impl AggregationCache {
     fn get(
         &self,
         shape: AggregationShape,
+        policy: CachePolicy,
         progress: zkattr_plonky2::epoch_prover::Progress<'_>,
     ) -> Result<Arc<AggregationCircuits>, BackendError> {
-        let cached = || {
-            let circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
-            circuits.as_ref().filter(|c| c.shape == shape).cloned()
-        };
-        if let Some(circuits) = cached() {
-            return Ok(circuits);
-        }
-        let _building = self.building.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(circuits) = cached() {
-            return Ok(circuits);
-        }
-        // Drop the cache's old set first (a job still proving with it keeps its own reference),
-        // so an idle service never holds two.
-        *self.circuits.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        let started = std::time::Instant::now();
-        let circuits = Arc::new(
-            AggregationCircuits::build(shape, progress)
-                .map_err(|e| BackendError::Failed(e.into()))?,
-        );
-        tracing::info!(
-            layout = %shape.key(),
-            seconds = started.elapsed().as_secs_f64(),
-            "built aggregation circuits"
-        );
-        *self.circuits.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&circuits));
-        Ok(circuits)
+        self.get_or_build(shape, policy, || {
+            let started = std::time::Instant::now();
+            let circuits = AggregationCircuits::build(shape, progress)
+                .map_err(|e| BackendError::Failed(e.into()))?;
+            tracing::info!(
+                layout = %shape.key(),
+                seconds = started.elapsed().as_secs_f64(),
+                "built aggregation circuits"
+            );
+            Ok(circuits)
+        })
     }
 }
 
@@ -268,6 +312,8 @@ struct Plonky2Backend {
     /// `Some`: aggregate every epoch in batches of at most this many queries.
     batch_size: Option<usize>,
     aggregation: AggregationCache,
+    /// Held while a `GetVerifyingKey` builds a key that is not stored yet.
+    key_building: Mutex<()>,
 }
 
 /// The capacity of a shape key `CxC` naming one of `ladder`'s circuits.
@@ -376,7 +422,7 @@ impl Plonky2Backend {
                 let report = |stage: &AggregationStage| {
                     let _ = sender.send(stage.clone());
                 };
-                let circuits = self.aggregation.get(shape, &report)?;
+                let circuits = self.aggregation.get(shape, CachePolicy::Replace, &report)?;
                 circuits
                     .prove_into_resumable(epoch, out, checkpoints, cancel, &report)
                     .map_err(|e| BackendError::Failed(e.into()))
@@ -486,19 +532,28 @@ impl ProvingBackend for Plonky2Backend {
                 .map_err(BackendError::Failed),
             Plonky2Route::Aggregated(layout) => self
                 .aggregation
-                .get(layout, &|_| {})?
+                .get(layout, CachePolicy::KeepCached, &|_| {})?
                 .verifying_key_bytes()
                 .map_err(|e| BackendError::Failed(e.into())),
         };
         let path = self.artifacts.key_path("plonky2", &key);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(_) => {
-                let bytes = build()?;
-                if let Err(e) = self.artifacts.write_atomic(&path, &bytes) {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot store the verifying key");
+        let stored = || std::fs::read(&path).ok();
+        let bytes = match stored() {
+            Some(bytes) => bytes,
+            None => {
+                // One key build at a time, and a request that waited finds the key the one
+                // before it stored instead of building the layout again.
+                let _building = self.key_building.lock().unwrap_or_else(|e| e.into_inner());
+                match stored() {
+                    Some(bytes) => bytes,
+                    None => {
+                        let bytes = build()?;
+                        if let Err(e) = self.artifacts.write_atomic(&path, &bytes) {
+                            tracing::warn!(path = %path.display(), error = %e, "cannot store the verifying key");
+                        }
+                        bytes
+                    }
                 }
-                bytes
             }
         };
         Ok(VerifyingKey {
@@ -656,5 +711,40 @@ mod tests {
         );
         let beyond = format!("agg-b2048-t1-p{}", 2 * MAX_PAYEE_CAPACITY);
         assert_eq!(parse_aggregation_key(&beyond), None, "{beyond}");
+    }
+
+    #[test]
+    fn a_key_request_never_evicts_the_cached_layout() {
+        let cache = AggregationCache::<String>::default();
+        let first = parse_aggregation_key("agg-b4-t1-p8").unwrap();
+        let second = parse_aggregation_key("agg-b4-t2-p8").unwrap();
+        let build = |shape: AggregationShape| move || Ok(shape.key());
+        let unreachable = || -> Result<String, BackendError> { panic!("built again") };
+        // An empty cache keeps what a key request built.
+        let built = cache
+            .get_or_build(first, CachePolicy::KeepCached, build(first))
+            .unwrap();
+        assert!(cache.cached(first).is_some());
+        // A key request for another layout builds it and leaves the cached one in place.
+        let other = cache
+            .get_or_build(second, CachePolicy::KeepCached, build(second))
+            .unwrap();
+        assert_eq!(*other, second.key());
+        assert!(cache.cached(first).is_some() && cache.cached(second).is_none());
+        // A job of the cached layout gets the same circuits, not a rebuild.
+        let again = cache
+            .get_or_build(first, CachePolicy::Replace, unreachable)
+            .unwrap();
+        assert!(Arc::ptr_eq(&built, &again));
+        // A job of another layout replaces it; a failed build caches nothing.
+        cache
+            .get_or_build(second, CachePolicy::Replace, build(second))
+            .unwrap();
+        assert!(cache.cached(second).is_some() && cache.cached(first).is_none());
+        let third = parse_aggregation_key("agg-b4-t3-p8").unwrap();
+        let failed = cache.get_or_build(third, CachePolicy::Replace, || {
+            Err(BackendError::Failed(anyhow::anyhow!("out of memory")))
+        });
+        assert!(failed.is_err() && cache.cached(third).is_none());
     }
 }
