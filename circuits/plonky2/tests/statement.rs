@@ -3,7 +3,7 @@
 //! `tests/rule.rs`, range and padding tampering in `tests/commitments.rs`).
 //!
 //! The cases run on the statement built without zero knowledge: the same gates and constraints,
-//! without plonky2's blinding rows (random no-op rows, about 8,000 at this size, which take
+//! without plonky2's blinding rows (random no-op rows, about 8,300 at this size, which take
 //! the 16x16 statement from 2^11 rows to 2^14 and a proof from about 1.5 s to 12 s here).
 //! Blinding cannot change what the constraints accept; one test proves in the published,
 //! zero-knowledge configuration.

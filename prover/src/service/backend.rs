@@ -746,5 +746,7 @@ mod tests {
             Err(BackendError::Failed(anyhow::anyhow!("out of memory")))
         });
         assert!(failed.is_err() && cache.cached(third).is_none());
+        // The failed job's build dropped the old set first, so an idle service holds one.
+        assert!(cache.cached(second).is_none());
     }
 }
