@@ -94,13 +94,9 @@ fn project_one_million(batch: usize, batch_seconds: f64, merge_seconds: f64) {
         );
         return;
     }
-    let batches = QUERIES.div_ceil(batch);
-    // One merge per pair at each level, a padding merge for an odd node out.
-    let (mut merges, mut nodes) = (0, batches);
-    while nodes > 1 {
-        nodes = nodes.div_ceil(2);
-        merges += nodes;
-    }
+    // The pipeline's own counts (padding merges included); payees do not change them.
+    let shape = AggregationShape::for_epoch(QUERIES, 0, batch).expect("a 1M-query shape");
+    let (batches, merges) = (shape.batch_count(QUERIES), shape.merge_count(QUERIES));
     let seconds = batches as f64 * batch_seconds + merges as f64 * merge_seconds;
     println!(
         "1M-query projection: {batches} batches x {batch_seconds:.1} s + {merges} merges x \
