@@ -3,8 +3,12 @@
 //! This crate is circuit configuration: the prover builds circuits with it and the verifier reads
 //! verifying keys with [`AttributionGateSerializer`], without the prover's code.
 
+pub mod division;
+pub mod payout;
 pub mod range;
 
+pub use division::{ShareDivisionGate, ShareDivisionInputs, ShareDivisionInstructions};
+pub use payout::{PayoutTermsGate, PayoutTermsInstructions};
 pub use range::{RangeCheckGate, RangeCheckInstructions, NATIVE_WIDTHS};
 
 use plonky2::field::extension::Extendable;
@@ -28,8 +32,8 @@ use plonky2::hash::hash_types::RichField;
 use plonky2::util::serialization::GateSerializer;
 use plonky2::{get_gate_tag_impl, impl_gate_serializer, read_gate_impl};
 
-/// Reads and writes verifier data of circuits that use plonky2's default gates and
-/// [`RangeCheckGate`]. The default gates keep plonky2's own tags (0..16), so verifier data
+/// Reads and writes verifier data of circuits that use plonky2's default gates,
+/// [`RangeCheckGate`], [`ShareDivisionGate`] and [`PayoutTermsGate`]. The default gates keep plonky2's own tags (0..16), so verifier data
 /// without a custom gate is byte-identical to what `DefaultGateSerializer` writes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AttributionGateSerializer;
@@ -55,6 +59,8 @@ impl<F: RichField + Extendable<D>, const D: usize> GateSerializer<F, D>
         RandomAccessGate<F, D>,
         ReducingExtensionGate<D>,
         ReducingGate<D>,
-        RangeCheckGate
+        RangeCheckGate,
+        ShareDivisionGate,
+        PayoutTermsGate<D>
     }
 }

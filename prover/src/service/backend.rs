@@ -4,8 +4,9 @@
 //! [`Backends::get`] is the one place that says which backends exist.
 
 use super::artifacts::Artifacts;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use thiserror::Error;
 use zkattr_model::bundle::BundleManifest;
 use zkattr_model::{Epoch, Settlement};
@@ -148,7 +149,7 @@ impl Backends {
                 cache,
                 batch_size,
                 aggregation: AggregationCache::default(),
-                key_building: Mutex::new(()),
+                key_building: KeyLocks::default(),
             },
             halo2: Halo2Backend {
                 artifacts,
@@ -223,15 +224,30 @@ impl CircuitCache {
 /// its policy is tested without circuits.
 #[derive(Debug)]
 struct AggregationCache<T = AggregationCircuits> {
-    circuits: Mutex<Option<(AggregationShape, Arc<T>)>>,
-    /// Held while building, so two workers never build the same circuits at once.
+    circuits: Mutex<Slots<T>>,
+    /// Held while building, so two workers never build the same circuits at once. Lock order:
+    /// `building`, then `circuits` (never the other way round).
     building: Mutex<()>,
+}
+
+#[derive(Debug)]
+struct Slots<T> {
+    cached: Option<(AggregationShape, Arc<T>)>,
+    /// The last set built, whatever the policy: a set a key request built without caching it is
+    /// reused by a job that waited on `building` while the request still holds it, instead of
+    /// being built twice. A `Weak` keeps no circuits alive once the last `Arc` is dropped (only
+    /// the `Arc`'s allocation, not the circuits' heap data), so an idle service still holds one
+    /// set.
+    last_built: Option<(AggregationShape, Weak<T>)>,
 }
 
 impl<T> Default for AggregationCache<T> {
     fn default() -> Self {
         AggregationCache {
-            circuits: Mutex::new(None),
+            circuits: Mutex::new(Slots {
+                cached: None,
+                last_built: None,
+            }),
             building: Mutex::new(()),
         }
     }
@@ -249,11 +265,30 @@ enum CachePolicy {
 
 impl<T> AggregationCache<T> {
     fn cached(&self, shape: AggregationShape) -> Option<Arc<T>> {
-        let circuits = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
-        circuits
+        let slots = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .cached
             .as_ref()
             .filter(|(cached, _)| *cached == shape)
             .map(|(_, circuits)| Arc::clone(circuits))
+    }
+
+    /// The cached set of `shape`, else the last one built if someone still holds it (cached
+    /// now if `policy` is `Replace`, as a build would have been).
+    fn reusable(&self, shape: AggregationShape, policy: CachePolicy) -> Option<Arc<T>> {
+        let mut slots = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, circuits)) = slots.cached.as_ref().filter(|(s, _)| *s == shape) {
+            return Some(Arc::clone(circuits));
+        }
+        let circuits = slots
+            .last_built
+            .as_ref()
+            .filter(|(s, _)| *s == shape)
+            .and_then(|(_, built)| built.upgrade())?;
+        if policy == CachePolicy::Replace || slots.cached.is_none() {
+            slots.cached = Some((shape, Arc::clone(&circuits)));
+        }
+        Some(circuits)
     }
 
     /// The circuits of `shape`, from the cache or from `build` (one build at a time).
@@ -267,18 +302,22 @@ impl<T> AggregationCache<T> {
             return Ok(circuits);
         }
         let _building = self.building.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(circuits) = self.cached(shape) {
+        if let Some(circuits) = self.reusable(shape, policy) {
             return Ok(circuits);
         }
         if policy == CachePolicy::Replace {
             // Drop the cache's old set first (a job still proving with it keeps its own
             // reference), so a job's build never holds two.
-            *self.circuits.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            self.circuits
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .cached = None;
         }
         let circuits = Arc::new(build()?);
-        let mut cached = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
-        if policy == CachePolicy::Replace || cached.is_none() {
-            *cached = Some((shape, Arc::clone(&circuits)));
+        let mut slots = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
+        slots.last_built = Some((shape, Arc::downgrade(&circuits)));
+        if policy == CachePolicy::Replace || slots.cached.is_none() {
+            slots.cached = Some((shape, Arc::clone(&circuits)));
         }
         Ok(circuits)
     }
@@ -312,8 +351,56 @@ struct Plonky2Backend {
     /// `Some`: aggregate every epoch in batches of at most this many queries.
     batch_size: Option<usize>,
     aggregation: AggregationCache,
-    /// Held while a `GetVerifyingKey` builds a key that is not stored yet.
-    key_building: Mutex<()>,
+    /// One per key, held while a `GetVerifyingKey` builds a key that is not stored yet.
+    key_building: KeyLocks,
+}
+
+/// A lock per verifying key: concurrent requests for one key build it once, and a request for
+/// a ladder key (`16x16`) never waits behind a layout's build (which can take minutes).
+/// Lock order: a key's lock, then `AggregationCache::building` (or `CircuitCache::building`),
+/// then the cache's `circuits`; one request holds one key's lock, and the map's own lock is
+/// never held while taking another, so no cycle (no deadlock) is possible.
+#[derive(Debug, Default)]
+struct KeyLocks {
+    /// An entry is removed when the last request for its key lets go, so the map holds only
+    /// keys being built (keys are bounded by shapes and layouts anyway, but a removed entry
+    /// costs nothing to make again, next to the build it guards).
+    locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl KeyLocks {
+    /// `key`'s lock, made if no request holds it.
+    fn entry(&self, key: &str) -> Arc<Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(locks.entry(key.to_owned()).or_default())
+    }
+
+    /// Runs `f` holding `key`'s lock (only that key's).
+    fn with<R>(&self, key: &str, f: impl FnOnce() -> R) -> R {
+        /// Removes the entry on the way out, a panic in `f` included.
+        struct Release<'a> {
+            locks: &'a KeyLocks,
+            key: &'a str,
+            lock: Arc<Mutex<()>>,
+        }
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                let mut locks = self.locks.locks.lock().unwrap_or_else(|e| e.into_inner());
+                // Clones are only made under the map's lock, so 2 (the map's and ours) means
+                // no other request holds or waits for this key.
+                if Arc::strong_count(&self.lock) == 2 {
+                    locks.remove(self.key);
+                }
+            }
+        }
+        let release = Release {
+            locks: self,
+            key,
+            lock: self.entry(key),
+        };
+        let _held = release.lock.lock().unwrap_or_else(|e| e.into_inner());
+        f()
+    }
 }
 
 /// The capacity of a shape key `CxC` naming one of `ladder`'s circuits.
@@ -540,21 +627,18 @@ impl ProvingBackend for Plonky2Backend {
         let stored = || std::fs::read(&path).ok();
         let bytes = match stored() {
             Some(bytes) => bytes,
-            None => {
-                // One key build at a time, and a request that waited finds the key the one
-                // before it stored instead of building the layout again.
-                let _building = self.key_building.lock().unwrap_or_else(|e| e.into_inner());
-                match stored() {
-                    Some(bytes) => bytes,
-                    None => {
-                        let bytes = build()?;
-                        if let Err(e) = self.artifacts.write_atomic(&path, &bytes) {
-                            tracing::warn!(path = %path.display(), error = %e, "cannot store the verifying key");
-                        }
-                        bytes
+            // One build per key at a time, and a request that waited finds the key the one
+            // before it stored instead of building the layout again.
+            None => self.key_building.with(&key, || match stored() {
+                Some(bytes) => Ok(bytes),
+                None => {
+                    let bytes = build()?;
+                    if let Err(e) = self.artifacts.write_atomic(&path, &bytes) {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot store the verifying key");
                     }
+                    Ok::<_, BackendError>(bytes)
                 }
-            }
+            })?,
         };
         Ok(VerifyingKey {
             digest: verifying_key_digest(&bytes),
@@ -748,5 +832,78 @@ mod tests {
         assert!(failed.is_err() && cache.cached(third).is_none());
         // The failed job's build dropped the old set first, so an idle service holds one.
         assert!(cache.cached(second).is_none());
+    }
+
+    #[test]
+    fn a_job_reuses_the_layout_a_key_request_still_holds() {
+        let cache = AggregationCache::<String>::default();
+        let cached = parse_aggregation_key("agg-b4-t1-p8").unwrap();
+        let other = parse_aggregation_key("agg-b4-t2-p8").unwrap();
+        let builds = std::cell::Cell::new(0);
+        let build = |shape: AggregationShape| {
+            let builds = &builds;
+            move || {
+                builds.set(builds.get() + 1);
+                Ok(shape.key())
+            }
+        };
+        cache
+            .get_or_build(cached, CachePolicy::Replace, build(cached))
+            .unwrap();
+        // A key request builds the other layout without caching it and still holds it...
+        let held = cache
+            .get_or_build(other, CachePolicy::KeepCached, build(other))
+            .unwrap();
+        assert_eq!(builds.get(), 2);
+        assert!(cache.cached(other).is_none());
+        // ...so a job of it (one that waited on `building`) takes those circuits and caches them.
+        let job = cache
+            .get_or_build(other, CachePolicy::Replace, build(other))
+            .unwrap();
+        assert_eq!(builds.get(), 2, "built again");
+        assert!(Arc::ptr_eq(&held, &job));
+        assert!(cache.cached(other).is_some() && cache.cached(cached).is_none());
+
+        // Once the request has let go, nothing holds the set and a job builds it again.
+        let cache = AggregationCache::<String>::default();
+        cache
+            .get_or_build(cached, CachePolicy::Replace, build(cached))
+            .unwrap();
+        drop(
+            cache
+                .get_or_build(other, CachePolicy::KeepCached, build(other))
+                .unwrap(),
+        );
+        assert_eq!(builds.get(), 4);
+        cache
+            .get_or_build(other, CachePolicy::Replace, build(other))
+            .unwrap();
+        assert_eq!(builds.get(), 5);
+        assert!(cache.cached(other).is_some() && cache.cached(cached).is_none());
+    }
+
+    #[test]
+    fn key_locks_hold_one_request_per_key() {
+        let locks = KeyLocks::default();
+        let count = |locks: &KeyLocks| locks.locks.lock().unwrap().len();
+        let (outer_free, inner_free) = locks.with("agg-b2048-t6-p4096", || {
+            // Another key is taken while this one is held; neither can be taken twice.
+            locks.with("16x16", || {
+                (
+                    locks.entry("agg-b2048-t6-p4096").try_lock().is_ok(),
+                    locks.entry("16x16").try_lock().is_ok(),
+                )
+            })
+        });
+        assert!(!outer_free && !inner_free);
+        // Free again, and the entries are gone once no request holds them.
+        assert!(locks.entry("16x16").try_lock().is_ok());
+        locks.with("16x16", || ());
+        assert_eq!(count(&locks), 0);
+        // An entry a waiting request holds is kept for it.
+        let waiting = locks.entry("16x16");
+        locks.with("16x16", || ());
+        assert_eq!(count(&locks), 1);
+        assert!(waiting.try_lock().is_ok());
     }
 }
