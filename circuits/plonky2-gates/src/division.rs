@@ -366,7 +366,8 @@ impl<F: RichField + Extendable<D>, const D: usize> PackedEvaluableBase<F, D> for
 }
 
 /// Writes `count` base-4 digits of `value`, low first; the top digit takes everything above the
-/// others, so a value out of range fails its digit constraint (and the proof), with no panic.
+/// others (reduced mod p), so a value out of range fails its digit or sum constraint (and the
+/// proof), with no panic.
 fn set_digits<F: RichField>(
     out: &mut GeneratedValues<F>,
     row: usize,
@@ -482,7 +483,9 @@ pub trait ShareDivisionInstructions {
     /// Constrains, under the input contract of [`ShareDivisionInputs`]: `weight < 2^48`,
     /// `share < 2^48`, and `pool · weight = share · W + r` over the integers for some
     /// `0 <= r < 2^50`, with `r < W` when `W != 0` and `share = 0` when `W = 0`. That is,
-    /// `share = floor(pool · weight / W)` (or 0) whenever `pool · weight < 2^96`.
+    /// `share = floor(pool · weight / W)` when `W != 0` (no witness exists if that floor is
+    /// 2^48 or more); when `W = 0`, `share = 0` and `pool · weight = r < 2^50` (no witness
+    /// unless `pool · weight` is that small, as it is 0 for the rule's zero weights).
     fn divide_share(&mut self, inputs: ShareDivisionInputs);
 }
 
@@ -744,8 +747,7 @@ mod tests {
             weight: 0,
             total: 0,
         };
-        let c = failing(&zero.wires_with(1, 0));
-        assert!(c.contains(&6), "{c:?}");
+        assert_eq!(failing(&zero.wires_with(1, 0)), vec![6]);
     }
 
     /// A digit outside `[0, 4)` is refused even when its group's sum is kept: digit `k` four
@@ -867,9 +869,7 @@ mod tests {
             pw.set_target(self.weight, wires[WIRE_WEIGHT])?;
             pw.set_bool_target(self.nonzero, slot.total != 0)?;
             pw.set_target(self.share, F::from_canonical_u64(share))?;
-            let proof = self.data.prove(pw)?;
-            assert_eq!(proof.public_inputs, [F::from_canonical_u64(share)]);
-            self.data.verify(proof)
+            self.data.verify(self.data.prove(pw)?)
         }
     }
 

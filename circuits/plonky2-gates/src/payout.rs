@@ -33,8 +33,8 @@ use plonky2::util::serialization::{Buffer, IoError, IoResult, Read, Write};
 ///
 /// Each is an equation in the quadratic extension, so two field constraints. α, β, `acc_in`,
 /// `acc_out` (two wires each), `a_j`, `share_j`, `used_j` are routed inputs the caller
-/// connects ([`PayoutTermsGate::wire_alpha`] and the others); the inverses live in unrouted
-/// wires the gate's generator fills. The caller constrains `used_j` boolean. A row's unused op
+/// connects ([`PayoutTermsGate::wire_alpha`] and the others); the inverses sit after every
+/// op's inputs, in wires nothing connects to, which the gate's generator fills. The caller constrains `used_j` boolean. A row's unused op
 /// (all wires zero) satisfies both: its slots are all unused.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct PayoutTermsGate<const D: usize> {
@@ -92,7 +92,7 @@ impl<const D: usize> PayoutTermsGate<D> {
     pub const fn wire_used(&self, op: usize, slot: usize) -> usize {
         self.routed(op, 4 * D + 3 * slot + 2)
     }
-    /// The witnessed inverse of `α − a_j` (unrouted, after every op's routed wires).
+    /// The witnessed inverse of `α − a_j` (after every op's inputs; not connected to anything).
     pub const fn wire_inverse(&self, op: usize, slot: usize) -> Range<usize> {
         let start = self.num_ops * Self::routed_per_op(self.slots) + (op * self.slots + slot) * D;
         start..start + D
@@ -439,9 +439,10 @@ impl<F: RichField + Extendable<D>, const D: usize> SimpleGenerator<F, D>
 /// The payout accumulator on the circuit builder, packed into [`PayoutTermsGate`] rows.
 pub trait PayoutTermsInstructions<const D: usize> {
     /// Returns `acc + Σ_j used_j · (share_j + β) / (α − a_j)`, constraining each used slot's
-    /// inverse (so `α − a_j` is nonzero for every used slot) and the sum. `adapters`, `shares`
-    /// and `used` have one entry per slot; the caller constrains `used` boolean (a
-    /// `BoolTarget`'s contract).
+    /// inverse (so `α − a_j` is nonzero for every used slot) and the sum, and the inverses'
+    /// wires (filled by the gate's generator; returned so tests can tamper with them).
+    /// `adapters`, `shares` and `used` have one entry per slot; the caller constrains `used`
+    /// boolean (a `BoolTarget`'s contract).
     fn accumulate_payout_terms(
         &mut self,
         challenges: (ExtensionTarget<D>, ExtensionTarget<D>),
@@ -449,7 +450,7 @@ pub trait PayoutTermsInstructions<const D: usize> {
         adapters: &[Target],
         shares: &[Target],
         used: &[BoolTarget],
-    ) -> ExtensionTarget<D>;
+    ) -> (ExtensionTarget<D>, Vec<ExtensionTarget<D>>);
 }
 
 impl<F: RichField + Extendable<D>, const D: usize> PayoutTermsInstructions<D>
@@ -462,7 +463,7 @@ impl<F: RichField + Extendable<D>, const D: usize> PayoutTermsInstructions<D>
         adapters: &[Target],
         shares: &[Target],
         used: &[BoolTarget],
-    ) -> ExtensionTarget<D> {
+    ) -> (ExtensionTarget<D>, Vec<ExtensionTarget<D>>) {
         let slots = adapters.len();
         assert!(
             shares.len() == slots && used.len() == slots,
@@ -480,7 +481,8 @@ impl<F: RichField + Extendable<D>, const D: usize> PayoutTermsInstructions<D>
             self.connect(shares[j], wire(gate.wire_share(op, j)));
             self.connect(used[j].target, wire(gate.wire_used(op, j)));
         }
-        ext(gate.wire_acc_out(op))
+        let inverses = (0..slots).map(|j| ext(gate.wire_inverse(op, j))).collect();
+        (ext(gate.wire_acc_out(op)), inverses)
     }
 }
 
@@ -710,7 +712,8 @@ mod tests {
             let used: Vec<BoolTarget> = (0..SLOTS)
                 .map(|_| builder.add_virtual_bool_target_safe())
                 .collect();
-            acc = builder.accumulate_payout_terms((alpha, beta), acc, &adapters, &shares, &used);
+            (acc, _) =
+                builder.accumulate_payout_terms((alpha, beta), acc, &adapters, &shares, &used);
             inputs.push((adapters, shares, used));
         }
         builder.register_public_inputs(&acc.0);

@@ -397,7 +397,7 @@ impl CheckpointDir {
     /// deleted; a folder that holds anything but checkpoints is refused, so a mistyped path
     /// never loses files. Returns the folder and how many proofs of this run it holds.
     pub fn open(dir: &Path, identity: &str) -> std::io::Result<(Self, usize)> {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
         let identity_path = dir.join(Self::IDENTITY);
         let found = std::fs::read_to_string(&identity_path).ok();
         let mut ours = Vec::new();
@@ -434,7 +434,7 @@ impl CheckpointDir {
         for path in ours {
             std::fs::remove_file(path)?;
         }
-        std::fs::write(&identity_path, identity)?;
+        write_private(&identity_path, identity.as_bytes())?;
         Ok((
             CheckpointDir {
                 dir: dir.to_path_buf(),
@@ -486,10 +486,31 @@ impl Checkpoints for CheckpointDir {
     fn store(&self, level: u32, index: u64, proof: &[u8]) -> Result<(), String> {
         let path = self.path(level, index);
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, proof)
+        write_private(&tmp, proof)
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|e| format!("{}: {e}", path.display()))
     }
+}
+
+/// Creates `dir` and its missing parents readable by the owner only (Unix: 0700; an existing
+/// folder keeps its mode). Batch and merge proofs have no zero knowledge, so a checkpoint
+/// tells as much about the epoch as the epoch file itself.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Writes `bytes` to `path`, a new file readable by the owner only (Unix: 0600).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(bytes)
 }
 
 /// Every circuit of one [`AggregationShape`], built once and reused for every batch and merge
@@ -1158,6 +1179,27 @@ pub fn prove_epoch_aggregated(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Checkpoints are not zero-knowledge: the folder and its files are the owner's alone.
+    #[cfg(unix)]
+    #[test]
+    fn checkpoints_are_written_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("zkattr-ckpt-{}", std::process::id()));
+        let dir = root.join("nested").join("ckpt");
+        let (checkpoints, kept) = CheckpointDir::open(&dir, "run-1").unwrap();
+        assert_eq!(kept, 0);
+        checkpoints.store(0, 3, b"proof bytes").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&root.join("nested")), 0o700);
+        assert_eq!(mode(&dir.join("identity")), 0o600);
+        assert_eq!(mode(&dir.join("L0-3.proof")), 0o600);
+        assert_eq!(checkpoints.load(0, 3).as_deref(), Some(&b"proof bytes"[..]));
+        // Reopened by the same run, the proof is kept.
+        assert_eq!(CheckpointDir::open(&dir, "run-1").unwrap().1, 1);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn batch_lines_carry_the_estimate_in_readable_units() {
