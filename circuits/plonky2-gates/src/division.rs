@@ -511,6 +511,7 @@ impl<F: RichField + Extendable<D>, const D: usize> ShareDivisionInstructions
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Unwitnessed;
     use plonky2::field::goldilocks_field::GoldilocksField;
     use plonky2::field::types::{Field64, PrimeField64};
     use plonky2::gates::gate_testing::{test_eval_fns, test_low_degree};
@@ -913,63 +914,12 @@ mod tests {
         Ok(())
     }
 
-    /// The gate without its generator, so a test can set every wire of the row itself.
-    #[derive(Debug)]
-    struct Unwitnessed;
-
-    impl Gate<F, D> for Unwitnessed {
-        fn id(&self) -> String {
-            "UnwitnessedShareDivision".into()
-        }
-        fn serialize(&self, _: &mut Vec<u8>, _: &CommonCircuitData<F, D>) -> IoResult<()> {
-            Ok(())
-        }
-        fn deserialize(_: &mut Buffer<'_>, _: &CommonCircuitData<F, D>) -> IoResult<Self> {
-            Ok(Unwitnessed)
-        }
-        fn eval_unfiltered(
-            &self,
-            vars: EvaluationVars<'_, F, D>,
-        ) -> Vec<<F as Extendable<D>>::Extension> {
-            <ShareDivisionGate as Gate<F, D>>::eval_unfiltered(&ShareDivisionGate, vars)
-        }
-        fn eval_unfiltered_base_batch(&self, vars: EvaluationVarsBaseBatch<'_, F>) -> Vec<F> {
-            <ShareDivisionGate as Gate<F, D>>::eval_unfiltered_base_batch(&ShareDivisionGate, vars)
-        }
-        fn eval_unfiltered_circuit(
-            &self,
-            builder: &mut CircuitBuilder<F, D>,
-            vars: EvaluationTargets<'_, D>,
-        ) -> Vec<ExtensionTarget<D>> {
-            <ShareDivisionGate as Gate<F, D>>::eval_unfiltered_circuit(
-                &ShareDivisionGate,
-                builder,
-                vars,
-            )
-        }
-        fn generators(&self, _: usize, _: &[F]) -> Vec<WitnessGeneratorRef<F, D>> {
-            Vec::new()
-        }
-        fn num_wires(&self) -> usize {
-            NUM_WIRES
-        }
-        fn num_constants(&self) -> usize {
-            0
-        }
-        fn degree(&self) -> usize {
-            4
-        }
-        fn num_constraints(&self) -> usize {
-            EQUATIONS + ShareDivisionGate::num_digits()
-        }
-    }
-
     /// Every constraint's tamper from the mock tests, as a real proof of a row whose wires are
     /// all set by the test: the honest row proves, each tampered row is refused.
     #[test]
     fn real_proofs_refuse_each_tampered_wire() -> Result<()> {
         let mut builder = CircuitBuilder::<F, D>::new(config());
-        let row = builder.add_gate(Unwitnessed, vec![]);
+        let row = builder.add_gate(Unwitnessed(ShareDivisionGate), vec![]);
         let data = builder.build::<C>();
         let prove = |wires: &[F]| -> Result<()> {
             let mut pw = PartialWitness::new();

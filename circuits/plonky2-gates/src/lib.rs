@@ -6,6 +6,8 @@
 pub mod division;
 pub mod payout;
 pub mod range;
+#[cfg(test)]
+mod testing;
 
 pub use division::{ShareDivisionGate, ShareDivisionInputs, ShareDivisionInstructions};
 pub use payout::{PayoutTermsGate, PayoutTermsInstructions};

@@ -489,6 +489,7 @@ impl<F: RichField + Extendable<D>, const D: usize> PayoutTermsInstructions<D>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Unwitnessed;
     use plonky2::field::goldilocks_field::GoldilocksField;
     use plonky2::field::types::Sample;
     use plonky2::gates::gate_testing::{test_eval_fns, test_low_degree};
@@ -750,54 +751,6 @@ mod tests {
         let alpha_on_adapter = FE::from_canonical_u64(42);
         assert!(prove(alpha_on_adapter, beta, &queries).is_err());
         Ok(())
-    }
-
-    /// The gate without its generator, so a test sets every wire of the row itself.
-    #[derive(Debug)]
-    struct Unwitnessed(PayoutTermsGate<D>);
-
-    impl Gate<F, D> for Unwitnessed {
-        fn id(&self) -> String {
-            "UnwitnessedPayoutTerms".into()
-        }
-        fn serialize(&self, _: &mut Vec<u8>, _: &CommonCircuitData<F, D>) -> IoResult<()> {
-            Ok(())
-        }
-        fn deserialize(_: &mut Buffer<'_>, _: &CommonCircuitData<F, D>) -> IoResult<Self> {
-            Ok(Unwitnessed(gate()))
-        }
-        fn eval_unfiltered(&self, vars: EvaluationVars<'_, F, D>) -> Vec<FE> {
-            self.0.eval_unfiltered(vars)
-        }
-        fn eval_unfiltered_base_one(
-            &self,
-            vars: EvaluationVarsBase<'_, F>,
-            yield_constr: StridedConstraintConsumer<'_, F>,
-        ) {
-            self.0.eval_unfiltered_base_one(vars, yield_constr)
-        }
-        fn eval_unfiltered_circuit(
-            &self,
-            builder: &mut CircuitBuilder<F, D>,
-            vars: EvaluationTargets<'_, D>,
-        ) -> Vec<ExtensionTarget<D>> {
-            self.0.eval_unfiltered_circuit(builder, vars)
-        }
-        fn generators(&self, _: usize, _: &[F]) -> Vec<WitnessGeneratorRef<F, D>> {
-            Vec::new()
-        }
-        fn num_wires(&self) -> usize {
-            <PayoutTermsGate<D> as Gate<F, D>>::num_wires(&self.0)
-        }
-        fn num_constants(&self) -> usize {
-            0
-        }
-        fn degree(&self) -> usize {
-            3
-        }
-        fn num_constraints(&self) -> usize {
-            <PayoutTermsGate<D> as Gate<F, D>>::num_constraints(&self.0)
-        }
     }
 
     /// The mock tampers as real proofs of a row whose wires the test sets.
