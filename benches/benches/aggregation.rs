@@ -3,11 +3,13 @@
 //!
 //! `cargo bench -p zkattr-benches --bench aggregation` uses batches of 4 queries (an epoch of
 //! two batches, one merge level, 8 payees); `ZKATTR_BENCH_BATCH=2048` measures the production
-//! batch (2^17 rows, about 29 s and 4.8 GB a proof on 2 cores; a merge's cost follows the size
+//! batch (2^16 rows since stop 24, about 32 s a proof two at a time on 2 cores on a slow day;
+//! a merge's cost follows the size
 //! of the proofs it verifies, so small batches make merges cheaper too). A 1M-query epoch is 489
 //! such batches and 492 merges: before the timed part the bench prints the 1M projection from
 //! its own batch and merge proofs against the one-hour target (production batches only); the
-//! measured run is in docs/aggregation.md (about 4.2 hours).
+//! measured run is in docs/aggregation.md (about 4.2 hours with 2^17-row batches; about 2.1
+//! projected with 2^16).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::{Duration, Instant};

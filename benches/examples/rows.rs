@@ -69,7 +69,10 @@ fn main() {
     for (record, rule) in records.iter().zip(&rules) {
         accumulator = accumulate_payout_terms(&mut b, challenges, record, rule, accumulator).0;
     }
-    part(&b, "payout accumulator (extension arithmetic)");
+    part(
+        &b,
+        "payout accumulator (PayoutTermsGate, two queries a row)",
+    );
 
     println!("{queries} queries, rows per query:");
     let mut total = 0;

@@ -12,7 +12,7 @@ use crate::native::{limbs, F};
 use crate::prover::Config;
 use crate::rule::{check_rate, query_rule, QueryRuleTargets};
 use crate::statement::D;
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Result};
 use plonky2::field::extension::quadratic::QuadraticExtension;
 use plonky2::field::types::Field;
 use plonky2::hash::hash_types::HashOutTarget;
@@ -24,7 +24,7 @@ use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use zkattr_model::types::{EpochParams, SLOTS};
 use zkattr_model::{Query, QueryShares, Slot};
-use zkattr_plonky2_gates::RangeCheckInstructions;
+use zkattr_plonky2_gates::{PayoutTermsInstructions, RangeCheckInstructions};
 
 /// A built batch circuit for `2^height` queries.
 #[derive(Debug)]
@@ -38,8 +38,6 @@ pub struct BatchCircuit {
     prefix: PrefixTargets,
     order_borrows: Vec<BoolTarget>,
     challenges: [Target; 4],
-    /// `1 / (α − adapter)` per slot, query-major.
-    inverses: Vec<ExtensionTarget<D>>,
 }
 
 /// Limbs of a sum known below 2^63 (at most 2^15 queries of fees below 2^48).
@@ -49,35 +47,19 @@ fn split_u63(b: &mut CircuitBuilder<F, D>, x: Target) -> [Target; 2] {
 }
 
 /// Adds one query's terms to the payout accumulator `acc`:
-/// `acc + Σ_j used_j · (share_j + β) / (α − adapter_j)`. Constrains each witnessed inverse `i_j`
-/// by `(α − adapter_j) · i_j = 1` (every slot, so `α − adapter_j` is never zero; α lies outside
-/// the base field) and returns the new accumulator with the inverse targets, which
-/// [`BatchCircuit::prove`] fills.
+/// `acc + Σ_j used_j · (share_j + β) / (α − adapter_j)`, in half a
+/// [`PayoutTermsGate`](zkattr_plonky2_gates::PayoutTermsGate) row. Each used slot's inverse
+/// `i_j` is constrained by `(α − adapter_j) · i_j = 1` (α lies outside the base field, so it
+/// exists; an unused slot's term is zero whatever its inverse). Returns the new accumulator and
+/// the inverses' targets, which the gate's generator fills.
 pub fn accumulate_payout_terms(
     b: &mut CircuitBuilder<F, D>,
     challenges: (ExtensionTarget<D>, ExtensionTarget<D>),
     query: &QueryTargets,
     rule: &QueryRuleTargets,
-    mut acc: ExtensionTarget<D>,
+    acc: ExtensionTarget<D>,
 ) -> (ExtensionTarget<D>, Vec<ExtensionTarget<D>>) {
-    let (alpha, beta) = challenges;
-    let one = b.one_extension();
-    let mut inverses = Vec::with_capacity(SLOTS);
-    for j in 0..SLOTS {
-        let inverse = b.add_virtual_extension_target();
-        let adapter = b.convert_to_ext(query.adapter[j]);
-        let denominator = b.sub_extension(alpha, adapter);
-        let product = b.mul_extension(denominator, inverse);
-        b.connect_extension(product, one);
-        let share = b.convert_to_ext(rule.share[j]);
-        let numerator = b.add_extension(share, beta);
-        let term = b.mul_extension(numerator, inverse);
-        let zero = b.zero_extension();
-        let term = b.select_ext(rule.used[j], term, zero);
-        acc = b.add_extension(acc, term);
-        inverses.push(inverse);
-    }
-    (acc, inverses)
+    b.accumulate_payout_terms(challenges, acc, &query.adapter, &rule.share, &rule.used)
 }
 
 impl BatchCircuit {
@@ -153,21 +135,19 @@ impl BatchCircuit {
 
         let total_pool = b.add_many(queries.iter().map(|(_, r)| r.pool));
         let treasury = b.add_many(queries.iter().map(|(_, r)| r.residual));
-        let total_paid = b.add_many(queries.iter().flat_map(|(_, r)| r.share));
+        // Σ shares = Σ (pool − residual) per query (the rule's own equation, no wrap: the sums
+        // stay below 2^63), without adding every slot's share again.
+        let total_paid = b.sub(total_pool, treasury);
 
         // Accumulator. α is outside F_p (the final layer checks it is the hash of the
         // commitments, and the native derivation refuses α in F_p), so every `α − adapter`
-        // has an inverse, which the prover supplies and one extension product checks.
+        // has an inverse, which the payout-terms gate witnesses and checks.
         let challenges = [(); 4].map(|()| b.add_virtual_target());
         let alpha = ExtensionTarget([challenges[0], challenges[1]]);
         let beta = ExtensionTarget([challenges[2], challenges[3]]);
         let mut accumulator = b.zero_extension();
-        let mut inverses = Vec::with_capacity(capacity * SLOTS);
         for (q, r) in &queries {
-            let (next, slot_inverses) =
-                accumulate_payout_terms(&mut b, (alpha, beta), q, r, accumulator);
-            accumulator = next;
-            inverses.extend(slot_inverses);
+            (accumulator, _) = accumulate_payout_terms(&mut b, (alpha, beta), q, r, accumulator);
         }
 
         let height_target = b.constant(F::from_canonical_u32(height));
@@ -197,7 +177,6 @@ impl BatchCircuit {
             prefix,
             order_borrows,
             challenges,
-            inverses,
         }
     }
 
@@ -250,13 +229,15 @@ impl BatchCircuit {
                 query,
                 &QueryShares::compute(query, params.rate_bps),
             )?;
-            for (j, slot) in query.slots.iter().enumerate() {
+            // The gate fills the inverses of used slots; a clear error here instead of a
+            // refused proof.
+            for slot in query.slots.iter().filter(|s| s.is_used()) {
                 let denominator = challenges.alpha
                     - QuadraticExtension([F::from_canonical_u32(slot.adapter_id), F::ZERO]);
-                let inverse = denominator
-                    .try_inverse()
-                    .context("the challenge α equals an adapter id")?;
-                pw.set_extension_target(self.inverses[i * SLOTS + j], inverse)?;
+                ensure!(
+                    denominator != QuadraticExtension::ZERO,
+                    "the challenge α equals an adapter id"
+                );
             }
         }
         self.prefix.set(&mut pw, queries.len())?;
@@ -272,11 +253,6 @@ impl BatchCircuit {
     /// The real-record count and flags.
     pub fn prefix(&self) -> &PrefixTargets {
         &self.prefix
-    }
-
-    /// The witnessed `1 / (α − adapter)` of slot `slot` of position `i`.
-    pub fn inverse(&self, i: usize, slot: usize) -> ExtensionTarget<D> {
-        self.inverses[i * SLOTS + slot]
     }
 }
 

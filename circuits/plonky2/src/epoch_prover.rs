@@ -34,8 +34,9 @@ use zkattr_plonky2_gates::AttributionGateSerializer;
 
 type Proof = ProofWithPublicInputs<F, Config, D>;
 
-/// Default largest batch: 2048 queries, 2^17 rows, about 30 s and 4.8 GB a batch on the 2-core
-/// machine, so two batches proving at once stay under 10 GB (11.2 GiB measured with a
+/// Default largest batch: 2048 queries, 2^16 rows since the division and payout-terms gates
+/// (stop 24: a pair of batches proving at once 65 s on a slow day, a whole 4,096-query run
+/// peaking at 4.7 GB; at 2^17 rows two batches stayed under 10 GB, 11.2 GiB with a
 /// 32,768-payee final circuit held meanwhile). Larger batches gain little per
 /// query (rows, not fixed costs, dominate).
 pub const DEFAULT_BATCH_CAP: usize = 2048;

@@ -25,8 +25,8 @@ pub type Config = PoseidonGoldilocksConfig;
 /// query capacity. A fixed ladder keeps the set of verifying keys small enough to pin. It stops
 /// at 1024 (2^17 rows since range checks pack into `RangeCheckGate` rows: about 28 s and
 /// 4.4 GB on the 2-core machine); larger epochs are proved in aggregated batches
-/// (`crate::epoch_prover`), whose batch circuit has no sorted copy and holds 2048 queries in
-/// the same 2^17 rows.
+/// (`crate::epoch_prover`), whose batch circuit has no sorted copy and no blinding and holds
+/// 2048 queries in 2^16 rows.
 pub const SHAPE_LADDER: [usize; 4] = [16, 64, 256, 1024];
 
 /// The smallest ladder shape that holds `queries` queries and `payees` payees.

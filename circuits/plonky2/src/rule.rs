@@ -2,10 +2,10 @@
 //! shares and the residual, with canonical slots. Every value is range-checked so that no
 //! intermediate can wrap the 64-bit field.
 //!
-//! The one product that does not fit the field, `pool * w_j < 2^95`, is checked in 24-bit limbs:
-//! `pool * w_j = share_j * W + r_j` is split into four columns whose signed carries are
-//! range-checked to `(-2^31, 2^31)`; every term of a column equation stays below 2^57 in
-//! magnitude, far from `p / 2`, so the field equations imply the integer equation.
+//! The one product that does not fit the field, `pool * w_j < 2^95`, is checked by a
+//! [`ShareDivisionGate`](zkattr_plonky2_gates::ShareDivisionGate) row per slot:
+//! `pool * w_j = share_j * W + r_j` holds modulo `p` and modulo `2^48` (the two low 24-bit limb
+//! columns), hence over the integers.
 //!
 //! Range checks use [`RangeCheckGate`](zkattr_plonky2_gates::RangeCheckGate) rows (several
 //! checks a row) instead of plonky2's one-row-per-value `range_check`.
@@ -20,14 +20,12 @@ use plonky2::iop::witness::{PartialWitness, WitnessWrite};
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use zkattr_model::types::{Query, SLOTS};
 use zkattr_model::QueryShares;
-use zkattr_plonky2_gates::RangeCheckInstructions;
+use zkattr_plonky2_gates::{
+    RangeCheckInstructions, ShareDivisionInputs, ShareDivisionInstructions,
+};
 
-/// Limb width of the share product check.
-const LIMB_BITS: usize = 24;
-/// Honest carries lie in `(-2^27, 2^27)`; the check allows `(-2^31, 2^31)` (one native 32-bit
-/// slot), which still keeps every column term far below `p / 2`.
-const CARRY_OFFSET: u64 = 1 << 31;
-const CARRY_BITS: usize = 32;
+/// Limb width of the pool and total-weight limbs the share division takes.
+const LIMB_BITS: usize = zkattr_plonky2_gates::division::LIMB_BITS;
 
 /// The values the prover supplies for one query's rule (the rest is computed by gates).
 #[derive(Clone, Debug)]
@@ -44,8 +42,6 @@ pub struct QueryRuleTargets {
     /// The low 31 bits of the score pattern.
     pub magnitude: [Target; SLOTS],
     pub share: [Target; SLOTS],
-    pub share_remainder: [Target; SLOTS],
-    pub carries: [[Target; 3]; SLOTS],
     /// `W == 0`.
     pub weight_zero: BoolTarget,
     /// `1 / W` when `W != 0`.
@@ -157,8 +153,13 @@ where
     let magnitude = [(); SLOTS].map(|()| b.add_virtual_target());
     let sign_bit = b.constant(F::from_canonical_u64(1 << 31));
     let mut weight = [zero; SLOTS];
+    let two = F::TWO;
     for j in 0..SLOTS {
-        b.check_bits(magnitude[j], 31);
+        // magnitude < 2^31 in one 32-bit check of 2 · magnitude: with the record's score below
+        // 2^32 and score = magnitude + negative · 2^31, magnitude lies in [-2^31, 2^32) as an
+        // integer, so doubling it cannot wrap into range (a negative one lands near p).
+        let doubled = b.mul_const(two, magnitude[j]);
+        b.check_bits(doubled, 32);
         let pattern = b.mul_add(negative[j].target, sign_bit, magnitude[j]);
         b.connect(pattern, query.score[j]);
         let positive = b.not(negative[j]);
@@ -176,58 +177,19 @@ where
     let w_times_flag = b.mul(total_weight, weight_zero.target);
     b.connect(w_times_flag, zero);
 
-    // Shares: pool * w_j = share_j * W + r_j in 24-bit limbs.
+    // Shares: pool * w_j = share_j * W + r_j, r_j < W (or share_j = 0 when W = 0), one row a
+    // slot.
     let pool_limbs = limbs24(b, pool, 48);
     let total_limbs = limbs24(b, total_weight, 50);
-    let base = b.constant(F::from_canonical_u64(1 << LIMB_BITS));
-    let offset = b.constant(F::from_canonical_u64(CARRY_OFFSET));
     let share = [(); SLOTS].map(|()| b.add_virtual_target());
-    let share_remainder = [(); SLOTS].map(|()| b.add_virtual_target());
-    let carries = [(); SLOTS].map(|()| [(); 3].map(|()| b.add_virtual_target()));
     for j in 0..SLOTS {
-        let w = limbs24(b, weight[j], 48);
-        let s = limbs24(b, share[j], 48);
-        let r = limbs24(b, share_remainder[j], 50);
-        // Columns of pool * w (L) and share * W + r (R), base 2^24.
-        let l = [
-            b.mul(pool_limbs[0], w[0]),
-            {
-                let t = b.mul(pool_limbs[0], w[1]);
-                b.mul_add(pool_limbs[1], w[0], t)
-            },
-            b.mul(pool_limbs[1], w[1]),
-            zero,
-        ];
-        let mut rcol = [zero; 4];
-        for (i, si) in s.iter().enumerate() {
-            for (k, wk) in total_limbs.iter().enumerate() {
-                rcol[i + k] = b.mul_add(*si, *wk, rcol[i + k]);
-            }
-        }
-        for (k, rk) in r.iter().enumerate() {
-            rcol[k] = b.add(rcol[k], *rk);
-        }
-        // L_k - R_k + c_k = c_{k+1} * 2^24, with c_0 = 0 and c_4 = 0.
-        let mut carry_in = zero;
-        for k in 0..4 {
-            let difference = b.sub(l[k], rcol[k]);
-            let difference = b.add(difference, carry_in);
-            let carry_out = if k < 3 { carries[j][k] } else { zero };
-            let shifted = b.mul(carry_out, base);
-            b.connect(difference, shifted);
-            if k < 3 {
-                let lifted = b.add(carry_out, offset);
-                b.check_bits(lifted, CARRY_BITS);
-            }
-            carry_in = carry_out;
-        }
-        // r_j < W unless W = 0; then share_j = 0.
-        let room = b.sub(total_weight, share_remainder[j]);
-        let room = b.sub(room, one);
-        let room = b.mul(room, nonzero.target);
-        assert_nonnegative(b, room, 50);
-        let stray = b.mul(share[j], weight_zero.target);
-        b.connect(stray, zero);
+        b.divide_share(ShareDivisionInputs {
+            pool_limbs: [pool_limbs[0], pool_limbs[1]],
+            total_weight_limbs: [total_limbs[0], total_limbs[1], total_limbs[2]],
+            weight: weight[j],
+            weight_nonzero: nonzero,
+            share: share[j],
+        });
     }
     let paid = b.add_many(share);
     let residual = b.sub(pool, paid);
@@ -241,65 +203,12 @@ where
         negative,
         magnitude,
         share,
-        share_remainder,
-        carries,
         weight_zero,
         total_weight_inverse,
         weight,
         total_weight,
         residual,
     }
-}
-
-/// A signed integer as a field element.
-fn signed(value: i128) -> F {
-    let magnitude = F::from_canonical_u64(value.unsigned_abs() as u64);
-    if value < 0 {
-        -magnitude
-    } else {
-        magnitude
-    }
-}
-
-/// The 24-bit limbs of `value`, low first, `count` of them.
-fn native_limbs(value: u64, count: usize) -> Vec<i128> {
-    (0..count)
-        .map(|i| {
-            let limb = value >> (LIMB_BITS * i);
-            let limb = if i + 1 < count {
-                limb & ((1 << LIMB_BITS) - 1)
-            } else {
-                limb
-            };
-            i128::from(limb)
-        })
-        .collect()
-}
-
-/// The carries of the limb check for one slot (what [`query_rule`] constrains).
-fn native_carries(pool: u64, weight: u64, share: u64, total: u64, remainder: u64) -> [i128; 3] {
-    let p = native_limbs(pool, 2);
-    let w = native_limbs(weight, 2);
-    let s = native_limbs(share, 2);
-    let t = native_limbs(total, 3);
-    let r = native_limbs(remainder, 3);
-    let l = [p[0] * w[0], p[0] * w[1] + p[1] * w[0], p[1] * w[1], 0];
-    let mut rcol = [0i128; 4];
-    for (i, si) in s.iter().enumerate() {
-        for (k, tk) in t.iter().enumerate() {
-            rcol[i + k] += si * tk;
-        }
-    }
-    for (k, rk) in r.iter().enumerate() {
-        rcol[k] += rk;
-    }
-    let mut carries = [0i128; 3];
-    let mut carry_in = 0i128;
-    for k in 0..3 {
-        carries[k] = (l[k] - rcol[k] + carry_in) >> LIMB_BITS;
-        carry_in = carries[k];
-    }
-    carries
 }
 
 impl QueryRuleTargets {
@@ -328,20 +237,6 @@ impl QueryRuleTargets {
                 F::from_canonical_u32(pattern & 0x7fff_ffff),
             )?;
             pw.set_target(self.share[j], F::from_canonical_u64(shares.shares[j]))?;
-            pw.set_target(
-                self.share_remainder[j],
-                F::from_canonical_u64(shares.share_remainders[j]),
-            )?;
-            let carries = native_carries(
-                shares.pool,
-                shares.weights[j],
-                shares.shares[j],
-                shares.total_weight,
-                shares.share_remainders[j],
-            );
-            for (target, carry) in self.carries[j].iter().zip(carries) {
-                pw.set_target(*target, signed(carry))?;
-            }
         }
         pw.set_bool_target(self.weight_zero, shares.total_weight == 0)?;
         let inverse = F::from_canonical_u64(shares.total_weight)

@@ -160,25 +160,14 @@ fn case_1_share_that_is_not_the_floor() {
     let (_, r) = &circuit().queries[0];
     let q = sample();
     let s = QueryShares::compute(&q, 2500);
-    // One unit more for slot 2, with the remainder lowered by W to keep the product identity.
-    let pw = with(
-        witness(2500, &[q]),
-        &[
-            (r.share[2], F::from_canonical_u64(s.shares[2] + 1)),
-            (
-                r.share_remainder[2],
-                F::from_canonical_u64(s.share_remainders[2])
-                    - F::from_canonical_u64(s.total_weight),
-            ),
-        ],
-    );
-    assert!(!accepted(pw));
-    // One unit more with nothing else changed.
-    let pw = with(
-        witness(2500, &[q]),
-        &[(r.share[0], F::from_canonical_u64(s.shares[0] + 1))],
-    );
-    assert!(!accepted(pw));
+    // One unit more: the division gate's remainder would be r - W, below zero.
+    for j in [0, 2] {
+        let pw = with(
+            witness(2500, &[q]),
+            &[(r.share[j], F::from_canonical_u64(s.shares[j] + 1))],
+        );
+        assert!(!accepted(pw), "slot {j}: share + 1 accepted");
+    }
 }
 
 #[test]
@@ -186,16 +175,10 @@ fn case_2_remainder_not_below_its_divisor() {
     let (_, r) = &circuit().queries[0];
     let q = sample();
     let s = QueryShares::compute(&q, 2500);
-    // One unit less, remainder raised by W: the integer identity holds, r >= W.
+    // One unit less: the integer identity holds with r + W, which is not below W.
     let pw = with(
         witness(2500, &[q]),
-        &[
-            (r.share[0], F::from_canonical_u64(s.shares[0] - 1)),
-            (
-                r.share_remainder[0],
-                F::from_canonical_u64(s.share_remainders[0] + s.total_weight),
-            ),
-        ],
+        &[(r.share[0], F::from_canonical_u64(s.shares[0] - 1))],
     );
     assert!(!accepted(pw));
     // The pool division too.
@@ -229,6 +212,46 @@ fn case_3_negative_score_that_was_paid() {
     // Or keep the sign but pay it anyway: its share must follow the zero weight.
     let pw = with(witness(2500, &[q]), &[(r.share[1], F::ONE)]);
     assert!(!accepted(pw));
+    // A positive score claimed negative, to clip a contributor's weight to zero: the witness
+    // of the same query with slot 0's score at 0 (weight 0, shares to match), with the record's
+    // score put back to 3 = magnitude + 2^31 for a magnitude of 3 - 2^31, below zero (a field
+    // element near p). Only the magnitude's range refuses it.
+    let (qt, _) = &circuit().queries[0];
+    let mut clipped = q;
+    clipped.slots[0].score = 0;
+    let below_zero = F::from_canonical_u64(3) - F::from_canonical_u64(1 << 31);
+    let cheat = |magnitude: F| {
+        with(
+            witness(2500, &[clipped]),
+            &[
+                (qt.score[0], F::from_canonical_u64(3)),
+                (r.negative[0].target, F::ONE),
+                (r.magnitude[0], magnitude),
+            ],
+        )
+    };
+    assert!(!accepted(cheat(below_zero)));
+    assert!(accepted(witness(2500, &[clipped])), "the control");
+
+    // Slot 1's score -9 (pattern 2^32 - 9) claimed positive with magnitude 2^32 - 9, with the
+    // weights, shares and 1/W of that claim, so only the magnitude's range can refuse it.
+    let s = QueryShares::compute(&q, 2500);
+    let magnitude = (1u64 << 32) - 9;
+    let weights = [100 * 3, 7 * magnitude, 200 * 5];
+    let total: u64 = weights.iter().sum();
+    let mut overrides = vec![
+        (r.negative[1].target, F::ZERO),
+        (r.magnitude[1], F::from_canonical_u64(magnitude)),
+        (
+            r.total_weight_inverse,
+            F::from_canonical_u64(total).inverse(),
+        ),
+    ];
+    for (j, w) in weights.iter().enumerate() {
+        let share = u128::from(s.pool) * u128::from(*w) / u128::from(total);
+        overrides.push((r.share[j], F::from_canonical_u64(share as u64)));
+    }
+    assert!(!accepted(with(witness(2500, &[q]), &overrides)));
 }
 
 #[test]
