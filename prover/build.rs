@@ -4,7 +4,10 @@
 //! hand (no system protoc in CI or on a fresh machine).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    // Read at run time, not with `env!`: a build script compiled once can be reused for a
+    // checkout at another path sharing the target folder, and must look at its own.
+    let manifest_dir = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let proto_root = manifest_dir.join("../proto");
     let proto = proto_root.join("attribution/v1/attribution.proto");
     println!("cargo:rerun-if-changed={}", proto.display());
     let out_dir = std::path::PathBuf::from(std::env::var("OUT_DIR")?);

@@ -59,7 +59,7 @@ pub fn accumulate_payout_terms(
     rule: &QueryRuleTargets,
     acc: ExtensionTarget<D>,
 ) -> (ExtensionTarget<D>, Vec<ExtensionTarget<D>>) {
-    b.accumulate_payout_terms(challenges, acc, &query.adapter, &rule.share, &rule.used)
+    b.accumulate_payout_terms(challenges, acc, &query.adapter(), &rule.share, &rule.used)
 }
 
 impl BatchCircuit {
@@ -93,8 +93,8 @@ impl BatchCircuit {
         let prefix = b.prefix_flags(capacity);
         for ((q, _), real) in queries.iter().zip(&prefix.real) {
             let padding = b.not(*real);
-            for value in q.adapter.iter().chain([&q.fee]) {
-                let stray = b.mul(*value, padding.target);
+            for value in q.adapter().into_iter().chain([q.fee()]) {
+                let stray = b.mul(value, padding.target);
                 b.connect(stray, zero);
             }
         }
@@ -105,8 +105,8 @@ impl BatchCircuit {
             .collect();
         for i in 1..capacity {
             b.assert_increasing_if(
-                queries[i - 1].0.query_id,
-                queries[i].0.query_id,
+                queries[i - 1].0.query_id(),
+                queries[i].0.query_id(),
                 order_borrows[i - 1],
                 prefix.real[i].target,
             );
@@ -122,13 +122,13 @@ impl BatchCircuit {
         // `real_i - real_{i+1}` is 1.
         let first = queries[0]
             .0
-            .query_id
+            .query_id()
             .map(|l| b.mul(l, prefix.real[0].target));
         let mut last = [zero, zero];
         for (i, (q, _)) in queries.iter().enumerate() {
             let next = prefix.real.get(i + 1).map_or(zero, |r| r.target);
             let ends = b.sub(prefix.real[i].target, next);
-            for (acc, limb) in last.iter_mut().zip(q.query_id) {
+            for (acc, limb) in last.iter_mut().zip(q.query_id()) {
                 *acc = b.mul_add(ends, limb, *acc);
             }
         }

@@ -22,15 +22,18 @@ use zkattr_plonky2_gates::RangeCheckInstructions;
 use crate::GoldilocksFamily;
 
 /// One query record's targets, as both logs carry it.
+///
+/// The fields are private so that every record comes from [`QueryTargets::new`] and carries its
+/// range checks: the rule's soundness leans on them (a score below 2^32 is what makes the
+/// magnitude's one 32-bit check enough, the gate below 2^16 what makes the packed slot
+/// injective), so a record without them cannot be built outside this module.
 #[derive(Clone, Debug)]
 pub struct QueryTargets {
-    /// `query_id` as 32-bit limbs, low first.
-    pub query_id: [Target; 2],
-    pub fee: Target,
-    pub adapter: [Target; SLOTS],
-    pub gate: [Target; SLOTS],
-    /// Each score as its 32-bit two's-complement pattern.
-    pub score: [Target; SLOTS],
+    query_id: [Target; 2],
+    fee: Target,
+    adapter: [Target; SLOTS],
+    gate: [Target; SLOTS],
+    score: [Target; SLOTS],
 }
 
 impl QueryTargets {
@@ -53,6 +56,31 @@ impl QueryTargets {
             gate: [(); SLOTS].map(|()| checked(16)),
             score: [(); SLOTS].map(|()| checked(32)),
         }
+    }
+
+    /// `query_id` as 32-bit limbs, low first (each below 2^32).
+    pub fn query_id(&self) -> [Target; 2] {
+        self.query_id
+    }
+
+    /// The fee (below 2^48).
+    pub fn fee(&self) -> Target {
+        self.fee
+    }
+
+    /// The slots' adapter ids (each below 2^32).
+    pub fn adapter(&self) -> [Target; SLOTS] {
+        self.adapter
+    }
+
+    /// The slots' gate weights (each below 2^16).
+    pub fn gate(&self) -> [Target; SLOTS] {
+        self.gate
+    }
+
+    /// The slots' scores, each as its 32-bit two's-complement pattern (below 2^32).
+    pub fn score(&self) -> [Target; SLOTS] {
+        self.score
     }
 
     /// Assigns a query record (witness generation only; no constraint is added).

@@ -88,7 +88,8 @@ where
 }
 
 /// Builds the rule for one query. `rate` must be checked with [`check_rate`] once per circuit;
-/// `query`'s ranges are [`QueryTargets::new`]'s.
+/// `query` carries [`QueryTargets::new`]'s range checks (its fields are private, so every
+/// record does).
 ///
 /// Constrains: `fee * rate = pool * 10000 + pool_remainder` with `pool < 2^48`,
 /// `pool_remainder <= 9999`; canonical slots (used slots first, strictly increasing adapters,
@@ -115,7 +116,7 @@ where
     let max_remainder = b.constant(F::from_canonical_u64(9_999));
     let slack = b.sub(max_remainder, pool_remainder);
     assert_nonnegative(b, slack, 16);
-    let fee_rate = b.mul(query.fee, rate);
+    let fee_rate = b.mul(query.fee(), rate);
     let ten_thousand = b.constant(F::from_canonical_u64(10_000));
     let pool_total = b.mul_add(pool, ten_thousand, pool_remainder);
     b.connect(fee_rate, pool_total);
@@ -125,15 +126,15 @@ where
     let adapter_inverse = [(); SLOTS].map(|()| b.add_virtual_target());
     for j in 0..SLOTS {
         // adapter * inverse = used, adapter * (1 - used) = 0: used is exactly (adapter != 0).
-        let product = b.mul(query.adapter[j], adapter_inverse[j]);
+        let product = b.mul(query.adapter()[j], adapter_inverse[j]);
         b.connect(product, used[j].target);
         let unused = b.not(used[j]);
-        let leftover = b.mul(query.adapter[j], unused.target);
+        let leftover = b.mul(query.adapter()[j], unused.target);
         b.connect(leftover, zero);
         // Unused slots are all zero.
-        let gate_left = b.mul(query.gate[j], unused.target);
+        let gate_left = b.mul(query.gate()[j], unused.target);
         b.connect(gate_left, zero);
-        let score_left = b.mul(query.score[j], unused.target);
+        let score_left = b.mul(query.score()[j], unused.target);
         b.connect(score_left, zero);
     }
     for j in 0..SLOTS - 1 {
@@ -142,7 +143,7 @@ where
         let hole = b.and(used[j + 1], not_previous);
         b.connect(hole.target, zero);
         // Strictly increasing: used_{j+1} * (adapter_{j+1} - adapter_j - 1) in [0, 2^32).
-        let step = b.sub(query.adapter[j + 1], query.adapter[j]);
+        let step = b.sub(query.adapter()[j + 1], query.adapter()[j]);
         let step = b.sub(step, one);
         let gap = b.mul(step, used[j + 1].target);
         assert_nonnegative(b, gap, 32);
@@ -161,10 +162,10 @@ where
         let doubled = b.mul_const(two, magnitude[j]);
         b.check_bits(doubled, 32);
         let pattern = b.mul_add(negative[j].target, sign_bit, magnitude[j]);
-        b.connect(pattern, query.score[j]);
+        b.connect(pattern, query.score()[j]);
         let positive = b.not(negative[j]);
         let clipped = b.mul(positive.target, magnitude[j]);
-        weight[j] = b.mul(query.gate[j], clipped);
+        weight[j] = b.mul(query.gate()[j], clipped);
     }
     let total_weight = b.add_many(weight);
 

@@ -215,8 +215,8 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
     // Records past the count are empty: no fee, no adapter (so no slot, no share, no payee).
     for ((q, _), real) in queries.iter().zip(&query_prefix.real) {
         let padding = b.not(*real);
-        for value in q.adapter.iter().chain([&q.fee]) {
-            let stray = b.mul(*value, padding.target);
+        for value in q.adapter().into_iter().chain([q.fee()]) {
+            let stray = b.mul(value, padding.target);
             b.connect(stray, zero);
         }
     }
@@ -227,8 +227,8 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
         .collect();
     for i in 1..shape.queries {
         b.assert_increasing_if(
-            queries[i - 1].0.query_id,
-            queries[i].0.query_id,
+            queries[i - 1].0.query_id(),
+            queries[i].0.query_id(),
             order_borrows[i - 1],
             query_prefix.real[i].target,
         );
@@ -245,7 +245,7 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
     // The sorted copy of every slot, and its run totals.
     let slots: Vec<(Target, Target)> = queries
         .iter()
-        .flat_map(|(q, r)| (0..SLOTS).map(move |j| (q.adapter[j], r.share[j])))
+        .flat_map(|(q, r)| (0..SLOTS).map(move |j| (q.adapter()[j], r.share[j])))
         .collect();
     let sorted: Vec<(Target, Target)> = (0..slots.len())
         .map(|_| (b.add_virtual_target(), b.add_virtual_target()))

@@ -252,10 +252,10 @@ fn out_of_range_values_are_rejected() {
     let q = &c.queries[0];
     // A gate of 2^16 would alias the next adapter bit pattern in the packed slot value.
     for (target, value, what) in [
-        (q.gate[0], 1u64 << 16, "gate 2^16"),
-        (q.fee, 1 << 48, "fee 2^48"),
-        (q.adapter[1], 1 << 32, "adapter 2^32"),
-        (q.query_id[1], 1 << 32, "query id limb 2^32"),
+        (q.gate()[0], 1u64 << 16, "gate 2^16"),
+        (q.fee(), 1 << 48, "fee 2^48"),
+        (q.adapter()[1], 1 << 32, "adapter 2^32"),
+        (q.query_id()[1], 1 << 32, "query id limb 2^32"),
     ] {
         let pw = witness_with(c, &epoch, &[(target, F::from_canonical_u64(value))]);
         assert!(prove(c, pw).is_none(), "{what} was proven");

@@ -506,8 +506,8 @@ fn batch_circuit_refuses_tampered_witnesses(
     let repeated = with_overrides(
         honest(),
         &[
-            (batch.query_targets(1).query_id[0], limb(q[0].query_id, 0)),
-            (batch.query_targets(1).query_id[1], limb(q[0].query_id, 1)),
+            (batch.query_targets(1).query_id()[0], limb(q[0].query_id, 0)),
+            (batch.query_targets(1).query_id()[1], limb(q[0].query_id, 1)),
         ],
     );
     assert!(!proves(repeated), "a repeated query id was proved");

@@ -224,7 +224,7 @@ fn case_3_negative_score_that_was_paid() {
         with(
             witness(2500, &[clipped]),
             &[
-                (qt.score[0], F::from_canonical_u64(3)),
+                (qt.score()[0], F::from_canonical_u64(3)),
                 (r.negative[0].target, F::ONE),
                 (r.magnitude[0], magnitude),
             ],
@@ -306,7 +306,7 @@ fn case_12_values_that_wrap_the_field() {
     assert!(!accepted(pw));
     let pw = with(
         witness(2500, &[q]),
-        &[(qt.fee, F::from_canonical_u64(FEE_BOUND))],
+        &[(qt.fee(), F::from_canonical_u64(FEE_BOUND))],
     );
     assert!(!accepted(pw));
     // The honest witness is accepted, so the failures above are the tampering's.
