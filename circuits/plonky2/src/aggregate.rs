@@ -98,9 +98,15 @@ pub const SLOT_COUNT_CHUNK: usize = 4;
 /// layer's padding entries hold zero counts, so its chain over the whole capacity, extended
 /// only by chunks that hold a listed payee, ends at the same digest).
 pub fn slot_count_digest(counts: &[F]) -> Digest {
-    let mut digest = Digest {
+    let start = Digest {
         elements: [F::ZERO; 4],
     };
+    continue_slot_counts(start, counts)
+}
+
+/// [`slot_count_digest`]'s chain continued from `digest`: one chain over a list split into
+/// pieces of multiples of [`SLOT_COUNT_CHUNK`] counts gives the whole list's digest.
+pub(crate) fn continue_slot_counts(mut digest: Digest, counts: &[F]) -> Digest {
     for chunk in counts.chunks(SLOT_COUNT_CHUNK) {
         let mut input = [F::ZERO; 4 + SLOT_COUNT_CHUNK];
         input[..4].copy_from_slice(&digest.elements);
@@ -157,7 +163,7 @@ impl Challenges {
     }
 
     /// `(value + β·weight) / (α − adapter)`.
-    fn term(&self, adapter: u32, value: u64, weight: u64) -> Ext {
+    pub(crate) fn term(&self, adapter: u32, value: u64, weight: u64) -> Ext {
         let numerator =
             base(F::from_canonical_u64(value)) + self.beta * base(F::from_canonical_u64(weight));
         let denominator = self.alpha - base(F::from_canonical_u32(adapter));
@@ -402,28 +408,7 @@ pub fn finalize(
     root: &BatchSummary,
     payees: &[ListedPayee],
 ) -> Result<StatementPublicInputs, AggregateError> {
-    if root.index != 0 {
-        return Err(AggregateError::NotTheRoot { index: root.index });
-    }
-    let family = GoldilocksFamily;
-    let empty = empty_subtrees(&family, LOG_TREE_DEPTH);
-    let lift = |mut node: Digest| {
-        for sibling in &empty[root.height as usize..LOG_TREE_DEPTH] {
-            node = family.hash_children(&node, sibling);
-        }
-        node
-    };
-    let activation = family.commitment(
-        tag::LOG_COMMITMENT,
-        &lift(root.activation_root),
-        root.n_queries,
-    );
-    let influence = family.commitment(
-        tag::LOG_COMMITMENT,
-        &lift(root.influence_root),
-        root.n_queries,
-    );
-
+    let (activation, influence) = log_commitments(root)?;
     let mut listed_total = 0u64;
     let mut listed_acc = Ext::ZERO;
     let mut previous = 0u32;
@@ -448,28 +433,72 @@ pub fn finalize(
             .term(p.payout.adapter_id, p.payout.amount, p.slots);
     }
     let payout_list: Vec<Payout> = payees.iter().map(|p| p.payout).collect();
-    let payout = zkattr_model::commit::payout_commitment(&family, &payout_list)?;
+    let payout = zkattr_model::commit::payout_commitment(&GoldilocksFamily, &payout_list)?;
     debug_assert!(payout_list.len() <= 1 << PAYOUT_TREE_DEPTH);
-
     let commitments = EpochCommitments {
         activation,
         influence,
         payout,
     };
+    close_statement(
+        root,
+        &commitments,
+        &listed_slot_counts(payees),
+        listed_acc,
+        u128::from(listed_total),
+    )
+}
+
+/// Both log commitments of the epoch under `root`, which must be the summary at index 0: its
+/// roots lifted to depth 32 with the empty siblings, then `H(4, root, n_queries)`.
+pub(crate) fn log_commitments(root: &BatchSummary) -> Result<(Digest, Digest), AggregateError> {
+    if root.index != 0 {
+        return Err(AggregateError::NotTheRoot { index: root.index });
+    }
+    let family = GoldilocksFamily;
+    let empty = empty_subtrees(&family, LOG_TREE_DEPTH);
+    let lift = |mut node: Digest| {
+        for sibling in &empty[root.height as usize..LOG_TREE_DEPTH] {
+            node = family.hash_children(&node, sibling);
+        }
+        node
+    };
+    let activation = family.commitment(
+        tag::LOG_COMMITMENT,
+        &lift(root.activation_root),
+        root.n_queries,
+    );
+    let influence = family.commitment(
+        tag::LOG_COMMITMENT,
+        &lift(root.influence_root),
+        root.n_queries,
+    );
+    Ok((activation, influence))
+}
+
+/// The final layer's checks once a payout list is read (whole, or in chunks): total paid below
+/// p, `α, β` re-derived from the commitments and the list's slot-count digest, the list's
+/// accumulator and total equal to the root summary's, and conservation. Returns SPEC's
+/// statement.
+pub(crate) fn close_statement(
+    root: &BatchSummary,
+    commitments: &EpochCommitments<Digest>,
+    slot_counts: &Digest,
+    listed_acc: Ext,
+    listed_total: u128,
+) -> Result<StatementPublicInputs, AggregateError> {
     if root.total_paid >= F::ORDER {
         return Err(AggregateError::PaidAboveModulus(root.total_paid));
     }
-    if Challenges::derive(&root.params, &commitments, &listed_slot_counts(payees))?
-        != root.challenges
-    {
+    if Challenges::derive(&root.params, commitments, slot_counts)? != root.challenges {
         return Err(AggregateError::ChallengeMismatch);
     }
     if listed_acc != root.accumulator {
         return Err(AggregateError::AccumulatorMismatch);
     }
-    if listed_total != root.total_paid {
+    if listed_total != u128::from(root.total_paid) {
         return Err(AggregateError::TotalPaidMismatch {
-            listed: listed_total,
+            listed: u64::try_from(listed_total).unwrap_or(u64::MAX),
             accumulated: root.total_paid,
         });
     }
@@ -483,13 +512,13 @@ pub fn finalize(
     Ok(StatementPublicInputs {
         epoch_id: root.params.epoch_id,
         rate_bps: root.params.rate_bps,
-        activation_commitment: activation,
-        influence_commitment: influence,
+        activation_commitment: commitments.activation,
+        influence_commitment: commitments.influence,
         n_queries: root.n_queries,
         total_pool: root.total_pool,
         total_paid: root.total_paid,
         treasury: root.treasury,
-        payout_commitment: payout,
+        payout_commitment: commitments.payout,
     })
 }
 

@@ -14,6 +14,7 @@ pub mod epoch_prover;
 pub mod final_layer;
 pub mod gadgets;
 pub mod merge;
+pub mod payout_chunks;
 pub mod prover;
 pub mod rule;
 pub mod shrink;

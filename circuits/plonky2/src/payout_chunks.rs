@@ -1,0 +1,307 @@
+//! The native twin of a payout list proved in chunks (docs/aggregation.md, "Payout lists above
+//! 32,768 payees"): what each chunk proof would expose and what a final layer over `K` chunk
+//! proofs would check. The circuits are **not built**; this is the reference they are to be
+//! checked against, and its tests pin the split: an honest list cut into chunks gives exactly
+//! [`finalize`]'s statement, and every cross-chunk cheat is refused here first.
+//!
+//! A chunk is an aligned subtree of the depth-20 payout tree, so the list splits into
+//! independent pieces linked only at their seams: the previous adapter (order), the slot-count
+//! digest chain (which splits exactly there because a chunk's capacity is a multiple of
+//! [`SLOT_COUNT_CHUNK`]) and the prefix of real entries.
+
+use crate::aggregate::{
+    close_statement, continue_slot_counts, log_commitments, AggregateError, BatchSummary,
+    Challenges, Ext, ListedPayee, SLOT_COUNT_CHUNK,
+};
+use crate::native::{Digest, F};
+use crate::statement::StatementPublicInputs;
+use crate::GoldilocksFamily;
+use plonky2::field::types::Field;
+use thiserror::Error;
+use zkattr_model::commit::{tag, CommitmentFamily, EpochCommitments};
+use zkattr_model::merkle::{self, empty_subtrees, TreeHasher};
+use zkattr_model::types::PAYOUT_TREE_DEPTH;
+
+/// Entries a chunk holds in the design: 2^14 = 16,384 (a 2^17-row chunk circuit).
+pub const CHUNK_HEIGHT: u32 = 14;
+
+/// Why a chunked payout list is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ChunkError {
+    #[error("a chunk of height {height} must be at least {SLOT_COUNT_CHUNK} entries and fit the depth-20 payout tree")]
+    Height { height: u32 },
+    #[error("{chunks} chunks of 2^{height} entries: the count must be a power of two and the chunks must fit the depth-20 payout tree")]
+    ChunkCount { chunks: usize, height: u32 },
+    #[error("{payees} payees do not fit {chunks} chunks of 2^{height} entries")]
+    ListTooLong {
+        payees: usize,
+        chunks: usize,
+        height: u32,
+    },
+    #[error("chunk {position} says it is chunk {index}: chunks must come in order, none missing")]
+    Index { position: usize, index: u64 },
+    #[error("chunk {index} was proved with other challenges than the root summary's")]
+    Challenges { index: u64 },
+    #[error("chunk {index} does not start where the chunk before it ends (previous adapter or slot-count digest; chunk 0 starts from adapter 0 and the zero digest)")]
+    Seam { index: u64 },
+    #[error("chunk {index} holds payees after chunk {previous} was not full: real entries must be a prefix")]
+    HoleInPrefix { index: u64, previous: u64 },
+    #[error("chunk {index} claims {payees} payees, more than its 2^{height} entries")]
+    Count {
+        index: u64,
+        payees: u64,
+        height: u32,
+    },
+    #[error("a column sum of chunk {index} exceeds the bound its entries allow")]
+    ColumnSum { index: u64 },
+    #[error(transparent)]
+    Aggregate(#[from] AggregateError),
+}
+
+/// The state a chunk continues from and hands on: the last real adapter so far (0 before the
+/// first) and the slot-count digest chain so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListState {
+    pub previous: u32,
+    pub slot_counts: Digest,
+}
+
+impl ListState {
+    /// Before the first entry.
+    pub fn start() -> Self {
+        ListState {
+            previous: 0,
+            slot_counts: Digest {
+                elements: [F::ZERO; 4],
+            },
+        }
+    }
+}
+
+/// What a chunk proof exposes about entries `index·2^height .. (index+1)·2^height` of the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkSummary {
+    pub index: u64,
+    pub height: u32,
+    pub challenges: Challenges,
+    pub start: ListState,
+    pub end: ListState,
+    /// Real entries in the chunk (a prefix of it).
+    pub n_payees: u64,
+    /// Root of the chunk's aligned subtree of the payout tree (padding leaves empty).
+    pub root: Digest,
+    /// `Σ (amount + β·slots) / (α − adapter)` over the chunk's real entries.
+    pub accumulator: Ext,
+    /// Sums of the amounts' low and high 32-bit limbs (each below `2^(height + 32)`).
+    pub low_sum: u64,
+    pub high_sum: u64,
+}
+
+fn check_height(height: u32) -> Result<(), ChunkError> {
+    let fits = (height as usize) <= PAYOUT_TREE_DEPTH;
+    if !fits || (1u64 << height) < SLOT_COUNT_CHUNK as u64 {
+        return Err(ChunkError::Height { height });
+    }
+    Ok(())
+}
+
+impl ChunkSummary {
+    /// What the chunk circuit would prove for `payees` (at most `2^height` of them) continuing
+    /// from `start`. Refuses what its per-entry constraints refuse: an adapter not above the
+    /// previous one (zero included) and an entry in no slot.
+    pub fn of_chunk(
+        challenges: Challenges,
+        height: u32,
+        index: u64,
+        start: ListState,
+        payees: &[ListedPayee],
+    ) -> Result<Self, ChunkError> {
+        check_height(height)?;
+        let capacity = 1usize << height;
+        if payees.len() > capacity {
+            return Err(ChunkError::ListTooLong {
+                payees: payees.len(),
+                chunks: 1,
+                height,
+            });
+        }
+        let family = GoldilocksFamily;
+        let mut previous = start.previous;
+        let mut accumulator = Ext::ZERO;
+        let (mut low_sum, mut high_sum) = (0u64, 0u64);
+        for (offset, p) in payees.iter().enumerate() {
+            let problem = |problem| AggregateError::PayoutList {
+                position: index as usize * capacity + offset,
+                adapter_id: p.payout.adapter_id,
+                problem,
+            };
+            if p.payout.adapter_id <= previous {
+                return Err(problem("adapter ids must be non-zero and strictly increasing").into());
+            }
+            if p.slots == 0 {
+                return Err(problem("a listed adapter must appear in at least one slot").into());
+            }
+            previous = p.payout.adapter_id;
+            accumulator += challenges.term(p.payout.adapter_id, p.payout.amount, p.slots);
+            // At most 2^20 limbs below 2^32: no overflow of u64.
+            low_sum += p.payout.amount & 0xffff_ffff;
+            high_sum += p.payout.amount >> 32;
+        }
+        let leaves = payees
+            .iter()
+            .map(|p| family.payout_leaf(&p.payout))
+            .collect();
+        let root = merkle::root(&family, height as usize, leaves).map_err(AggregateError::from)?;
+        let counts: Vec<F> = payees
+            .iter()
+            .map(|p| F::from_canonical_u64(p.slots))
+            .collect();
+        let end = ListState {
+            previous,
+            slot_counts: continue_slot_counts(start.slot_counts, &counts),
+        };
+        Ok(ChunkSummary {
+            index,
+            height,
+            challenges,
+            start,
+            end,
+            n_payees: payees.len() as u64,
+            root,
+            accumulator,
+            low_sum,
+            high_sum,
+        })
+    }
+}
+
+fn check_chunk_count(chunks: usize, height: u32) -> Result<(), ChunkError> {
+    check_height(height)?;
+    let fits = chunks.is_power_of_two()
+        && height as usize + chunks.trailing_zeros() as usize <= PAYOUT_TREE_DEPTH;
+    if !fits {
+        return Err(ChunkError::ChunkCount { chunks, height });
+    }
+    Ok(())
+}
+
+/// The honest prover's split: `chunks` summaries of `2^height` entries, the ones past the list
+/// all padding (they continue from the last real entry and are identical).
+pub fn chunk_list(
+    challenges: Challenges,
+    height: u32,
+    chunks: usize,
+    payees: &[ListedPayee],
+) -> Result<Vec<ChunkSummary>, ChunkError> {
+    check_chunk_count(chunks, height)?;
+    let capacity = 1usize << height;
+    if payees.len() > chunks * capacity {
+        return Err(ChunkError::ListTooLong {
+            payees: payees.len(),
+            chunks,
+            height,
+        });
+    }
+    let mut state = ListState::start();
+    let mut out = Vec::with_capacity(chunks);
+    for index in 0..chunks {
+        let from = (index * capacity).min(payees.len());
+        let to = ((index + 1) * capacity).min(payees.len());
+        let summary =
+            ChunkSummary::of_chunk(challenges, height, index as u64, state, &payees[from..to])?;
+        state = summary.end;
+        out.push(summary);
+    }
+    Ok(out)
+}
+
+/// What the final layer over `chunks.len()` chunk proofs checks and exposes: the same statement
+/// as [`crate::aggregate::finalize`] over the whole list. Checks the chunks' order and indices, their challenges
+/// against the root summary's, each seam (previous adapter and slot-count digest), the prefix of
+/// real entries, the column sums' bounds, then builds the payout root from the chunk roots and
+/// checks the commitment, the challenges, the accumulator, the total paid and conservation
+/// exactly as [`crate::aggregate::finalize`] does.
+pub fn finalize_chunked(
+    root: &BatchSummary,
+    chunks: &[ChunkSummary],
+) -> Result<StatementPublicInputs, ChunkError> {
+    let height = chunks.first().map_or(CHUNK_HEIGHT, |c| c.height);
+    check_chunk_count(chunks.len(), height)?;
+    let capacity = 1u64 << height;
+    let mut state = ListState::start();
+    let mut n_payees = 0u64;
+    let mut accumulator = Ext::ZERO;
+    let (mut low_sum, mut high_sum) = (0u64, 0u64);
+    for (position, c) in chunks.iter().enumerate() {
+        if c.index != position as u64 || c.height != height {
+            return Err(ChunkError::Index {
+                position,
+                index: c.index,
+            });
+        }
+        if c.challenges != root.challenges {
+            return Err(ChunkError::Challenges { index: c.index });
+        }
+        if c.start != state {
+            return Err(ChunkError::Seam { index: c.index });
+        }
+        if c.n_payees > capacity {
+            return Err(ChunkError::Count {
+                index: c.index,
+                payees: c.n_payees,
+                height,
+            });
+        }
+        if position > 0 && c.n_payees > 0 && n_payees < position as u64 * capacity {
+            return Err(ChunkError::HoleInPrefix {
+                index: c.index,
+                previous: c.index - 1,
+            });
+        }
+        // The circuit range-checks each limb below 2^32, so a limb column of 2^height entries
+        // sums below 2^(height + 32).
+        let bound = 1u64 << (height + 32);
+        if c.low_sum >= bound || c.high_sum >= bound {
+            return Err(ChunkError::ColumnSum { index: c.index });
+        }
+        state = c.end;
+        n_payees += c.n_payees;
+        accumulator += c.accumulator;
+        low_sum += c.low_sum;
+        high_sum += c.high_sum;
+    }
+
+    // The payout root: a tree over the chunk roots, lifted with empty siblings to depth 20.
+    let family = GoldilocksFamily;
+    let mut level: Vec<Digest> = chunks.iter().map(|c| c.root).collect();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| family.hash_children(&pair[0], &pair[1]))
+            .collect();
+    }
+    let top = height as usize + chunks.len().trailing_zeros() as usize;
+    let empty = empty_subtrees(&family, PAYOUT_TREE_DEPTH);
+    let payout_root = empty[top..PAYOUT_TREE_DEPTH]
+        .iter()
+        .fold(level[0], |node, sibling| {
+            family.hash_children(&node, sibling)
+        });
+    let payout = family.commitment(tag::PAYOUT_COMMITMENT, &payout_root, n_payees);
+
+    // The listed total from the column sums (below 2^52 each), as the circuit splits them.
+    let listed = u128::from(low_sum) + (u128::from(high_sum) << 32);
+    let (activation, influence) = log_commitments(root)?;
+    let commitments = EpochCommitments {
+        activation,
+        influence,
+        payout,
+    };
+    Ok(close_statement(
+        root,
+        &commitments,
+        &state.slot_counts,
+        accumulator,
+        listed,
+    )?)
+}
