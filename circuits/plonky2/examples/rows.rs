@@ -1,13 +1,15 @@
 //! Rows of the plonky2 circuits, by part: `cargo run --release -p zkattr-plonky2 --example rows --
 //! 4 6 8` prints the gates one query's record, rule and leaves take, the gates of one entry of
 //! the final layer's payout list, each ladder statement's degree, then each listed batch
-//! height's degree.
+//! height's degree; an argument `chunkH` prints the degree of the payout-list chunk circuit of
+//! height `H` instead (`-- chunk14` for the design's 16,384 entries).
 
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::CircuitConfig;
 use zkattr_plonky2::batch::BatchCircuit;
 use zkattr_plonky2::final_layer::payout_list_gates;
 use zkattr_plonky2::gadgets::{CommitmentInstructions, QueryTargets};
+use zkattr_plonky2::list_chunk::ChunkCircuit;
 use zkattr_plonky2::native::F;
 use zkattr_plonky2::prover::{StatementCircuit, SHAPE_LADDER};
 use zkattr_plonky2::rule::{check_rate, query_rule};
@@ -43,10 +45,18 @@ fn main() {
             circuit.data.common.degree_bits()
         );
     }
-    for height in std::env::args()
-        .skip(1)
-        .map(|a| a.parse::<u32>().expect("a batch height"))
-    {
+    for arg in std::env::args().skip(1) {
+        if let Some(height) = arg.strip_prefix("chunk") {
+            let height: u32 = height.parse().expect("a chunk height");
+            let circuit = ChunkCircuit::build(height);
+            println!(
+                "payout-list chunk height {height}: {} entries, degree 2^{}",
+                1u32 << height,
+                circuit.data.common.degree_bits()
+            );
+            continue;
+        }
+        let height: u32 = arg.parse().expect("a batch height");
         let circuit = BatchCircuit::build(height);
         let common = &circuit.data.common;
         println!(

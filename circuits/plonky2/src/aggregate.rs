@@ -96,7 +96,7 @@ pub const SLOT_COUNT_CHUNK: usize = 4;
 /// The payout list's slot counts in list order, chained: `d_0 = 0`,
 /// `d_{i+1} = H(d_i ‖ counts[4i .. 4i+4])`, the last chunk padded with zeros (the final
 /// layer's padding entries hold zero counts, so its chain over the whole capacity, extended
-/// only by chunks that hold a listed payee, ends at the same digest).
+/// only by groups of four that hold a listed payee, ends at the same digest).
 pub fn slot_count_digest(counts: &[F]) -> Digest {
     let start = Digest {
         elements: [F::ZERO; 4],

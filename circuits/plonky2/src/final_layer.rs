@@ -28,10 +28,10 @@ use zkattr_plonky2_gates::RangeCheckInstructions;
 
 /// One payout-list entry's targets: adapter, amount limbs, slot count, `1 / (α − adapter)`.
 #[derive(Clone, Copy, Debug)]
-struct PayeeTargets {
-    adapter: Target,
-    amount: [Target; 2],
-    slots: Target,
+pub(crate) struct PayeeTargets {
+    pub(crate) adapter: Target,
+    pub(crate) amount: [Target; 2],
+    pub(crate) slots: Target,
     inverse: ExtensionTarget<D>,
 }
 
@@ -58,9 +58,9 @@ impl From<&ListedPayee> for PayeeWitness {
 
 /// The challenges the per-entry constraints use, read from the root summary.
 #[derive(Clone, Copy, Debug)]
-struct ListChallenges {
-    alpha: ExtensionTarget<D>,
-    beta: ExtensionTarget<D>,
+pub(crate) struct ListChallenges {
+    pub(crate) alpha: ExtensionTarget<D>,
+    pub(crate) beta: ExtensionTarget<D>,
 }
 
 /// One entry of the payout list (the part of the final layer that grows with the payee
@@ -71,7 +71,7 @@ struct ListChallenges {
 /// accumulator term, `(amount + β·slots) · inverse` for a real entry and zero for padding. Range
 /// checks are [`RangeCheckInstructions::check_bits`] ops (seven to a row), not plonky2's
 /// row-per-value `range_check`.
-fn payee_entry(
+pub(crate) fn payee_entry(
     b: &mut CircuitBuilder<F, D>,
     real: BoolTarget,
     previous: Target,
@@ -114,6 +114,33 @@ fn payee_entry(
     let zero_ext = b.zero_extension();
     let term = b.select_ext(real, term, zero_ext);
     (t, term)
+}
+
+/// Assigns `entries` to the first payee targets and zero to the rest, with each entry's
+/// `1 / (α − adapter)` (witness generation only).
+pub(crate) fn set_payees(
+    pw: &mut PartialWitness<F>,
+    targets: &[PayeeTargets],
+    entries: &[PayeeWitness],
+    alpha: QuadraticExtension<F>,
+) -> Result<()> {
+    let padding = PayeeWitness {
+        adapter: F::ZERO,
+        amount: [F::ZERO; 2],
+        slots: F::ZERO,
+    };
+    for (m, t) in targets.iter().enumerate() {
+        let entry = entries.get(m).copied().unwrap_or(padding);
+        pw.set_target(t.adapter, entry.adapter)?;
+        pw.set_target(t.amount[0], entry.amount[0])?;
+        pw.set_target(t.amount[1], entry.amount[1])?;
+        pw.set_target(t.slots, entry.slots)?;
+        let inverse = (alpha - QuadraticExtension([entry.adapter, F::ZERO]))
+            .try_inverse()
+            .context("the challenge α equals an adapter id")?;
+        pw.set_extension_target(t.inverse, inverse)?;
+    }
+    Ok(())
 }
 
 /// The final layer's configuration: zero knowledge, since its witness (the payout list and the
@@ -344,22 +371,7 @@ impl FinalCircuit {
         let alpha = QuadraticExtension([alpha[0], alpha[1]]);
         let mut pw = PartialWitness::new();
         pw.set_proof_with_pis_target(&self.child, root)?;
-        let padding = PayeeWitness {
-            adapter: F::ZERO,
-            amount: [F::ZERO; 2],
-            slots: F::ZERO,
-        };
-        for (m, t) in self.payees.iter().enumerate() {
-            let entry = entries.get(m).copied().unwrap_or(padding);
-            pw.set_target(t.adapter, entry.adapter)?;
-            pw.set_target(t.amount[0], entry.amount[0])?;
-            pw.set_target(t.amount[1], entry.amount[1])?;
-            pw.set_target(t.slots, entry.slots)?;
-            let inverse = (alpha - QuadraticExtension([entry.adapter, F::ZERO]))
-                .try_inverse()
-                .context("the challenge α equals an adapter id")?;
-            pw.set_extension_target(t.inverse, inverse)?;
-        }
+        set_payees(&mut pw, &self.payees, entries, alpha)?;
         self.prefix.set(&mut pw, count)?;
         self.data.prove(pw)
     }

@@ -13,6 +13,7 @@ pub mod batch;
 pub mod epoch_prover;
 pub mod final_layer;
 pub mod gadgets;
+pub mod list_chunk;
 pub mod merge;
 pub mod payout_chunks;
 pub mod prover;

@@ -38,22 +38,28 @@ pub enum ChunkError {
         chunks: usize,
         height: u32,
     },
-    #[error("chunk {position} says it is chunk {index}: chunks must come in order, none missing")]
-    Index { position: usize, index: u64 },
-    #[error("chunk {index} was proved with other challenges than the root summary's")]
-    Challenges { index: u64 },
-    #[error("chunk {index} does not start where the chunk before it ends (previous adapter or slot-count digest; chunk 0 starts from adapter 0 and the zero digest)")]
-    Seam { index: u64 },
-    #[error("chunk {index} holds payees after chunk {previous} was not full: real entries must be a prefix")]
-    HoleInPrefix { index: u64, previous: u64 },
-    #[error("chunk {index} claims {payees} payees, more than its 2^{height} entries")]
+    #[error("chunk {position} has height {height}, chunk 0 has {expected}: one chunk circuit proves them all")]
+    HeightMismatch {
+        position: usize,
+        height: u32,
+        expected: u32,
+    },
+    #[error("chunk {position} was proved with other challenges than the root summary's")]
+    Challenges { position: usize },
+    #[error("chunk {position} does not start where the chunk before it ends (previous adapter or slot-count digest; chunk 0 starts from adapter 0 and the zero digest)")]
+    Seam { position: usize },
+    #[error("chunk {position} holds payees after a chunk that was not full: real entries must be a prefix")]
+    HoleInPrefix { position: usize },
+    #[error("chunk {position} claims {payees} payees, more than its 2^{height} entries")]
     Count {
-        index: u64,
+        position: usize,
         payees: u64,
         height: u32,
     },
-    #[error("a column sum of chunk {index} exceeds the bound its entries allow")]
-    ColumnSum { index: u64 },
+    #[error("a column sum of chunk {position} exceeds the bound its entries allow")]
+    ColumnSum { position: usize },
+    #[error("chunk {position} has no payees but is not the empty chunk (end state, root or sums)")]
+    PaddingChunk { position: usize },
     #[error(transparent)]
     Aggregate(#[from] AggregateError),
 }
@@ -78,10 +84,14 @@ impl ListState {
     }
 }
 
-/// What a chunk proof exposes about entries `index·2^height .. (index+1)·2^height` of the list.
+/// What a chunk proof exposes about entries `index·2^height .. (index+1)·2^height` of the list
+/// (the public inputs are [`Self::to_fields`]; `index` and `height` are not among them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkSummary {
+    /// Where the honest split put the chunk (error messages only: a chunk proof holds for any
+    /// position, and the final layer places chunks by the order it verifies them in).
     pub index: u64,
+    /// A constant of the chunk circuit.
     pub height: u32,
     pub challenges: Challenges,
     pub start: ListState,
@@ -95,6 +105,31 @@ pub struct ChunkSummary {
     /// Sums of the amounts' low and high 32-bit limbs (each below `2^(height + 32)`).
     pub low_sum: u64,
     pub high_sum: u64,
+}
+
+impl ChunkSummary {
+    /// Length of [`Self::to_fields`].
+    pub const LEN: usize = 23;
+
+    /// The chunk circuit's public inputs, in this order: α, β (two limbs each), the start
+    /// state (previous adapter, slot-count digest), the end state (the same), the real-entry
+    /// count, the subtree root, the accumulator (two limbs), the low and high column sums. The
+    /// index is not among them: a chunk proof holds for any position, and the final layer
+    /// places it by the order in which it verifies the chunks.
+    pub fn to_fields(&self) -> Vec<F> {
+        let mut out = Vec::with_capacity(Self::LEN);
+        out.extend(self.challenges.to_fields());
+        for state in [self.start, self.end] {
+            out.push(F::from_canonical_u32(state.previous));
+            out.extend(state.slot_counts.elements);
+        }
+        out.push(F::from_canonical_u64(self.n_payees));
+        out.extend(self.root.elements);
+        out.extend(self.accumulator.0);
+        out.push(F::from_canonical_u64(self.low_sum));
+        out.push(F::from_canonical_u64(self.high_sum));
+        out
+    }
 }
 
 fn check_height(height: u32) -> Result<(), ChunkError> {
@@ -215,63 +250,12 @@ pub fn chunk_list(
     Ok(out)
 }
 
-/// What the final layer over `chunks.len()` chunk proofs checks and exposes: the same statement
-/// as [`crate::aggregate::finalize`] over the whole list. Checks the chunks' order and indices, their challenges
-/// against the root summary's, each seam (previous adapter and slot-count digest), the prefix of
-/// real entries, the column sums' bounds, then builds the payout root from the chunk roots and
-/// checks the commitment, the challenges, the accumulator, the total paid and conservation
-/// exactly as [`crate::aggregate::finalize`] does.
-pub fn finalize_chunked(
-    root: &BatchSummary,
-    chunks: &[ChunkSummary],
-) -> Result<StatementPublicInputs, ChunkError> {
+/// The payout commitment `H(3, root, n)` of a list given by its chunks: the tree over the
+/// chunk roots, lifted with empty siblings to depth 20, and the real entries' count. Only
+/// meaningful for chunks [`finalize_chunked`] accepts.
+pub fn chunked_payout_commitment(chunks: &[ChunkSummary]) -> Result<Digest, ChunkError> {
     let height = chunks.first().map_or(CHUNK_HEIGHT, |c| c.height);
     check_chunk_count(chunks.len(), height)?;
-    let capacity = 1u64 << height;
-    let mut state = ListState::start();
-    let mut n_payees = 0u64;
-    let mut accumulator = Ext::ZERO;
-    let (mut low_sum, mut high_sum) = (0u64, 0u64);
-    for (position, c) in chunks.iter().enumerate() {
-        if c.index != position as u64 || c.height != height {
-            return Err(ChunkError::Index {
-                position,
-                index: c.index,
-            });
-        }
-        if c.challenges != root.challenges {
-            return Err(ChunkError::Challenges { index: c.index });
-        }
-        if c.start != state {
-            return Err(ChunkError::Seam { index: c.index });
-        }
-        if c.n_payees > capacity {
-            return Err(ChunkError::Count {
-                index: c.index,
-                payees: c.n_payees,
-                height,
-            });
-        }
-        if position > 0 && c.n_payees > 0 && n_payees < position as u64 * capacity {
-            return Err(ChunkError::HoleInPrefix {
-                index: c.index,
-                previous: c.index - 1,
-            });
-        }
-        // The circuit range-checks each limb below 2^32, so a limb column of 2^height entries
-        // sums below 2^(height + 32).
-        let bound = 1u64 << (height + 32);
-        if c.low_sum >= bound || c.high_sum >= bound {
-            return Err(ChunkError::ColumnSum { index: c.index });
-        }
-        state = c.end;
-        n_payees += c.n_payees;
-        accumulator += c.accumulator;
-        low_sum += c.low_sum;
-        high_sum += c.high_sum;
-    }
-
-    // The payout root: a tree over the chunk roots, lifted with empty siblings to depth 20.
     let family = GoldilocksFamily;
     let mut level: Vec<Digest> = chunks.iter().map(|c| c.root).collect();
     while level.len() > 1 {
@@ -282,21 +266,89 @@ pub fn finalize_chunked(
     }
     let top = height as usize + chunks.len().trailing_zeros() as usize;
     let empty = empty_subtrees(&family, PAYOUT_TREE_DEPTH);
-    let payout_root = empty[top..PAYOUT_TREE_DEPTH]
+    let root = empty[top..PAYOUT_TREE_DEPTH]
         .iter()
         .fold(level[0], |node, sibling| {
             family.hash_children(&node, sibling)
         });
-    let payout = family.commitment(tag::PAYOUT_COMMITMENT, &payout_root, n_payees);
+    let n_payees = chunks.iter().map(|c| c.n_payees).sum();
+    Ok(family.commitment(tag::PAYOUT_COMMITMENT, &root, n_payees))
+}
 
-    // The listed total from the column sums (below 2^52 each), as the circuit splits them.
-    let listed = u128::from(low_sum) + (u128::from(high_sum) << 32);
+/// What the final layer over `chunks.len()` chunk proofs checks and exposes: the same statement
+/// as [`crate::aggregate::finalize`] over the whole list. Chunks are placed by their order here
+/// (a chunk proof holds for any position; [`ChunkSummary::index`] is not checked). Checks every
+/// chunk's height and challenges against the root summary's, each seam (chunk 0 starts empty,
+/// chunk `i + 1` where chunk `i` ends: previous adapter and slot-count digest), the prefix of
+/// real entries across chunks, and that a chunk without real entries is the empty chunk (end
+/// equal to start, empty subtree, zero sums: the chunk circuit implies it, the final layer can
+/// afford to say it); then the payout commitment from the chunk roots
+/// ([`chunked_payout_commitment`]) and the checks [`crate::aggregate::finalize`] makes after
+/// the list, over the summed accumulators and column sums.
+pub fn finalize_chunked(
+    root: &BatchSummary,
+    chunks: &[ChunkSummary],
+) -> Result<StatementPublicInputs, ChunkError> {
     let (activation, influence) = log_commitments(root)?;
+    let height = chunks.first().map_or(CHUNK_HEIGHT, |c| c.height);
+    check_chunk_count(chunks.len(), height)?;
+    let capacity = 1u64 << height;
+    let empty_subtree = empty_subtrees(&GoldilocksFamily, height as usize)[height as usize];
+    let mut state = ListState::start();
+    let mut n_payees = 0u64;
+    let mut accumulator = Ext::ZERO;
+    let (mut low_sum, mut high_sum) = (0u64, 0u64);
+    for (position, c) in chunks.iter().enumerate() {
+        if c.height != height {
+            return Err(ChunkError::HeightMismatch {
+                position,
+                height: c.height,
+                expected: height,
+            });
+        }
+        if c.challenges != root.challenges {
+            return Err(ChunkError::Challenges { position });
+        }
+        if c.start != state {
+            return Err(ChunkError::Seam { position });
+        }
+        // The two bounds below follow from the chunk circuit (a prefix count, 32-bit limbs);
+        // the twin checks them so that its sums cannot overflow.
+        if c.n_payees > capacity {
+            return Err(ChunkError::Count {
+                position,
+                payees: c.n_payees,
+                height,
+            });
+        }
+        let bound = 1u64 << (height + 32);
+        if c.low_sum >= bound || c.high_sum >= bound {
+            return Err(ChunkError::ColumnSum { position });
+        }
+        if c.n_payees > 0 && n_payees < position as u64 * capacity {
+            return Err(ChunkError::HoleInPrefix { position });
+        }
+        let empty_chunk = c.end == c.start
+            && c.root == empty_subtree
+            && c.accumulator == Ext::ZERO
+            && c.low_sum == 0
+            && c.high_sum == 0;
+        if c.n_payees == 0 && !empty_chunk {
+            return Err(ChunkError::PaddingChunk { position });
+        }
+        state = c.end;
+        n_payees += c.n_payees;
+        accumulator += c.accumulator;
+        low_sum += c.low_sum;
+        high_sum += c.high_sum;
+    }
     let commitments = EpochCommitments {
         activation,
         influence,
-        payout,
+        payout: chunked_payout_commitment(chunks)?,
     };
+    // The listed total from the column sums (below 2^52 each), as the circuit splits them.
+    let listed = u128::from(low_sum) + (u128::from(high_sum) << 32);
     Ok(close_statement(
         root,
         &commitments,

@@ -1,34 +1,44 @@
 //! The native twin of a payout list proved in chunks (circuits not built): an honest list cut
 //! into chunks gives exactly the whole-list statement, and every cross-chunk cheat a final layer
-//! over chunk proofs must stop is refused, each isolated from the others.
+//! over chunk proofs must stop is refused. Each cheat comes with a root summary consistent with
+//! it (challenges hashed from the cheat's own payout commitment and slot-count digest, the
+//! batches accumulated under them), so only the check it aims at can refuse it.
 
+use plonky2::field::goldilocks_field::GoldilocksField;
 use plonky2::field::types::Field;
-use zkattr_model::commit::commit_epoch;
+use zkattr_model::commit::{commit_epoch, EpochCommitments};
+use zkattr_model::merkle::empty_subtrees;
 use zkattr_model::synth::{generate, SynthConfig};
-use zkattr_model::{Epoch, Settlement};
+use zkattr_model::{Epoch, Payout, Settlement};
 use zkattr_plonky2::aggregate::{
     aggregate_epoch, finalize, listed_payees, listed_slot_counts, merge_all, AggregateError,
     BatchSummary, Challenges, Ext, ListedPayee,
 };
 use zkattr_plonky2::payout_chunks::{
-    chunk_list, finalize_chunked, ChunkError, ChunkSummary, ListState, CHUNK_HEIGHT,
+    chunk_list, chunked_payout_commitment, finalize_chunked, ChunkError, ChunkSummary, ListState,
+    CHUNK_HEIGHT,
 };
 use zkattr_plonky2::GoldilocksFamily;
 
-/// An epoch, its root summary (batches of 8) and its payout list with slot counts.
-fn setup(queries: u64, adapters: u32) -> (Epoch, BatchSummary, Vec<ListedPayee>) {
-    let epoch = generate(&SynthConfig::new(queries, adapters, 3));
-    let settlement = Settlement::compute(&epoch).unwrap();
-    let c = commit_epoch(&GoldilocksFamily, &epoch, &settlement).unwrap();
-    let payees = listed_payees(&epoch, &settlement);
-    let ch = Challenges::derive(&epoch.params, &c, &listed_slot_counts(&payees)).unwrap();
+/// The epoch's root summary (batches of 8) with the accumulator under `ch`.
+fn root_under(epoch: &Epoch, ch: Challenges) -> BatchSummary {
     let summaries = epoch
         .queries
         .chunks(8)
         .enumerate()
         .map(|(b, q)| BatchSummary::of_batch(epoch.params, ch, 3, b as u64, q).unwrap())
         .collect();
-    let root = merge_all(summaries).unwrap();
+    merge_all(summaries).unwrap()
+}
+
+/// An epoch, its honest root summary and its payout list with slot counts.
+fn setup(queries: u64, adapters: u32) -> (Epoch, BatchSummary, Vec<ListedPayee>) {
+    let epoch = generate(&SynthConfig::new(queries, adapters, 3));
+    let settlement = Settlement::compute(&epoch).unwrap();
+    let c = commit_epoch(&GoldilocksFamily, &epoch, &settlement).unwrap();
+    let payees = listed_payees(&epoch, &settlement);
+    let ch = Challenges::derive(&epoch.params, &c, &listed_slot_counts(&payees)).unwrap();
+    let root = root_under(&epoch, ch);
     (epoch, root, payees)
 }
 
@@ -40,10 +50,62 @@ fn standard() -> (Epoch, BatchSummary, Vec<ListedPayee>) {
     (epoch, root, payees)
 }
 
+/// A cheating prover's chunks `build(ch)` with the root summary it would pair them with: the
+/// challenges hashed from the chunks' own payout commitment and end digest (neither depends on
+/// the challenges), the epoch's batches accumulated under them.
+fn consistent(
+    epoch: &Epoch,
+    honest: Challenges,
+    build: impl Fn(Challenges) -> Vec<ChunkSummary>,
+) -> (BatchSummary, Vec<ChunkSummary>) {
+    let draft = build(honest);
+    let settlement = Settlement::compute(epoch).unwrap();
+    let logs = commit_epoch(&GoldilocksFamily, epoch, &settlement).unwrap();
+    let commitments = EpochCommitments {
+        payout: chunked_payout_commitment(&draft).unwrap(),
+        ..logs
+    };
+    let digest = draft.last().unwrap().end.slot_counts;
+    let ch = Challenges::derive(&epoch.params, &commitments, &digest).unwrap();
+    (root_under(epoch, ch), build(ch))
+}
+
+/// Chunks of `2^height` from explicit pieces of a list, each continuing from the one before
+/// unless `start_of` overrides its start state.
+fn chunks_of(
+    ch: Challenges,
+    height: u32,
+    pieces: &[Vec<ListedPayee>],
+    start_of: impl Fn(usize, ListState) -> ListState,
+) -> Vec<ChunkSummary> {
+    let mut state = ListState::start();
+    let mut out = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let start = start_of(i, state);
+        let c = ChunkSummary::of_chunk(ch, height, i as u64, start, piece).unwrap();
+        state = c.end;
+        out.push(c);
+    }
+    out
+}
+
+/// `list` cut into `chunks` pieces of `size` (the last ones possibly short or empty).
+fn pieces(list: &[ListedPayee], size: usize, chunks: usize) -> Vec<Vec<ListedPayee>> {
+    (0..chunks)
+        .map(|i| list[(i * size).min(list.len())..((i + 1) * size).min(list.len())].to_vec())
+        .collect()
+}
+
 #[test]
 fn chunked_lists_give_the_whole_list_statement() {
-    for (queries, adapters) in [(1u64, 4u32), (12, 20), (40, 60), (64, 300)] {
+    for (queries, adapters, payee_count) in [
+        (1u64, 4u32, 3usize),
+        (12, 20, 15),
+        (40, 60, 31),
+        (64, 300, 71),
+    ] {
         let (epoch, root, payees) = setup(queries, adapters);
+        assert_eq!(payees.len(), payee_count);
         let expected = aggregate_epoch(&epoch, 8).unwrap();
         assert_eq!(finalize(&root, &payees).unwrap(), expected);
         for height in [2u32, 3, 5] {
@@ -59,31 +121,34 @@ fn chunked_lists_give_the_whole_list_statement() {
                 assert_eq!(
                     finalize_chunked(&root, &split).unwrap(),
                     expected,
-                    "{queries} queries, {} payees, {chunks} chunks of 2^{height}",
-                    payees.len()
+                    "{queries} queries, {payee_count} payees, {chunks} chunks of 2^{height}",
                 );
             }
+        }
+        // The design's sizes: 16,384 entries a chunk, 4 and 64 chunks (the latter the whole
+        // depth-20 tree, no lifting).
+        for chunks in [4usize, 64] {
+            let split = chunk_list(root.challenges, CHUNK_HEIGHT, chunks, &payees).unwrap();
+            assert_eq!(finalize_chunked(&root, &split).unwrap(), expected);
         }
     }
 }
 
 #[test]
-fn chunks_past_the_list_are_identical_padding() {
+fn chunks_past_the_list_are_identical_empty_chunks() {
     let (_, root, payees) = standard();
     let split = chunk_list(root.challenges, 3, 8, &payees).unwrap();
-    let real_chunks = payees.len().div_ceil(8);
-    let last_real = split[real_chunks - 1];
+    let last_real = split[3];
     assert_eq!(last_real.n_payees, 7);
-    let padding: Vec<ChunkSummary> = split[real_chunks..]
-        .iter()
-        .map(|c| ChunkSummary { index: 0, ..*c })
-        .collect();
-    assert!(padding.len() >= 2);
-    assert!(padding.iter().all(|c| *c == padding[0]));
-    assert_eq!(padding[0].n_payees, 0);
-    assert_eq!(padding[0].start, last_real.end);
-    assert_eq!(padding[0].end, last_real.end);
-    assert_eq!(padding[0].accumulator, Ext::ZERO);
+    let empty_root = empty_subtrees(&GoldilocksFamily, 3)[3];
+    for c in &split[4..] {
+        // Identical public inputs: one proof serves them all.
+        assert_eq!(c.to_fields(), split[4].to_fields());
+        assert_eq!(c.n_payees, 0);
+        assert_eq!((c.start, c.end), (last_real.end, last_real.end));
+        assert_eq!(c.root, empty_root);
+        assert_eq!((c.accumulator, c.low_sum, c.high_sum), (Ext::ZERO, 0, 0));
+    }
 }
 
 #[test]
@@ -115,77 +180,124 @@ fn swapped_or_dropped_chunks_are_refused() {
     swapped.swap(1, 2);
     assert_eq!(
         finalize_chunked(&root, &swapped),
-        Err(ChunkError::Index {
-            position: 1,
-            index: 2
-        })
+        Err(ChunkError::Seam { position: 1 })
     );
-    // Swapped and re-indexed: the seams give it away.
-    for (i, c) in swapped.iter_mut().enumerate() {
-        c.index = i as u64;
-    }
-    assert_eq!(
-        finalize_chunked(&root, &swapped),
-        Err(ChunkError::Seam { index: 1 })
-    );
-
-    // Chunk 1 dropped, the rest moved up and a padding chunk appended.
-    let mut dropped = vec![split[0], split[2], split[3], split[3]];
-    for (i, c) in dropped.iter_mut().enumerate() {
-        c.index = i as u64;
-    }
+    // Chunk 1 dropped, the rest moved up and an empty chunk appended.
+    let dropped = [split[0], split[2], split[3], split[3]];
     assert_eq!(
         finalize_chunked(&root, &dropped),
-        Err(ChunkError::Seam { index: 1 })
+        Err(ChunkError::Seam { position: 1 })
     );
     // Three chunks are not a tree of chunks at all.
     assert!(matches!(
         finalize_chunked(&root, &split[..3]),
         Err(ChunkError::ChunkCount { chunks: 3, .. })
     ));
+    // A chunk of another circuit (height).
+    let other = chunk_list(root.challenges, 2, 8, &payees).unwrap();
+    let mixed = [split[0], other[2], split[2], split[3]];
+    assert_eq!(
+        finalize_chunked(&root, &mixed),
+        Err(ChunkError::HeightMismatch {
+            position: 1,
+            height: 2,
+            expected: 3
+        })
+    );
+}
+
+/// One adapter's entry split across a seam into two entries whose amounts and slot counts add
+/// up: the accumulator, the total and (with the cheat's own challenges) everything else hold;
+/// only the seam's order check refuses it.
+#[test]
+fn an_adapter_listed_on_both_sides_of_a_seam_is_refused() {
+    let (epoch, root, payees) = standard();
+    // Chunks of 4: the split entry must sit at a position 3 mod 4 and count two slots or more.
+    let k = (3..payees.len())
+        .step_by(4)
+        .find(|&k| payees[k].slots >= 2 && payees[k].payout.amount >= 2)
+        .expect("a payee with two slots at a seam");
+    let a = payees[k];
+    let first = ListedPayee {
+        payout: Payout {
+            amount: a.payout.amount / 2,
+            ..a.payout
+        },
+        slots: 1,
+    };
+    let second = ListedPayee {
+        payout: Payout {
+            amount: a.payout.amount - first.payout.amount,
+            ..a.payout
+        },
+        slots: a.slots - 1,
+    };
+    let mut cheat = payees[..k].to_vec();
+    cheat.extend([first, second]);
+    cheat.extend_from_slice(&payees[k + 1..]);
+    assert_eq!(cheat.len(), 32);
+    let seam = (k + 1) / 4;
+    let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
+        // The second half is proved from just below its own adapter, as a cheat would.
+        chunks_of(ch, 2, &pieces(&cheat, 4, 8), |i, state| {
+            if i == seam {
+                ListState {
+                    previous: a.payout.adapter_id - 1,
+                    ..state
+                }
+            } else {
+                state
+            }
+        })
+    });
+    assert_eq!(
+        finalize_chunked(&root_c, &chunks),
+        Err(ChunkError::Seam { position: seam })
+    );
+    // The same chunks with the seam honest except for the order are what the check sees: a
+    // control with the split entry merged back is accepted.
+    let honest = chunk_list(root.challenges, 2, 8, &payees).unwrap();
+    assert!(finalize_chunked(&root, &honest).is_ok());
 }
 
 #[test]
-fn a_seam_out_of_order_or_off_the_digest_chain_is_refused() {
-    let (_, root, payees) = standard();
-    let ch = root.challenges;
-    let split = chunk_list(ch, 3, 4, &payees).unwrap();
-
-    // Chunk 1 proved from adapter 0: its own entries are in order, the seam is not checked by
-    // it, only by the final layer.
-    let mut from_zero = split.clone();
-    let start = ListState {
-        previous: 0,
-        ..split[1].start
-    };
-    from_zero[1] = ChunkSummary::of_chunk(ch, 3, 1, start, &payees[8..16]).unwrap();
+fn a_chunk_off_the_digest_chain_is_refused() {
+    let (epoch, root, payees) = standard();
+    // Chunk 2 restarts the slot-count chain; the cheat's challenges use its own end digest.
+    let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
+        chunks_of(ch, 3, &pieces(&payees, 8, 4), |i, state| {
+            if i == 2 {
+                ListState {
+                    slot_counts: ListState::start().slot_counts,
+                    ..state
+                }
+            } else {
+                state
+            }
+        })
+    });
     assert_eq!(
-        finalize_chunked(&root, &from_zero),
-        Err(ChunkError::Seam { index: 1 })
+        finalize_chunked(&root_c, &chunks),
+        Err(ChunkError::Seam { position: 2 })
     );
-
-    // Chunk 2 restarts the slot-count chain: same entries, digest off the chain.
-    let mut restarted = split.clone();
-    let start = ListState {
-        slot_counts: ListState::start().slot_counts,
-        ..split[2].start
-    };
-    restarted[2] = ChunkSummary::of_chunk(ch, 3, 2, start, &payees[16..24]).unwrap();
-    restarted[3] = ChunkSummary::of_chunk(ch, 3, 3, restarted[2].end, &payees[24..]).unwrap();
+    // Chunk 0 starting from another digest than zero.
+    let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
+        chunks_of(ch, 3, &pieces(&payees, 8, 4), |i, state| {
+            let mut state = state;
+            if i == 0 {
+                state.slot_counts.elements[0] = GoldilocksField::ONE;
+            }
+            state
+        })
+    });
     assert_eq!(
-        finalize_chunked(&root, &restarted),
-        Err(ChunkError::Seam { index: 2 })
-    );
-
-    // Chunk 0 claiming a start other than the empty state.
-    let mut shifted = split.clone();
-    shifted[0].start.previous = 1;
-    assert_eq!(
-        finalize_chunked(&root, &shifted),
-        Err(ChunkError::Seam { index: 0 })
+        finalize_chunked(&root_c, &chunks),
+        Err(ChunkError::Seam { position: 0 })
     );
 
     // Inside a chunk, order and slot counts are the chunk circuit's own checks.
+    let ch = root.challenges;
+    let split = chunk_list(ch, 3, 4, &payees).unwrap();
     let mut unordered = payees[8..16].to_vec();
     unordered.swap(0, 1); // entry 9 now comes before entry 8
     assert!(matches!(
@@ -206,26 +318,44 @@ fn a_seam_out_of_order_or_off_the_digest_chain_is_refused() {
     ));
 }
 
+/// Chunk 0 stops one entry short and the rest shift by one: a list with an empty leaf inside
+/// it, whose commitment is not SPEC's; with its own challenges only the prefix check refuses it.
 #[test]
 fn a_hole_in_the_prefix_across_chunks_is_refused() {
-    let (_, root, payees) = standard();
-    let ch = root.challenges;
-    let split = chunk_list(ch, 3, 4, &payees).unwrap();
-    // Chunk 0 stops one entry short; chunk 1 continues from its end (so the seam holds) and
-    // holds the rest of the list as before.
-    let mut holed = split.clone();
-    holed[0] = ChunkSummary::of_chunk(ch, 3, 0, ListState::start(), &payees[..7]).unwrap();
-    let mut state = holed[0].end;
-    for (i, range) in [(1, 7..15), (2, 15..23), (3, 23..payees.len())] {
-        holed[i] = ChunkSummary::of_chunk(ch, 3, i as u64, state, &payees[range]).unwrap();
-        state = holed[i].end;
-    }
+    let (epoch, root, payees) = standard();
+    let holed = vec![
+        payees[..7].to_vec(),
+        payees[7..15].to_vec(),
+        payees[15..23].to_vec(),
+        payees[23..].to_vec(),
+    ];
+    let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
+        chunks_of(ch, 3, &holed, |_, state| state)
+    });
     assert_eq!(
-        finalize_chunked(&root, &holed),
-        Err(ChunkError::HoleInPrefix {
-            index: 1,
-            previous: 0
-        })
+        finalize_chunked(&root_c, &chunks),
+        Err(ChunkError::HoleInPrefix { position: 1 })
+    );
+}
+
+/// A trailing chunk with no payees that moves the slot-count digest: it would let a prover pick
+/// the digest (and so the challenges) freely; only the empty-chunk check refuses it.
+#[test]
+fn a_chunk_without_payees_must_be_the_empty_chunk() {
+    let (epoch, root, payees) = standard();
+    let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
+        let mut chunks = chunk_list(ch, 3, 8, &payees).unwrap();
+        chunks[5].end.slot_counts.elements[0] += GoldilocksField::ONE;
+        let moved = chunks[5].end;
+        for c in &mut chunks[6..] {
+            c.start = moved;
+            c.end = moved;
+        }
+        chunks
+    });
+    assert_eq!(
+        finalize_chunked(&root_c, &chunks),
+        Err(ChunkError::PaddingChunk { position: 5 })
     );
 }
 
@@ -260,23 +390,15 @@ fn altered_chunk_values_are_refused() {
     );
     refuse(
         &|c| c.low_sum = 1 << (3 + 32),
-        ChunkError::ColumnSum { index: 1 },
+        ChunkError::ColumnSum { position: 1 },
     );
     refuse(
         &|c| c.n_payees = 9,
         ChunkError::Count {
-            index: 1,
+            position: 1,
             payees: 9,
             height: 3,
         },
-    );
-    // One more payee claimed in the last real chunk (in a full chunk it would break the count
-    // bound, fewer would open a hole).
-    let mut counted = split.clone();
-    counted[3].n_payees += 1;
-    assert_eq!(
-        finalize_chunked(&root, &counted),
-        Err(AggregateError::ChallengeMismatch.into())
     );
     // Another subtree root: the payout commitment moves and with it the challenges.
     refuse(
@@ -288,7 +410,7 @@ fn altered_chunk_values_are_refused() {
     foreign.beta += Ext::ONE;
     refuse(
         &|c| c.challenges = foreign,
-        ChunkError::Challenges { index: 1 },
+        ChunkError::Challenges { position: 1 },
     );
 }
 
