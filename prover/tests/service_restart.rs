@@ -3,8 +3,8 @@
 //! (not counted as a crash); the next start proves it and its bundle verifies; a finished job
 //! and its bundle survive a further restart. An aggregated job stopped after a batch proof keeps
 //! its checkpoints, and the next start resumes from them instead of starting over. (Each start
-//! of the aggregated job builds its layout's circuits: agg-b4-t2-p8, one merge level more, took
-//! 45.8 s in tests/pipeline.rs on this machine, so that test starts the service twice; a failed
+//! of the aggregated job builds its layout's circuits, agg-b4-t2-p8: tens of seconds on this
+//! 2-core machine, so that test starts the service only twice; a failed
 //! job's checkpoints and RetryJob are tested in parts: the store's and `service::mod`'s unit
 //! tests and `service_api.rs`.)
 

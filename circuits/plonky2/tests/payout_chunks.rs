@@ -254,8 +254,7 @@ fn an_adapter_listed_on_both_sides_of_a_seam_is_refused() {
         finalize_chunked(&root_c, &chunks),
         Err(ChunkError::Seam { position: seam })
     );
-    // The same chunks with the seam honest except for the order are what the check sees: a
-    // control with the split entry merged back is accepted.
+    // Control: the honest list in chunks of the same size is accepted.
     let honest = chunk_list(root.challenges, 2, 8, &payees).unwrap();
     assert!(finalize_chunked(&root, &honest).is_ok());
 }
