@@ -53,10 +53,12 @@ impl ChunkCircuit {
     /// continued from `d` over each group of four whose first entry is real), the real count,
     /// the root of the chunk's subtree with padding leaves empty, `Σ` of the real entries'
     /// accumulator terms, and the sums of the low and high limbs (below `2^(height + 32)`, so
-    /// without wrap in the field).
+    /// without wrap in the field). The start state is not range-checked: the final layer sets
+    /// chunk 0's to zero and every other chunk's to the previous chunk's end, whose adapter is
+    /// a range-checked entry's (or, through empty chunks, zero).
     pub fn build(height: u32) -> Self {
         assert!(
-            (1usize << height) >= SLOT_COUNT_CHUNK && height <= 20,
+            height <= 20 && (1usize << height) >= SLOT_COUNT_CHUNK,
             "a chunk of height {height} does not hold whole slot-count groups in the payout tree"
         );
         let capacity = 1usize << height;

@@ -142,8 +142,10 @@ fn check_height(height: u32) -> Result<(), ChunkError> {
 
 impl ChunkSummary {
     /// What the chunk circuit would prove for `payees` (at most `2^height` of them) continuing
-    /// from `start`. Refuses what its per-entry constraints refuse: an adapter not above the
-    /// previous one (zero included) and an entry in no slot.
+    /// from `start`. Refuses what its per-entry constraints refuse on real data: an adapter not
+    /// above the previous one (zero included) and an entry in no slot. (It does not check two
+    /// things the circuit also refuses and no honest list has: a slot count above 2^32, and
+    /// `α` equal to an adapter id, which `Challenges::derive` rules out.)
     pub fn of_chunk(
         challenges: Challenges,
         height: u32,

@@ -17,9 +17,11 @@ use zkattr_plonky2::GoldilocksFamily;
 /// Chunks of 8 entries.
 const HEIGHT: u32 = 3;
 
-/// 31 payees (40 queries over 60 adapters, seed 3) and their challenges.
+/// 31 payees (40 queries over 60 adapters, seed 3) and their challenges; one large fee so that
+/// some amounts reach 2^32 and the high-limb column is not all zero.
 fn list() -> (Challenges, Vec<ListedPayee>) {
-    let epoch = generate(&SynthConfig::new(40, 60, 3));
+    let mut epoch = generate(&SynthConfig::new(40, 60, 3));
+    epoch.queries[9].fee = 1 << 40;
     let settlement = Settlement::compute(&epoch).unwrap();
     let c = commit_epoch(&GoldilocksFamily, &epoch, &settlement).unwrap();
     let payees = listed_payees(&epoch, &settlement);
@@ -60,6 +62,10 @@ fn honest_chunks_expose_the_native_summary() {
     }
     assert_eq!(split[3].n_payees, 7);
     assert_eq!(split[4].n_payees, 0);
+    assert!(
+        split.iter().any(|c| c.high_sum > 0),
+        "an amount of 2^32 or more"
+    );
 }
 
 #[test]
