@@ -2,7 +2,8 @@
 //! 4 6 8` prints the gates one query's record, rule and leaves take, the gates of one entry of
 //! the final layer's payout list, each ladder statement's degree, then each listed batch
 //! height's degree; an argument `chunkH` prints the degree of the payout-list chunk circuit of
-//! height `H` instead (`-- chunk14` for the design's 16,384 entries).
+//! height `H` instead, with the gates one recursive verification of it takes (`-- chunk14` for
+//! the design's 16,384 entries).
 
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::CircuitConfig;
@@ -11,7 +12,7 @@ use zkattr_plonky2::final_layer::payout_list_gates;
 use zkattr_plonky2::gadgets::{CommitmentInstructions, QueryTargets};
 use zkattr_plonky2::list_chunk::ChunkCircuit;
 use zkattr_plonky2::native::F;
-use zkattr_plonky2::prover::{StatementCircuit, SHAPE_LADDER};
+use zkattr_plonky2::prover::{Config, StatementCircuit, SHAPE_LADDER};
 use zkattr_plonky2::rule::{check_rate, query_rule};
 use zkattr_plonky2::statement::{StatementShape, D};
 
@@ -49,10 +50,21 @@ fn main() {
         if let Some(height) = arg.strip_prefix("chunk") {
             let height: u32 = height.parse().expect("a chunk height");
             let circuit = ChunkCircuit::build(height);
+            // What verifying one chunk proof costs the layer above it (the final layer over K
+            // chunks verifies K of them).
+            let common = &circuit.data.common;
+            let mut above =
+                CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_zk_config());
+            let proof = above.add_virtual_proof_with_pis(common);
+            let vd = above.constant_verifier_data(&circuit.data.verifier_only);
+            let before = above.num_gates();
+            above.verify_proof::<Config>(&proof, &vd, common);
             println!(
-                "payout-list chunk height {height}: {} entries, degree 2^{}",
+                "payout-list chunk height {height}: {} entries, degree 2^{}; verifying one proof \
+                 of it takes {} gates",
                 1u32 << height,
-                circuit.data.common.degree_bits()
+                common.degree_bits(),
+                above.num_gates() - before
             );
             continue;
         }
