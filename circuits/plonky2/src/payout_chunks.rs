@@ -1,8 +1,10 @@
 //! The native twin of a payout list proved in chunks (docs/aggregation.md, "Payout lists above
 //! 32,768 payees"): what each chunk proof would expose and what a final layer over `K` chunk
-//! proofs would check. The circuits are **not built**; this is the reference they are to be
-//! checked against, and its tests pin the split: an honest list cut into chunks gives exactly
-//! [`finalize`]'s statement, and every cross-chunk cheat is refused here first.
+//! proofs would check: the reference the circuits are checked against (the chunk circuit,
+//! [`crate::list_chunk`], is built; the final layer over chunks is not). Its tests pin the
+//! split: an honest list cut into chunks gives exactly [`crate::aggregate::finalize`]'s
+//! statement, and the cross-chunk cheats (seams, prefix, empty chunks, sums) are refused here.
+//! Within a chunk, [`ChunkSummary::of_chunk`] stands for the chunk circuit.
 //!
 //! A chunk is an aligned subtree of the depth-20 payout tree, so the list splits into
 //! independent pieces linked only at their seams: the previous adapter (order), the slot-count
