@@ -146,7 +146,7 @@ pub(crate) fn set_payees(
 /// The final layer's configuration: zero knowledge, since its witness (the payout list and the
 /// root proof) is hidden only by this proof; the size-tuned layer above adds no blinding. One
 /// function, so [`payout_list_gates`] measures the circuit the final layer builds.
-fn final_config() -> CircuitConfig {
+pub(crate) fn final_config() -> CircuitConfig {
     CircuitConfig::standard_recursion_zk_config()
 }
 
@@ -226,6 +226,135 @@ pub fn payout_list_gates(capacity: usize) -> usize {
     b.num_gates()
 }
 
+/// The root summary's proof as the final layer reads it: the proof target, its summary and
+/// the epoch's two log commitments over the lifted roots.
+pub(crate) struct RootTargets {
+    pub(crate) proof: ProofWithPublicInputsTarget<D>,
+    pub(crate) summary: SummaryTargets,
+    activation: HashOutTarget,
+    influence: HashOutTarget,
+}
+
+impl RootTargets {
+    /// The challenges the per-entry constraints use: the root summary's `α, β`.
+    pub(crate) fn list_challenges(&self) -> ListChallenges {
+        let c = &self.summary.challenges;
+        ListChallenges {
+            alpha: ExtensionTarget([c[0], c[1]]),
+            beta: ExtensionTarget([c[2], c[3]]),
+        }
+    }
+}
+
+/// Verifies a proof of `child` (its verifier data a constant of the circuit) as the root of
+/// the whole tree of summaries: index 0 at subtree height `height`. Lifts both log roots to
+/// depth 32 with empty siblings and constrains the log commitments `H(2, root, n_queries)`.
+pub(crate) fn verify_root(
+    b: &mut CircuitBuilder<F, D>,
+    child: &VerifierCircuitData<F, Config, D>,
+    height: u32,
+) -> RootTargets {
+    let vd = b.constant_verifier_data(&child.verifier_only);
+    let proof = b.add_virtual_proof_with_pis(&child.common);
+    b.verify_proof::<Config>(&proof, &vd, &child.common);
+    let s = SummaryTargets::read(&proof.public_inputs);
+    let zero = b.zero();
+    b.connect(s.index, zero);
+    let h = b.constant(F::from_canonical_u32(height));
+    b.connect(s.height, h);
+    let empty = empty_subtrees(&GoldilocksFamily, LOG_TREE_DEPTH);
+    let lift = |b: &mut CircuitBuilder<F, D>, mut node: HashOutTarget| {
+        for sibling in &empty[height as usize..LOG_TREE_DEPTH] {
+            let sibling = b.constant_hash(*sibling);
+            node = b.hash_children(node, sibling);
+        }
+        node
+    };
+    let act_root = lift(b, s.activation);
+    let inf_root = lift(b, s.influence);
+    let activation = b.commitment(tag::LOG_COMMITMENT, act_root, s.n_queries);
+    let influence = b.commitment(tag::LOG_COMMITMENT, inf_root, s.n_queries);
+    RootTargets {
+        proof,
+        summary: s,
+        activation,
+        influence,
+    }
+}
+
+/// What the payout list, however it was proved, hands to [`close_statement`].
+pub(crate) struct ListCommitments {
+    /// `H(3, root, count)` over the depth-20 payout tree of the real entries.
+    pub(crate) commitment: HashOutTarget,
+    /// The real entries' slot counts chained as `aggregate::slot_count_digest` does.
+    pub(crate) slot_counts: HashOutTarget,
+    /// `Σ` of the real entries' accumulator terms.
+    pub(crate) accumulated: ExtensionTarget<D>,
+}
+
+/// The checks after the payout list, shared by the final layer and the final layer over
+/// chunks (`aggregate::close_statement` natively): `α, β` re-derived from the three
+/// commitments, the epoch and the slot-count digest and equal to the root summary's; the
+/// list's accumulator equal to the batches'; the total paid at most `p − 1`; the list's two
+/// limb-column sums (from `column_sums`, each below 2^52 so without wrap) equal to the total
+/// paid over the integers; `pool = paid + treasury`. Registers SPEC's 22 public inputs in the
+/// single-proof order and encoding.
+pub(crate) fn close_statement(
+    b: &mut CircuitBuilder<F, D>,
+    root: &RootTargets,
+    list: &ListCommitments,
+    column_sums: impl FnOnce(&mut CircuitBuilder<F, D>) -> [Target; 2],
+) {
+    let s = &root.summary;
+    let zero = b.zero();
+    // α, β from the commitments, as `Challenges::derive` computes them.
+    let mut message = Vec::with_capacity(19);
+    message.extend(root.activation.elements);
+    message.extend(root.influence.elements);
+    message.extend(list.commitment.elements);
+    message.extend(&s.epoch);
+    message.extend(list.slot_counts.elements);
+    let challenges = b.hash_n_to_hash_no_pad::<PoseidonHash>(message);
+    for (x, y) in challenges.elements.iter().zip(&s.challenges) {
+        b.connect(*x, *y);
+    }
+
+    // Σ_payees (amount + β·slots)/(α − adapter) must equal the batches' accumulator
+    // (soundness: `aggregate::finalize`). That fixes each amount modulo p; it fixes the
+    // integer only because the total paid is below p (checked next) and the listed amounts
+    // sum to it over the integers (checked below), so each is below p too.
+    b.connect_extension(list.accumulated, s.accumulator);
+    let [pool, paid, treasury] = s.totals;
+    // Total paid <= p - 1 = (2^32 - 1)·2^32: a high limb of 2^32 - 1 needs a low limb of 0.
+    let high_max = b.constant(F::from_canonical_u32(u32::MAX));
+    let at_high_max = b.is_equal(paid[1], high_max);
+    let above = b.mul(paid[0], at_high_max.target);
+    b.connect(above, zero);
+
+    // The listed total equals the total paid over the integers: each limb column is summed
+    // in the field (at most 2^20 entries below 2^32 each: below 2^52, no wrap), then
+    // `Σ lo = paid_lo + 2^32·carry` with `carry < 2^20` and `Σ hi + carry = paid_hi`.
+    let [low_sum, high_sum] = column_sums(b);
+    let low_split = b.split_limbs(low_sum, &[32, PAYOUT_TREE_DEPTH]);
+    b.connect(low_split[0], paid[0]);
+    let high_total = b.add(high_sum, low_split[1]);
+    b.connect(high_total, paid[1]);
+    let accounted = add_u64(b, paid, treasury);
+    for (x, y) in accounted.iter().zip(&pool) {
+        b.connect(*x, *y);
+    }
+
+    // SPEC's public inputs, in the single-proof order and encoding.
+    b.register_public_inputs(&s.epoch);
+    b.register_public_inputs(&root.activation.elements);
+    b.register_public_inputs(&root.influence.elements);
+    b.register_public_input(s.n_queries);
+    for total in [pool, paid, treasury] {
+        b.register_public_inputs(&total);
+    }
+    b.register_public_inputs(&list.commitment.elements);
+}
+
 /// The final circuit over a root proof of one pinned circuit at a fixed height.
 #[derive(Debug)]
 pub struct FinalCircuit {
@@ -245,95 +374,28 @@ impl FinalCircuit {
     ) -> Self {
         assert!(payee_capacity.is_power_of_two() && payee_capacity <= 1 << PAYOUT_TREE_DEPTH);
         let mut b = CircuitBuilder::<F, D>::new(final_config());
-        let vd = b.constant_verifier_data(&child.verifier_only);
-        let proof = b.add_virtual_proof_with_pis(&child.common);
-        b.verify_proof::<Config>(&proof, &vd, &child.common);
-        let s = SummaryTargets::read(&proof.public_inputs);
-        let zero = b.zero();
-
-        // The root of the whole tree of summaries.
-        b.connect(s.index, zero);
-        let h = b.constant(F::from_canonical_u32(height));
-        b.connect(s.height, h);
-        let empty = empty_subtrees(&GoldilocksFamily, LOG_TREE_DEPTH);
-        let lift = |b: &mut CircuitBuilder<F, D>, mut node: HashOutTarget| {
-            for sibling in &empty[height as usize..LOG_TREE_DEPTH] {
-                let sibling = b.constant_hash(*sibling);
-                node = b.hash_children(node, sibling);
-            }
-            node
-        };
-        let act_root = lift(&mut b, s.activation);
-        let inf_root = lift(&mut b, s.influence);
-        let activation = b.commitment(tag::LOG_COMMITMENT, act_root, s.n_queries);
-        let influence = b.commitment(tag::LOG_COMMITMENT, inf_root, s.n_queries);
+        let root = verify_root(&mut b, child, height);
 
         // The payout list: strictly increasing non-zero adapters, each in at least one slot, and
         // the accumulator terms, with the α and β the root summary carries (their derivation
-        // from the commitments is checked below).
-        let challenges = ListChallenges {
-            alpha: ExtensionTarget([s.challenges[0], s.challenges[1]]),
-            beta: ExtensionTarget([s.challenges[2], s.challenges[3]]),
+        // from the commitments is checked by `close_statement`).
+        let list = payout_list(&mut b, payee_capacity, root.list_challenges());
+        let closed = ListCommitments {
+            commitment: list.commitment,
+            slot_counts: list.slot_counts,
+            accumulated: list.accumulated,
         };
-        let list = payout_list(&mut b, payee_capacity, challenges);
-
-        // α, β from the commitments, as `Challenges::derive` computes them.
-        let mut message = Vec::with_capacity(19);
-        message.extend(activation.elements);
-        message.extend(influence.elements);
-        message.extend(list.commitment.elements);
-        message.extend(&s.epoch);
-        message.extend(list.slot_counts.elements);
-        let challenges = b.hash_n_to_hash_no_pad::<PoseidonHash>(message);
-        for (x, y) in challenges.elements.iter().zip(&s.challenges) {
-            b.connect(*x, *y);
-        }
-
-        // Σ_payees (amount + β·slots)/(α − adapter) must equal the batches' accumulator
-        // (soundness: `aggregate::finalize`). That fixes each amount modulo p; it fixes the
-        // integer only because the total paid is below p (checked next) and the listed amounts
-        // sum to it over the integers (checked below), so each is below p too.
-        b.connect_extension(list.accumulated, s.accumulator);
-        let [pool, paid, treasury] = s.totals;
-        // Total paid <= p - 1 = (2^32 - 1)·2^32: a high limb of 2^32 - 1 needs a low limb of 0.
-        let high_max = b.constant(F::from_canonical_u32(u32::MAX));
-        let at_high_max = b.is_equal(paid[1], high_max);
-        let above = b.mul(paid[0], at_high_max.target);
-        b.connect(above, zero);
-
-        // The listed total equals the total paid over the integers: each limb column is summed
-        // in the field (at most 2^20 entries below 2^32 each: below 2^52, no wrap), then
-        // `Σ lo = paid_lo + 2^32·carry` with `carry < 2^20` and `Σ hi + carry = paid_hi`.
-        let low_sum = list
-            .payees
-            .iter()
-            .fold(zero, |sum, t| b.add(sum, t.amount[0]));
-        let high_sum = list
-            .payees
-            .iter()
-            .fold(zero, |sum, t| b.add(sum, t.amount[1]));
-        let low_split = b.split_limbs(low_sum, &[32, PAYOUT_TREE_DEPTH]);
-        b.connect(low_split[0], paid[0]);
-        let high_total = b.add(high_sum, low_split[1]);
-        b.connect(high_total, paid[1]);
-        let accounted = add_u64(&mut b, paid, treasury);
-        for (x, y) in accounted.iter().zip(&pool) {
-            b.connect(*x, *y);
-        }
-
-        // SPEC's public inputs, in the single-proof order and encoding.
-        b.register_public_inputs(&s.epoch);
-        b.register_public_inputs(&activation.elements);
-        b.register_public_inputs(&influence.elements);
-        b.register_public_input(s.n_queries);
-        for total in [pool, paid, treasury] {
-            b.register_public_inputs(&total);
-        }
-        b.register_public_inputs(&list.commitment.elements);
+        let payees = &list.payees;
+        close_statement(&mut b, &root, &closed, |b| {
+            let zero = b.zero();
+            let low_sum = payees.iter().fold(zero, |sum, t| b.add(sum, t.amount[0]));
+            let high_sum = payees.iter().fold(zero, |sum, t| b.add(sum, t.amount[1]));
+            [low_sum, high_sum]
+        });
 
         FinalCircuit {
             data: b.build::<Config>(),
-            child: proof,
+            child: root.proof,
             payees: list.payees,
             prefix: list.prefix,
         }

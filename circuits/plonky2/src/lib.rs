@@ -10,6 +10,7 @@ pub mod native;
 pub use native::GoldilocksFamily;
 pub mod aggregate;
 pub mod batch;
+pub mod chunked_final;
 pub mod epoch_prover;
 pub mod final_layer;
 pub mod gadgets;

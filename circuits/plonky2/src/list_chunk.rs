@@ -1,8 +1,9 @@
 //! The chunk circuit of a payout list proved in pieces (docs/aggregation.md, "Payout lists
 //! above 32,768 payees"): one aligned subtree of the depth-20 payout tree, continuing the list
 //! from a start state it takes as public input. Its public inputs are
-//! [`ChunkSummary::to_fields`]; the final layer over chunk proofs that links them is not built
-//! yet, so no layout uses this circuit and it has no pin.
+//! [`ChunkSummary::to_fields`]; the final layer over chunk proofs that links them is
+//! [`crate::chunked_final`]. No layout of the epoch prover uses either yet, so neither has a
+//! pin.
 
 use crate::aggregate::{ListedPayee, SLOT_COUNT_CHUNK};
 use crate::final_layer::{payee_entry, set_payees, ListChallenges, PayeeTargets, PayeeWitness};
@@ -24,9 +25,46 @@ use plonky2::plonk::proof::ProofWithPublicInputs;
 
 /// The state a chunk starts from, as targets: previous adapter and slot-count digest.
 #[derive(Clone, Copy, Debug)]
-struct StateTargets {
-    previous: Target,
-    slot_counts: HashOutTarget,
+pub(crate) struct StateTargets {
+    pub(crate) previous: Target,
+    pub(crate) slot_counts: HashOutTarget,
+}
+
+/// A chunk proof's public inputs as targets, in [`ChunkSummary::to_fields`]' layout (the final
+/// layer over chunks reads them).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChunkTargets {
+    pub(crate) challenges: [Target; 4],
+    pub(crate) start: StateTargets,
+    pub(crate) end: StateTargets,
+    pub(crate) count: Target,
+    pub(crate) root: HashOutTarget,
+    pub(crate) accumulated: ExtensionTarget<D>,
+    pub(crate) column_sums: [Target; 2],
+}
+
+impl ChunkTargets {
+    pub(crate) fn read(t: &[Target]) -> Self {
+        assert_eq!(t.len(), ChunkSummary::LEN);
+        let hash = |i: usize| HashOutTarget {
+            elements: [t[i], t[i + 1], t[i + 2], t[i + 3]],
+        };
+        ChunkTargets {
+            challenges: [t[0], t[1], t[2], t[3]],
+            start: StateTargets {
+                previous: t[4],
+                slot_counts: hash(5),
+            },
+            end: StateTargets {
+                previous: t[9],
+                slot_counts: hash(10),
+            },
+            count: t[14],
+            root: hash(15),
+            accumulated: ExtensionTarget([t[19], t[20]]),
+            column_sums: [t[21], t[22]],
+        }
+    }
 }
 
 /// A chunk of `2^height` payout-list entries.

@@ -1,46 +1,24 @@
-//! The native twin of a payout list proved in chunks (circuits not built): an honest list cut
-//! into chunks gives exactly the whole-list statement, and every cross-chunk cheat a final layer
-//! over chunk proofs must stop is refused. Each cheat comes with a root summary consistent with
-//! it (challenges hashed from the cheat's own payout commitment and slot-count digest, the
-//! batches accumulated under them), so only the check it aims at can refuse it.
+//! The native twin of a payout list proved in chunks: an honest list cut into chunks gives
+//! exactly the whole-list statement, and every cross-chunk cheat a final layer over chunk proofs
+//! must stop is refused (the same cheats in real proofs: tests/chunked_final.rs). Each cheat
+//! comes with a root summary consistent with it (tests/common/chunk_cheats.rs), so only the
+//! check it aims at can refuse it.
 
 use plonky2::field::goldilocks_field::GoldilocksField;
 use plonky2::field::types::Field;
-use zkattr_model::commit::{commit_epoch, EpochCommitments};
 use zkattr_model::merkle::empty_subtrees;
-use zkattr_model::synth::{generate, SynthConfig};
-use zkattr_model::{Epoch, Payout, Settlement};
+use zkattr_model::Epoch;
 use zkattr_plonky2::aggregate::{
-    aggregate_epoch, finalize, listed_payees, listed_slot_counts, merge_all, AggregateError,
-    BatchSummary, Challenges, Ext, ListedPayee,
+    aggregate_epoch, finalize, AggregateError, BatchSummary, Ext, ListedPayee,
 };
 use zkattr_plonky2::payout_chunks::{
-    chunk_list, chunked_payout_commitment, finalize_chunked, ChunkError, ChunkSummary, ListState,
-    CHUNK_HEIGHT,
+    chunk_list, finalize_chunked, ChunkError, ChunkSummary, ListState, CHUNK_HEIGHT,
 };
 use zkattr_plonky2::GoldilocksFamily;
 
-/// The epoch's root summary (batches of 8) with the accumulator under `ch`.
-fn root_under(epoch: &Epoch, ch: Challenges) -> BatchSummary {
-    let summaries = epoch
-        .queries
-        .chunks(8)
-        .enumerate()
-        .map(|(b, q)| BatchSummary::of_batch(epoch.params, ch, 3, b as u64, q).unwrap())
-        .collect();
-    merge_all(summaries).unwrap()
-}
-
-/// An epoch, its honest root summary and its payout list with slot counts.
-fn setup(queries: u64, adapters: u32) -> (Epoch, BatchSummary, Vec<ListedPayee>) {
-    let epoch = generate(&SynthConfig::new(queries, adapters, 3));
-    let settlement = Settlement::compute(&epoch).unwrap();
-    let c = commit_epoch(&GoldilocksFamily, &epoch, &settlement).unwrap();
-    let payees = listed_payees(&epoch, &settlement);
-    let ch = Challenges::derive(&epoch.params, &c, &listed_slot_counts(&payees)).unwrap();
-    let root = root_under(&epoch, ch);
-    (epoch, root, payees)
-}
+#[path = "common/chunk_cheats.rs"]
+mod chunk_cheats;
+use chunk_cheats::{chunks_of, consistent, pieces, setup, split_across_seam};
 
 /// 40 queries over 60 adapters: 31 payees at seed 3, so four chunks of 8 hold the list with the
 /// last one partly filled (asserted: the tests below cut the list at these seams).
@@ -48,52 +26,6 @@ fn standard() -> (Epoch, BatchSummary, Vec<ListedPayee>) {
     let (epoch, root, payees) = setup(40, 60);
     assert_eq!(payees.len(), 31);
     (epoch, root, payees)
-}
-
-/// A cheating prover's chunks `build(ch)` with the root summary it would pair them with: the
-/// challenges hashed from the chunks' own payout commitment and end digest (neither depends on
-/// the challenges), the epoch's batches accumulated under them.
-fn consistent(
-    epoch: &Epoch,
-    honest: Challenges,
-    build: impl Fn(Challenges) -> Vec<ChunkSummary>,
-) -> (BatchSummary, Vec<ChunkSummary>) {
-    let draft = build(honest);
-    let settlement = Settlement::compute(epoch).unwrap();
-    let logs = commit_epoch(&GoldilocksFamily, epoch, &settlement).unwrap();
-    let commitments = EpochCommitments {
-        payout: chunked_payout_commitment(&draft).unwrap(),
-        ..logs
-    };
-    let digest = draft.last().unwrap().end.slot_counts;
-    let ch = Challenges::derive(&epoch.params, &commitments, &digest).unwrap();
-    (root_under(epoch, ch), build(ch))
-}
-
-/// Chunks of `2^height` from explicit pieces of a list, each continuing from the one before
-/// unless `start_of` overrides its start state.
-fn chunks_of(
-    ch: Challenges,
-    height: u32,
-    pieces: &[Vec<ListedPayee>],
-    start_of: impl Fn(usize, ListState) -> ListState,
-) -> Vec<ChunkSummary> {
-    let mut state = ListState::start();
-    let mut out = Vec::new();
-    for (i, piece) in pieces.iter().enumerate() {
-        let start = start_of(i, state);
-        let c = ChunkSummary::of_chunk(ch, height, i as u64, start, piece).unwrap();
-        state = c.end;
-        out.push(c);
-    }
-    out
-}
-
-/// `list` cut into `chunks` pieces of `size` (the last ones possibly short or empty).
-fn pieces(list: &[ListedPayee], size: usize, chunks: usize) -> Vec<Vec<ListedPayee>> {
-    (0..chunks)
-        .map(|i| list[(i * size).min(list.len())..((i + 1) * size).min(list.len())].to_vec())
-        .collect()
 }
 
 #[test]
@@ -212,37 +144,14 @@ fn swapped_or_dropped_chunks_are_refused() {
 #[test]
 fn an_adapter_listed_on_both_sides_of_a_seam_is_refused() {
     let (epoch, root, payees) = standard();
-    // Chunks of 4: the split entry must sit at a position 3 mod 4 and count two slots or more.
-    let k = (3..payees.len())
-        .step_by(4)
-        .find(|&k| payees[k].slots >= 2 && payees[k].payout.amount >= 2)
-        .expect("a payee with two slots at a seam");
-    let a = payees[k];
-    let first = ListedPayee {
-        payout: Payout {
-            amount: a.payout.amount / 2,
-            ..a.payout
-        },
-        slots: 1,
-    };
-    let second = ListedPayee {
-        payout: Payout {
-            amount: a.payout.amount - first.payout.amount,
-            ..a.payout
-        },
-        slots: a.slots - 1,
-    };
-    let mut cheat = payees[..k].to_vec();
-    cheat.extend([first, second]);
-    cheat.extend_from_slice(&payees[k + 1..]);
+    let (cheat, seam, below_split) = split_across_seam(&payees, 4);
     assert_eq!(cheat.len(), 32);
-    let seam = (k + 1) / 4;
     let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
         // The second half is proved from just below its own adapter, as a cheat would.
         chunks_of(ch, 2, &pieces(&cheat, 4, 8), |i, state| {
             if i == seam {
                 ListState {
-                    previous: a.payout.adapter_id - 1,
+                    previous: below_split,
                     ..state
                 }
             } else {
