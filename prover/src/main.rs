@@ -210,8 +210,14 @@ fn prove_aggregated(
     };
     let shape = shape_for_epoch(epoch, batch_size.unwrap_or(DEFAULT_BATCH_CAP))?;
     let batches = shape.batch_count(epoch.queries.len());
-    // Circuits built (batch, merges, final, size-tuned), then batches, merges and two layers.
-    let stages = (shape.levels as usize + 3) + batches + shape.merge_count(epoch.queries.len()) + 2;
+    // Circuits built (batch, merges, final, size-tuned), then batches, merges and two layers;
+    // with a chunked payout list, its circuit and at most one proof per chunk.
+    let chunk_stages = shape.chunk_count().map_or(0, |chunks| chunks + 1);
+    let stages = (shape.levels as usize + 3)
+        + batches
+        + shape.merge_count(epoch.queries.len())
+        + 2
+        + chunk_stages;
     let progress = std::sync::Mutex::new(StageProgress::new(stages as u64));
     let report = |stage: &AggregationStage| {
         // A restored subtree is every batch and merge in it.

@@ -62,12 +62,17 @@ pub struct BundleShape {
 }
 
 /// The tree of an aggregated proof: batch proofs of `batch` queries merged over `levels`
-/// levels. The final circuit pins every circuit below it, so one digest per layout.
+/// levels, and the payout list either in the final circuit or, with `chunk`, in chunk proofs
+/// of `chunk` entries each that the final circuit verifies. The final circuit pins every
+/// circuit below it, so one digest per layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AggregationLayout {
     pub batch: u64,
     pub levels: u32,
+    /// Entries per payout-list chunk proof; absent when the final circuit holds the list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<u64>,
 }
 
 impl BundleShape {
@@ -81,11 +86,15 @@ impl BundleShape {
     }
 
     /// The key used for pinned verifying-key digests: `64x64` for a single-proof circuit,
-    /// `agg-b4-t2-p8` for batches of 4 merged over 2 levels with room for 8 payees.
+    /// `agg-b4-t2-p8` for batches of 4 merged over 2 levels with room for 8 payees,
+    /// `agg-b2048-t9-p65536-c16384` when that list is proved in chunks of 16,384.
     pub fn key(&self) -> String {
         match self.aggregation {
             None => format!("{}x{}", self.queries, self.payees),
-            Some(a) => format!("agg-b{}-t{}-p{}", a.batch, a.levels, self.payees),
+            Some(a) => {
+                let chunks = a.chunk.map(|c| format!("-c{c}")).unwrap_or_default();
+                format!("agg-b{}-t{}-p{}{chunks}", a.batch, a.levels, self.payees)
+            }
         }
     }
 }

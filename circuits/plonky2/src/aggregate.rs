@@ -162,6 +162,14 @@ impl Challenges {
         [a0, a1, b0, b1]
     }
 
+    /// The inverse of [`Self::to_fields`].
+    pub fn from_fields([a0, a1, b0, b1]: [F; 4]) -> Self {
+        Challenges {
+            alpha: QuadraticExtension([a0, a1]),
+            beta: QuadraticExtension([b0, b1]),
+        }
+    }
+
     /// `(value + β·weight) / (α − adapter)`.
     pub(crate) fn term(&self, adapter: u32, value: u64, weight: u64) -> Ext {
         let numerator =

@@ -10,15 +10,18 @@ use crate::aggregate::{
     listed_payees, listed_slot_counts, AggregateError, BatchSummary, Challenges, ListedPayee,
 };
 use crate::batch::BatchCircuit;
+use crate::chunked_final::ChunkedFinalCircuit;
 use crate::final_layer::FinalCircuit;
+use crate::list_chunk::ChunkCircuit;
 use crate::merge::MergeCircuit;
 use crate::native::F;
+use crate::payout_chunks::{chunk_list, CHUNK_HEIGHT};
 use crate::prover::{verifying_key_digest, Config};
 use crate::shrink::ShrinkCircuit;
 use crate::statement::{StatementPublicInputs, D};
 use crate::GoldilocksFamily;
 use plonky2::field::types::Field64;
-use plonky2::plonk::circuit_data::VerifierCircuitData;
+use plonky2::plonk::circuit_data::{CircuitData, VerifierCircuitData};
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -29,6 +32,7 @@ use thiserror::Error;
 use zkattr_model::bundle::{
     AggregationLayout, BundleManifest, BundleShape, PublicStatement, BUNDLE_VERSION, MANIFEST,
 };
+use zkattr_model::types::SLOTS;
 use zkattr_model::{payout_report, Epoch, PayoutReport, StatementError};
 use zkattr_plonky2_gates::AttributionGateSerializer;
 
@@ -44,11 +48,13 @@ pub const DEFAULT_BATCH_CAP: usize = 2048;
 pub const MAX_BATCH: usize = 1 << 15;
 /// The final layer's smallest payout list; smaller lists share its key.
 pub const MIN_PAYEE_CAPACITY: usize = 8;
-/// The final layer's largest payout list (2^18 rows: its prover data, about 1.4 GB, is held
-/// while batches prove, and its proof takes about as much memory as two batch proofs once
-/// they are done): above it the list would have to be split across chunk proofs, which is
-/// not built.
-pub const MAX_PAYEE_CAPACITY: usize = 1 << 15;
+/// The largest payout list the final circuit holds itself (2^18 rows: its prover data, about
+/// 1.4 GB, is held while batches prove, and its proof takes about as much memory as two batch
+/// proofs once they are done); a larger list is proved in chunk proofs of
+/// [`CHUNK_HEIGHT`]-high subtrees that the final layer verifies.
+pub const MAX_WHOLE_LIST: usize = 1 << 15;
+/// The largest payout list: SPEC's depth-20 payout tree.
+pub const MAX_PAYEE_CAPACITY: usize = 1 << zkattr_model::types::PAYOUT_TREE_DEPTH;
 
 /// Why an epoch was not proved by the pipeline. Each names what is wrong.
 #[derive(Debug, Error)]
@@ -57,7 +63,7 @@ pub enum EpochProverError {
     BatchSize(usize),
     #[error("{0} queries exceed the depth-32 log trees")]
     TooManyQueries(usize),
-    #[error("{0} payees exceed the final layer's largest payout list ({MAX_PAYEE_CAPACITY}); splitting the payout list across proofs is not built yet")]
+    #[error("{0} payees exceed the depth-20 payout tree ({MAX_PAYEE_CAPACITY})")]
     TooManyPayees(usize),
     #[error("total paid {0} is at least the Goldilocks modulus 2^64 - 2^32 + 1: the plonky2 aggregation checks payouts in that field and cannot prove it (SPEC allows totals up to 2^64 - 1): split the epoch so each pays less")]
     PaidAboveModulus(u64),
@@ -107,12 +113,15 @@ pub fn check_total_paid(total_paid: u64) -> Result<(), EpochProverError> {
     Ok(())
 }
 
-/// The circuits an epoch needs: batch height, merge levels above it, payout list capacity.
+/// The circuits an epoch needs: batch height, merge levels above it, payout list capacity, and
+/// whether the list is proved in chunk proofs (of `2^chunk_height` entries) or by the final
+/// circuit itself (`None`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AggregationShape {
     pub batch_height: u32,
     pub levels: u32,
     pub payee_capacity: usize,
+    pub chunk_height: Option<u32>,
 }
 
 impl AggregationShape {
@@ -123,7 +132,7 @@ impl AggregationShape {
         if self.batch_size() > MAX_BATCH {
             return Err(EpochProverError::BatchSize(self.batch_size()));
         }
-        if self.batch_height + self.levels > 32 {
+        if self.batch_height.saturating_add(self.levels) > 32 {
             return Err(EpochProverError::Layout(format!(
                 "{} levels over batches of {} exceed the depth-32 log trees",
                 self.levels,
@@ -138,12 +147,31 @@ impl AggregationShape {
                 self.payee_capacity
             )));
         }
-        Ok(())
+        match self.chunk_height {
+            None if self.payee_capacity > MAX_WHOLE_LIST => Err(EpochProverError::Layout(format!(
+                "a payout list of {} entries must be proved in chunks (the final circuit holds at most {MAX_WHOLE_LIST})",
+                self.payee_capacity
+            ))),
+            // At least two chunks of whole slot-count groups, no larger than the design's.
+            Some(h) if !(2..=CHUNK_HEIGHT).contains(&h) || self.payee_capacity >> h < 2 => {
+                Err(EpochProverError::Layout(format!(
+                    "chunks of 2^{h} entries for a payout list of {}: a chunk holds 4 to 2^{CHUNK_HEIGHT} entries and the list at least two chunks",
+                    self.payee_capacity
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Chunk proofs of the payout list (`None`: the final circuit holds it).
+    pub fn chunk_count(&self) -> Option<usize> {
+        self.chunk_height.map(|h| self.payee_capacity >> h)
     }
 
     /// The shape for `queries` queries and `payees` payees: batches as small as the epoch
     /// allows (the smallest power of two holding it) up to `batch_cap`, enough merge levels
-    /// for all batches, and a payout list of the next power of two (at least 8).
+    /// for all batches, and a payout list of the next power of two (at least 8), proved in
+    /// chunks of 2^[`CHUNK_HEIGHT`] above [`MAX_WHOLE_LIST`].
     pub fn for_epoch(
         queries: usize,
         payees: usize,
@@ -159,10 +187,12 @@ impl AggregationShape {
             return Err(EpochProverError::TooManyPayees(payees));
         }
         let batch = queries.max(1).next_power_of_two().min(batch_cap);
+        let payee_capacity = payees.next_power_of_two().max(MIN_PAYEE_CAPACITY);
         let mut shape = AggregationShape {
             batch_height: batch.trailing_zeros(),
             levels: 0,
-            payee_capacity: payees.next_power_of_two().max(MIN_PAYEE_CAPACITY),
+            payee_capacity,
+            chunk_height: (payee_capacity > MAX_WHOLE_LIST).then_some(CHUNK_HEIGHT),
         };
         shape.levels = shape
             .batch_count(queries)
@@ -197,6 +227,7 @@ impl AggregationShape {
             aggregation: Some(AggregationLayout {
                 batch: self.batch_size() as u64,
                 levels: self.levels,
+                chunk: self.chunk_height.map(|h| 1 << h),
             }),
         }
     }
@@ -252,6 +283,16 @@ pub enum AggregationStage {
         level: u32,
         index: u64,
         reason: String,
+    },
+    /// A chunk proof of the payout list is proved: chunk `index` (with `payees` payees; a chunk
+    /// without payees stands for every empty chunk after the list); `done` of `total` chunk
+    /// proofs so far.
+    Chunk {
+        index: usize,
+        payees: u64,
+        done: usize,
+        total: usize,
+        seconds: f64,
     },
     /// The final layer is proved.
     Final { seconds: f64, proof_bytes: usize },
@@ -326,6 +367,16 @@ impl fmt::Display for AggregationStage {
             } => write!(
                 f,
                 "merge {index} at level {level} restored from a checkpoint ({batches} batches, {merges} merges)"
+            ),
+            AggregationStage::Chunk {
+                index,
+                payees,
+                done,
+                total,
+                seconds,
+            } => write!(
+                f,
+                "payout-list chunk {index} ({payees} payees) proved in {seconds:.1} s ({done}/{total} chunk proofs)"
             ),
             AggregationStage::CheckpointNotSaved {
                 level,
@@ -522,9 +573,87 @@ pub struct AggregationCircuits {
     pub batch: BatchCircuit,
     /// `merges[l]` merges two proofs of level `l` (0: batches) into level `l + 1`.
     pub merges: Vec<MergeCircuit>,
-    pub last: FinalCircuit,
+    pub last: FinalLayer,
     /// The size-tuned layer over the final proof; its proof and key are the bundle's.
     pub shrink: ShrinkCircuit,
+}
+
+/// The final layer of a shape: over the whole payout list, or over chunk proofs of it.
+#[derive(Debug)]
+pub enum FinalLayer {
+    Whole(Box<FinalCircuit>),
+    Chunked {
+        chunk: Box<ChunkCircuit>,
+        last: Box<ChunkedFinalCircuit>,
+    },
+}
+
+impl FinalLayer {
+    /// Builds the final layer over a root proof of `root` at subtree height `height`.
+    fn build(
+        root: &VerifierCircuitData<F, Config, D>,
+        height: u32,
+        shape: &AggregationShape,
+        progress: Progress<'_>,
+    ) -> Self {
+        let timed = |name: String, degree_bits: usize, start: Instant| {
+            progress(&AggregationStage::Built {
+                circuit: name,
+                degree_bits,
+                seconds: start.elapsed().as_secs_f64(),
+            })
+        };
+        match shape.chunk_height {
+            None => {
+                let start = Instant::now();
+                let last = FinalCircuit::build(root, height, shape.payee_capacity);
+                timed(
+                    format!("final ({} payees)", shape.payee_capacity),
+                    last.data.common.degree_bits(),
+                    start,
+                );
+                FinalLayer::Whole(Box::new(last))
+            }
+            Some(chunk_height) => {
+                let start = Instant::now();
+                let chunk = ChunkCircuit::build(chunk_height);
+                timed(
+                    format!("payout-list chunk ({} entries)", chunk.capacity()),
+                    chunk.data.common.degree_bits(),
+                    start,
+                );
+                let start = Instant::now();
+                let chunks = shape.payee_capacity >> chunk_height;
+                let last = ChunkedFinalCircuit::build(
+                    root,
+                    height,
+                    &chunk.data.verifier_data(),
+                    chunk_height,
+                    chunks,
+                );
+                timed(
+                    format!(
+                        "final over {chunks} chunks ({} payees)",
+                        shape.payee_capacity
+                    ),
+                    last.data.common.degree_bits(),
+                    start,
+                );
+                FinalLayer::Chunked {
+                    chunk: Box::new(chunk),
+                    last: Box::new(last),
+                }
+            }
+        }
+    }
+
+    /// The final circuit (the size-tuned layer's inner circuit).
+    pub fn data(&self) -> &CircuitData<F, Config, D> {
+        match self {
+            FinalLayer::Whole(last) => &last.data,
+            FinalLayer::Chunked { last, .. } => &last.data,
+        }
+    }
 }
 
 /// What the native pass computes before proving.
@@ -610,22 +739,12 @@ impl AggregationCircuits {
             );
             merges.push(merge);
         }
-        let start = Instant::now();
         let top = merges
             .last()
             .map_or_else(|| batch.data.verifier_data(), |m| m.data.verifier_data());
-        let last = FinalCircuit::build(
-            &top,
-            shape.batch_height + shape.levels,
-            shape.payee_capacity,
-        );
-        timed(
-            format!("final ({} payees)", shape.payee_capacity),
-            last.data.common.degree_bits(),
-            start,
-        );
+        let last = FinalLayer::build(&top, shape.batch_height + shape.levels, &shape, progress);
         let start = Instant::now();
-        let shrink = ShrinkCircuit::build(&last.data.verifier_data());
+        let shrink = ShrinkCircuit::build(&last.data().verifier_data());
         timed(
             "size-tuned layer".into(),
             shrink.data.common.degree_bits(),
@@ -658,8 +777,13 @@ impl AggregationCircuits {
 
     /// Fails unless `epoch` needs exactly these circuits with batches of at most `batch_cap`.
     fn check_shape(&self, epoch: &Epoch, payees: usize) -> Result<(), EpochProverError> {
-        let needed =
+        let mut needed =
             AggregationShape::for_epoch(epoch.queries.len(), payees, self.shape.batch_size())?;
+        // A list the final circuit could hold may also be proved in chunks (tests prove small
+        // chunked layouts so).
+        if needed.chunk_height.is_none() {
+            needed.chunk_height = self.shape.chunk_height;
+        }
         if needed != self.shape {
             return Err(EpochProverError::ShapeMismatch {
                 needed: needed.key(),
@@ -873,15 +997,91 @@ impl AggregationCircuits {
         Ok((proof, stage))
     }
 
-    /// The final proof over the root proof and the payout list with slot counts.
+    /// The final proof over the root proof and the payout list with slot counts (proved in
+    /// chunk proofs first when the shape says so).
     pub fn prove_final(
         &self,
         root: &Proof,
         payees: &[ListedPayee],
     ) -> Result<Proof, EpochProverError> {
-        catch_unwind(AssertUnwindSafe(|| self.last.prove(root, payees)))
-            .map_err(|panic| EpochProverError::Internal(panic_message(&panic)))?
-            .map_err(proving("the final layer"))
+        self.prove_final_reporting(root, payees, &|_| {})
+    }
+
+    fn prove_final_reporting(
+        &self,
+        root: &Proof,
+        payees: &[ListedPayee],
+        progress: Progress<'_>,
+    ) -> Result<Proof, EpochProverError> {
+        catch_unwind(AssertUnwindSafe(|| match &self.last {
+            FinalLayer::Whole(last) => last.prove(root, payees).map_err(proving("the final layer")),
+            FinalLayer::Chunked { chunk, last } => {
+                let chunk_proofs = self.prove_chunks(chunk, root, payees, progress)?;
+                let in_order: Vec<&Proof> = chunk_proofs.iter().collect();
+                last.prove(root, &in_order)
+                    .map_err(proving("the final layer over the chunks"))
+            }
+        }))
+        .map_err(|panic| EpochProverError::Internal(panic_message(&panic)))?
+    }
+
+    /// The chunk proofs of the payout list in list order, under the root summary's
+    /// challenges: one per chunk holding payees, in parallel, and one proof of the empty chunk
+    /// standing for every chunk after the list (their public inputs are identical).
+    fn prove_chunks(
+        &self,
+        chunk: &ChunkCircuit,
+        root: &Proof,
+        payees: &[ListedPayee],
+        progress: Progress<'_>,
+    ) -> Result<Vec<Proof>, EpochProverError> {
+        use rayon::prelude::*;
+        let challenges = root
+            .public_inputs
+            .get(BatchSummary::CHALLENGES_AT..BatchSummary::CHALLENGES_AT + 4)
+            .and_then(|fields| <[F; 4]>::try_from(fields).ok())
+            .map(Challenges::from_fields)
+            .ok_or_else(|| EpochProverError::Internal("a root proof without challenges".into()))?;
+        let chunks = self.shape.chunk_count().unwrap_or(1);
+        let split = chunk_list(
+            challenges,
+            chunk.capacity().trailing_zeros(),
+            chunks,
+            payees,
+        )
+        .map_err(|e| EpochProverError::Internal(format!("splitting the payout list: {e}")))?;
+        // Chunks with payees, then the first empty one if the list leaves any.
+        let distinct = split
+            .iter()
+            .position(|c| c.n_payees == 0)
+            .map_or(chunks, |first_empty| first_empty + 1);
+        let done = AtomicUsize::new(0);
+        let proofs: Vec<Proof> = split[..distinct]
+            .par_iter()
+            .enumerate()
+            .map(|(index, summary)| {
+                let start = Instant::now();
+                let from = (index * chunk.capacity()).min(payees.len());
+                let to = (from + chunk.capacity()).min(payees.len());
+                let proof = chunk
+                    .prove(summary, &payees[from..to])
+                    .map_err(proving(format!("payout-list chunk {index}")))?;
+                progress(&AggregationStage::Chunk {
+                    index,
+                    payees: summary.n_payees,
+                    done: done.fetch_add(1, Ordering::Relaxed) + 1,
+                    total: distinct,
+                    seconds: start.elapsed().as_secs_f64(),
+                });
+                Ok(proof)
+            })
+            .collect::<Result<_, EpochProverError>>()?;
+        let mut in_order = proofs;
+        let last = in_order.last().cloned();
+        if let Some(empty) = last.filter(|_| distinct < chunks) {
+            in_order.resize(chunks, empty);
+        }
+        Ok(in_order)
     }
 
     /// The size-tuned layer's proof over a final proof.
@@ -992,7 +1192,7 @@ impl AggregationCircuits {
         progress: Progress<'_>,
     ) -> Result<BundleManifest, EpochProverError> {
         let final_start = Instant::now();
-        let proof = self.prove_final(root, &prepared.payees)?;
+        let proof = self.prove_final_reporting(root, &prepared.payees, progress)?;
         progress(&AggregationStage::Final {
             seconds: final_start.elapsed().as_secs_f64(),
             proof_bytes: proof.to_bytes().len(),
@@ -1003,7 +1203,7 @@ impl AggregationCircuits {
                 "the final proof's public inputs differ from the reference model's".into(),
             ));
         }
-        self.last.data.verify(proof.clone()).map_err(|e| {
+        self.last.data().verify(proof.clone()).map_err(|e| {
             EpochProverError::Internal(format!("the final proof does not verify: {e:#}"))
         })?;
         let shrink_start = Instant::now();
@@ -1078,16 +1278,28 @@ fn verifier_data_bytes(
 pub const PINNED_DEFAULT_LEVELS: u32 = 9;
 
 /// Every layout `zkattr prove` picks by default for epochs above the single-proof ladder:
-/// batches of [`DEFAULT_BATCH_CAP`], 0 to `max_levels` merge levels, every payee capacity;
-/// ordered by levels, then capacity.
+/// batches of [`DEFAULT_BATCH_CAP`], 0 to `max_levels` merge levels, every payee capacity the
+/// final circuit holds, and every chunked capacity above it at the levels an epoch paying that
+/// many payees can have (more than half the capacity, at most [`SLOTS`] a query: 2 levels or
+/// more for 65,536, 6 or more for 2^20); ordered by levels, then capacity.
 pub fn default_layouts(max_levels: u32) -> Vec<AggregationShape> {
     let capacity_bits = MIN_PAYEE_CAPACITY.trailing_zeros()..=MAX_PAYEE_CAPACITY.trailing_zeros();
     (0..=max_levels)
         .flat_map(|levels| {
-            capacity_bits.clone().map(move |bits| AggregationShape {
-                batch_height: DEFAULT_BATCH_CAP.trailing_zeros(),
-                levels,
-                payee_capacity: 1 << bits,
+            capacity_bits.clone().filter_map(move |bits| {
+                let payee_capacity = 1usize << bits;
+                let fewest_queries = (payee_capacity / 2 + 1).div_ceil(SLOTS);
+                let fewest_levels = fewest_queries
+                    .div_ceil(DEFAULT_BATCH_CAP)
+                    .next_power_of_two()
+                    .trailing_zeros();
+                let chunked = payee_capacity > MAX_WHOLE_LIST;
+                (!chunked || levels >= fewest_levels).then_some(AggregationShape {
+                    batch_height: DEFAULT_BATCH_CAP.trailing_zeros(),
+                    levels,
+                    payee_capacity,
+                    chunk_height: chunked.then_some(CHUNK_HEIGHT),
+                })
             })
         })
         .collect()
@@ -1128,6 +1340,7 @@ pub fn layout_digests(
     let batch = BatchCircuit::build(batch_height);
     let mut child = batch.data.verifier_data();
     let mut child_levels = 0;
+    let mut chunk_circuits = std::collections::BTreeMap::new();
     let mut digests = Vec::new();
     for shape in shapes {
         while child_levels < shape.levels {
@@ -1137,13 +1350,23 @@ pub fn layout_digests(
             child_levels += 1;
         }
         let start = Instant::now();
-        let last = FinalCircuit::build(&child, batch_height + shape.levels, shape.payee_capacity);
-        let shrink = ShrinkCircuit::build(&last.data.verifier_data());
+        let height = batch_height + shape.levels;
+        let last = match shape.chunk_height {
+            None => FinalCircuit::build(&child, height, shape.payee_capacity).data,
+            Some(chunk_height) => {
+                let chunk = chunk_circuits
+                    .entry(chunk_height)
+                    .or_insert_with(|| ChunkCircuit::build(chunk_height).data.verifier_data());
+                let chunks = shape.payee_capacity >> chunk_height;
+                ChunkedFinalCircuit::build(&child, height, chunk, chunk_height, chunks).data
+            }
+        };
+        let shrink = ShrinkCircuit::build(&last.verifier_data());
         let bytes = verifier_data_bytes(&shrink.data.verifier_data())?;
         progress(&AggregationStage::Built {
             circuit: format!(
                 "final layer (2^{} rows) and size-tuned layer of {}",
-                last.data.common.degree_bits(),
+                last.common.degree_bits(),
                 shape.key()
             ),
             degree_bits: shrink.data.common.degree_bits(),

@@ -120,6 +120,12 @@ fn shapes_follow_the_epoch_and_refuse_bad_sizes() {
     assert_eq!(shape(1 << 20, 4096, 1024), "agg-b1024-t10-p4096");
     assert_eq!(shape(1 << 20, 16_384, 2048), "agg-b2048-t9-p16384");
     assert_eq!(shape(1 << 20, 16_385, 2048), "agg-b2048-t9-p32768");
+    // Above the final circuit's own list, chunks of 16,384 entries.
+    assert_eq!(shape(1 << 20, 32_769, 2048), "agg-b2048-t9-p65536-c16384");
+    assert_eq!(
+        shape(1 << 20, 1 << 20, 2048),
+        "agg-b2048-t9-p1048576-c16384"
+    );
     assert!(matches!(
         AggregationShape::for_epoch(10, 5, 3),
         Err(EpochProverError::BatchSize(3))
@@ -129,17 +135,21 @@ fn shapes_follow_the_epoch_and_refuse_bad_sizes() {
         Err(EpochProverError::BatchSize(_))
     ));
     assert!(matches!(
-        AggregationShape::for_epoch(10, 32_769, 4),
-        Err(EpochProverError::TooManyPayees(32_769))
+        AggregationShape::for_epoch(10, (1 << 20) + 1, 4),
+        Err(EpochProverError::TooManyPayees(1_048_577))
     ));
     // Hand-made layouts are checked before any key generation.
-    let bad = |batch_height, levels, payee_capacity| {
+    let bad_chunks = |batch_height, levels, payee_capacity, chunk_height| {
         let shape = AggregationShape {
             batch_height,
             levels,
             payee_capacity,
+            chunk_height,
         };
         AggregationCircuits::build(shape, &|_| {}).unwrap_err()
+    };
+    let bad = |batch_height, levels, payee_capacity| {
+        bad_chunks(batch_height, levels, payee_capacity, None)
     };
     assert!(matches!(bad(16, 0, 8), EpochProverError::BatchSize(65536)));
     assert!(matches!(bad(10, 23, 8), EpochProverError::Layout(m) if m.contains("depth-32")));
@@ -147,15 +157,30 @@ fn shapes_follow_the_epoch_and_refuse_bad_sizes() {
         matches!(bad(2, 1, 12), EpochProverError::Layout(m) if m.contains("payee capacity 12"))
     );
     assert!(matches!(bad(2, 1, 4), EpochProverError::Layout(_)));
+    assert!(
+        matches!(bad(2, 1, 1 << 16), EpochProverError::Layout(m) if m.contains("must be proved in chunks"))
+    );
+    assert!(
+        matches!(bad(2, 1, 1 << 21), EpochProverError::Layout(m) if m.contains("payee capacity 2097152"))
+    );
+    // Chunks must hold whole slot-count groups, at most the design's 16,384 entries, and be at
+    // least two.
+    for (capacity, chunk_height) in [(16, 1), (1 << 16, 15), (16, 4)] {
+        assert!(
+            matches!(bad_chunks(2, 1, capacity, Some(chunk_height)), EpochProverError::Layout(m) if m.contains("chunks of")),
+            "{capacity} entries in chunks of 2^{chunk_height}"
+        );
+    }
     // The pin builder refuses the same shapes (and other batch sizes) before building anything.
     let pins = |shape| layout_digests(&[shape], &|_| {}).unwrap_err();
     let shape = |levels, payee_capacity| AggregationShape {
         batch_height: 11,
         levels,
         payee_capacity,
+        chunk_height: None,
     };
     assert!(
-        matches!(pins(shape(1, 1 << 16)), EpochProverError::Layout(m) if m.contains("payee capacity 65536"))
+        matches!(pins(shape(1, 1 << 16)), EpochProverError::Layout(m) if m.contains("must be proved in chunks"))
     );
     assert!(
         matches!(pins(shape(1, 12)), EpochProverError::Layout(m) if m.contains("payee capacity 12"))
@@ -352,7 +377,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     moved[to].payout.amount += 1;
     let forged = catch_unwind(AssertUnwindSafe(|| circuits.prove_final(&root, &moved)));
     let accepted =
-        matches!(forged, Ok(Ok(proof)) if circuits.last.data.verify(proof.clone()).is_ok());
+        matches!(forged, Ok(Ok(proof)) if circuits.last.data().verify(proof.clone()).is_ok());
     assert!(!accepted, "an altered payout list was accepted");
 
     // Resuming. A run that dies after saving two proofs; a run over the same checkpoint folder
@@ -447,7 +472,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     eprintln!(
         "agg-b4-t2-p8: circuits built in {build_seconds:.1} s, 3 batches + 3 merges + final + size-tuned layer proved in {prove_seconds:.1} s, bundle proof {} bytes, final layer 2^{} rows, size-tuned layer 2^{} rows",
         bundle_bytes,
-        circuits.last.data.common.degree_bits(),
+        circuits.last.data().common.degree_bits(),
         circuits.shrink.data.common.degree_bits()
     );
 }

@@ -18,19 +18,28 @@ use zkattr_plonky2::epoch_prover::{
 use zkattr_plonky2::prover::{StatementCircuit, SHAPE_LADDER};
 use zkattr_plonky2::statement::StatementShape;
 
-/// Aggregation layouts with a pinned final-circuit digest: the ones tests/pipeline.rs and
-/// prover/tests/cli.rs prove (both verify their bundle against the pin, so drift fails there;
+/// Aggregation layouts with a pinned final-circuit digest: the ones tests/pipeline.rs,
+/// tests/pipeline_chunked.rs and prover/tests/cli.rs prove (both verify their bundle against the pin, so drift fails there;
 /// building these circuits again here would double that cost).
-const AGGREGATION: [AggregationShape; 2] = [
+const AGGREGATION: [AggregationShape; 3] = [
     AggregationShape {
         batch_height: 2,
         levels: 2,
         payee_capacity: 8,
+        chunk_height: None,
     },
     AggregationShape {
         batch_height: 2,
         levels: 1,
         payee_capacity: 8,
+        chunk_height: None,
+    },
+    // tests/pipeline_chunked.rs: the payout list in eight chunks of four.
+    AggregationShape {
+        batch_height: 2,
+        levels: 2,
+        payee_capacity: 32,
+        chunk_height: Some(2),
     },
 ];
 

@@ -12,7 +12,6 @@ use zkattr_model::bundle::BundleManifest;
 use zkattr_model::{Epoch, Settlement};
 use zkattr_plonky2::epoch_prover::{
     check_total_paid, AggregationCircuits, AggregationShape, AggregationStage, DEFAULT_BATCH_CAP,
-    MAX_BATCH, MAX_PAYEE_CAPACITY, MIN_PAYEE_CAPACITY,
 };
 use zkattr_plonky2::prover::{shape_for, StatementCircuit, SHAPE_LADDER};
 use zkattr_plonky2::statement::StatementShape;
@@ -419,24 +418,30 @@ fn parse_ladder_shape(backend: &str, key: &str, ladder: &[usize]) -> Result<usiz
     }
 }
 
-/// The layout named by a key `agg-b{batch}-t{levels}-p{payees}` (as bundles record it).
+/// The layout named by a key `agg-b{batch}-t{levels}-p{payees}`, with `-c{chunk}` when the
+/// payout list is proved in chunks (as bundles record it).
 fn parse_aggregation_key(key: &str) -> Option<AggregationShape> {
     let rest = key.strip_prefix("agg-b")?;
     let (batch, rest) = rest.split_once("-t")?;
-    let (levels, payees) = rest.split_once("-p")?;
+    let (levels, rest) = rest.split_once("-p")?;
+    let (payees, chunk) = match rest.split_once("-c") {
+        Some((payees, chunk)) => (payees, Some(chunk.parse::<usize>().ok()?)),
+        None => (rest, None),
+    };
     let batch: usize = batch.parse().ok()?;
+    let chunk_height = match chunk {
+        Some(chunk) => Some(chunk.checked_ilog2()?),
+        None => None,
+    };
     let shape = AggregationShape {
         batch_height: batch.checked_ilog2()?,
         levels: levels.parse().ok()?,
         payee_capacity: payees.parse().ok()?,
+        chunk_height,
     };
-    // Only layouts the pipeline can build (checked before `key`, which shifts by `levels`).
-    let buildable = batch <= MAX_BATCH
-        && shape.batch_height + shape.levels <= 32
-        && shape.payee_capacity.is_power_of_two()
-        && (MIN_PAYEE_CAPACITY..=MAX_PAYEE_CAPACITY).contains(&shape.payee_capacity);
-    // Only the canonical spelling, so one layout has one key.
-    (buildable && shape.key() == key).then_some(shape)
+    // Only layouts the pipeline can build (checked before `key`, which shifts by `levels`),
+    // and only in the canonical spelling, so one layout has one key.
+    (shape.check().is_ok() && shape.key() == key).then_some(shape)
 }
 
 fn shape_key(shape: StatementShape) -> String {
@@ -762,6 +767,8 @@ impl ProvingBackend for Halo2Backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zkattr_plonky2::epoch_prover::{MAX_PAYEE_CAPACITY, MAX_WHOLE_LIST};
+    use zkattr_plonky2::payout_chunks::CHUNK_HEIGHT;
 
     #[test]
     fn aggregation_keys_parse_only_in_their_canonical_spelling() {
@@ -788,13 +795,28 @@ mod tests {
             assert_eq!(parse_aggregation_key(bad), None, "{bad}");
         }
         // The capacity bounds follow the circuit crate's constants, not a copy of them.
-        let largest = format!("agg-b2048-t1-p{MAX_PAYEE_CAPACITY}");
+        let largest_whole = format!("agg-b2048-t1-p{MAX_WHOLE_LIST}");
         assert_eq!(
-            parse_aggregation_key(&largest).map(|shape| shape.payee_capacity),
-            Some(MAX_PAYEE_CAPACITY)
+            parse_aggregation_key(&largest_whole).map(|shape| shape.payee_capacity),
+            Some(MAX_WHOLE_LIST)
         );
-        let beyond = format!("agg-b2048-t1-p{}", 2 * MAX_PAYEE_CAPACITY);
-        assert_eq!(parse_aggregation_key(&beyond), None, "{beyond}");
+        let chunk = 1 << CHUNK_HEIGHT;
+        let largest = format!("agg-b2048-t6-p{MAX_PAYEE_CAPACITY}-c{chunk}");
+        assert_eq!(
+            parse_aggregation_key(&largest).map(|shape| (shape.payee_capacity, shape.chunk_height)),
+            Some((MAX_PAYEE_CAPACITY, Some(CHUNK_HEIGHT)))
+        );
+        for bad in [
+            format!("agg-b2048-t6-p{}-c{chunk}", 2 * MAX_PAYEE_CAPACITY),
+            // A list above the final circuit's own needs chunks; chunks of a power of two.
+            format!("agg-b2048-t6-p{}", 2 * MAX_WHOLE_LIST),
+            format!("agg-b2048-t6-p{}-c3", 2 * MAX_WHOLE_LIST),
+            format!("agg-b2048-t6-p{}-c{}", 2 * MAX_WHOLE_LIST, 2 * chunk),
+            format!("agg-b2048-t6-p65536-c{chunk}-c{chunk}"),
+            format!("agg-b2048-t{}-p8", u32::MAX),
+        ] {
+            assert_eq!(parse_aggregation_key(&bad), None, "{bad}");
+        }
     }
 
     #[test]
