@@ -207,6 +207,7 @@ fn prove_aggregated(
 ) -> Result<zkattr_model::bundle::BundleManifest> {
     use zkattr_plonky2::epoch_prover::{
         shape_for_epoch, AggregationCircuits, AggregationStage, DEFAULT_BATCH_CAP,
+        PINNED_CHUNKED_CAPACITY,
     };
     let shape = shape_for_epoch(epoch, batch_size.unwrap_or(DEFAULT_BATCH_CAP))?;
     let batches = shape.batch_count(epoch.queries.len());
@@ -240,6 +241,16 @@ fn prove_aggregated(
             shape.key()
         ),
     );
+    if zkattr_verifier::bundle::pinned_plonky2_digest(&shape.key()).is_none() {
+        // Said before hours of proving, not only after.
+        report_line(
+            &progress,
+            &format!(
+                "warning: the layout {} is not pinned in params/plonky2_vk_digests.json, so zkattr-verify will refuse its bundle until its digest is reviewed and pinned",
+                shape.key()
+            ),
+        );
+    }
     let circuits = AggregationCircuits::build(shape, &report)?;
     let manifest = match checkpoint_dir {
         Some(dir) => {
@@ -261,7 +272,7 @@ fn prove_aggregated(
         != Some(&manifest.verifying_key_digest)
     {
         eprintln!(
-            "warning: the aggregation layout {key} is not pinned in params/plonky2_vk_digests.json (only the default layouts, batches of 2048, are), so zkattr-verify refuses this bundle until its digest ({}) is reviewed and pinned",
+            "warning: the aggregation layout {key} is not pinned in params/plonky2_vk_digests.json (only the default layouts are: batches of 2048, payout lists up to {PINNED_CHUNKED_CAPACITY}), so zkattr-verify refuses this bundle until its digest ({}) is reviewed and pinned",
             manifest.verifying_key_digest
         );
     }

@@ -1277,13 +1277,22 @@ fn verifier_data_bytes(
 /// hold 2^20 queries, past a 1M-query epoch.
 pub const PINNED_DEFAULT_LEVELS: u32 = 9;
 
-/// Every layout `zkattr prove` picks by default for epochs above the single-proof ladder:
-/// batches of [`DEFAULT_BATCH_CAP`], 0 to `max_levels` merge levels, every payee capacity the
-/// final circuit holds, and every chunked capacity above it at the levels an epoch paying that
-/// many payees can have (more than half the capacity, at most [`SLOTS`] a query: 2 levels or
-/// more for 65,536, 6 or more for 2^20); ordered by levels, then capacity.
+/// The largest chunked payout list among the pinned default layouts. Larger lists prove (the
+/// pipeline picks chunked layouts up to [`MAX_PAYEE_CAPACITY`]) but `zkattr-verify` refuses
+/// their bundles until their layouts are pinned: raising this and running
+/// `ZKATTR_REGEN_VK=aggregation-missing` pins them (the 9 layouts over 32 and 64 chunks: the
+/// final over 32 is 2^18 rows, 2 to 4 minutes a layout; over 64 about 2^19).
+pub const PINNED_CHUNKED_CAPACITY: usize = 1 << 18;
+
+/// Every pinned layout `zkattr prove` picks by default for epochs above the single-proof
+/// ladder: batches of [`DEFAULT_BATCH_CAP`], 0 to `max_levels` merge levels, every payee
+/// capacity the final circuit holds, and every chunked capacity above it up to
+/// [`PINNED_CHUNKED_CAPACITY`] at the levels an epoch paying that many payees can have (more
+/// than half the capacity, at most [`SLOTS`] a query: 2 levels or more for 65,536, 6 or more
+/// for 2^20); ordered by levels, then capacity.
 pub fn default_layouts(max_levels: u32) -> Vec<AggregationShape> {
-    let capacity_bits = MIN_PAYEE_CAPACITY.trailing_zeros()..=MAX_PAYEE_CAPACITY.trailing_zeros();
+    let capacity_bits =
+        MIN_PAYEE_CAPACITY.trailing_zeros()..=PINNED_CHUNKED_CAPACITY.trailing_zeros();
     (0..=max_levels)
         .flat_map(|levels| {
             capacity_bits.clone().filter_map(move |bits| {

@@ -2,7 +2,8 @@
 //! In-circuit commitment gadgets ([`gadgets`]) are the first part of the plonky2 circuit.
 //! Epochs beyond one circuit: [`batch`] proofs, [`merge`]d by recursion, [`final_layer`] to
 //! SPEC's public inputs, [`shrink`]ed by one size-tuned recursion step, with the native twin in
-//! [`aggregate`] (docs/aggregation.md); the
+//! [`aggregate`] (docs/aggregation.md); payout lists above 32,768 payees in [`list_chunk`]
+//! proofs under [`chunked_final`], twin in [`payout_chunks`]; the
 //! pipeline that proves a whole epoch that way and writes its bundle is [`epoch_prover`].
 
 pub mod native;

@@ -2,8 +2,7 @@
 //! above 32,768 payees"): one aligned subtree of the depth-20 payout tree, continuing the list
 //! from a start state it takes as public input. Its public inputs are
 //! [`ChunkSummary::to_fields`]; the final layer over chunk proofs that links them is
-//! [`crate::chunked_final`]. No layout of the epoch prover uses either yet, so neither has a
-//! pin.
+//! [`crate::chunked_final`], and the epoch prover uses both for lists above 32,768 payees.
 
 use crate::aggregate::{ListedPayee, SLOT_COUNT_CHUNK};
 use crate::final_layer::{payee_entry, set_payees, ListChallenges, PayeeTargets, PayeeWitness};

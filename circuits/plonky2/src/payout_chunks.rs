@@ -1,7 +1,7 @@
 //! The native twin of a payout list proved in chunks (docs/aggregation.md, "Payout lists above
-//! 32,768 payees"): what each chunk proof would expose and what a final layer over `K` chunk
-//! proofs would check: the reference the circuits are checked against (the chunk circuit,
-//! [`crate::list_chunk`], is built; the final layer over chunks is not). Its tests pin the
+//! 32,768 payees"): what each chunk proof exposes and what the final layer over `K` chunk
+//! proofs checks: the reference the circuits ([`crate::list_chunk`] and
+//! [`crate::chunked_final`]) are checked against. Its tests pin the
 //! split: an honest list cut into chunks gives exactly [`crate::aggregate::finalize`]'s
 //! statement, and the cross-chunk cheats (seams, prefix, empty chunks, sums) are refused here.
 //! Within a chunk, [`ChunkSummary::of_chunk`] stands for the chunk circuit.

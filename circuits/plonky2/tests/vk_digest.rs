@@ -4,9 +4,10 @@
 //! rebuilds every shape of the ladder and the pinned aggregation layouts and rewrites the file
 //! (`ZKATTR_REGEN_VK=aggregation`: the aggregation layouts only; about 50 minutes on the 2-core
 //! machine, most of it the 130 default layouts' final circuits, 10-29 s each up to 16,384
-//! payees and about 150 s each at 32,768;
+//! payees and about 150 s each at 32,768, then the chunked layouts: about 47 s each over 4
+//! chunks (stop 26, on a slower host);
 //! `ZKATTR_REGEN_VK=aggregation-missing`: only default layouts the file lacks, as after raising
-//! the largest payout list, when the circuits of the pinned ones have not changed).
+//! `PINNED_CHUNKED_CAPACITY`, when the circuits of the pinned ones have not changed).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
