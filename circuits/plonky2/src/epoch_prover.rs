@@ -55,6 +55,8 @@ pub const MIN_PAYEE_CAPACITY: usize = 8;
 pub const MAX_WHOLE_LIST: usize = 1 << 15;
 /// The largest payout list: SPEC's depth-20 payout tree.
 pub const MAX_PAYEE_CAPACITY: usize = 1 << zkattr_model::types::PAYOUT_TREE_DEPTH;
+/// The most chunk proofs a final layer verifies: SPEC's largest list in the design's chunks.
+pub const MAX_CHUNKS: usize = MAX_PAYEE_CAPACITY >> CHUNK_HEIGHT;
 
 /// Why an epoch was not proved by the pipeline. Each names what is wrong.
 #[derive(Debug, Error)]
@@ -152,10 +154,15 @@ impl AggregationShape {
                 "a payout list of {} entries must be proved in chunks (the final circuit holds at most {MAX_WHOLE_LIST})",
                 self.payee_capacity
             ))),
-            // At least two chunks of whole slot-count groups, no larger than the design's.
-            Some(h) if !(2..=CHUNK_HEIGHT).contains(&h) || self.payee_capacity >> h < 2 => {
+            // Two to 64 chunks of whole slot-count groups, no larger than the design's: the
+            // final layer verifies every chunk proof, so the count bounds its size (a key
+            // naming 2^18 chunks must not reach key generation).
+            Some(h)
+                if !(2..=CHUNK_HEIGHT).contains(&h)
+                    || !(2..=MAX_CHUNKS).contains(&(self.payee_capacity >> h)) =>
+            {
                 Err(EpochProverError::Layout(format!(
-                    "chunks of 2^{h} entries for a payout list of {}: a chunk holds 4 to 2^{CHUNK_HEIGHT} entries and the list at least two chunks",
+                    "chunks of 2^{h} entries for a payout list of {}: a chunk holds 4 to 2^{CHUNK_HEIGHT} entries and the list 2 to {MAX_CHUNKS} chunks",
                     self.payee_capacity
                 )))
             }

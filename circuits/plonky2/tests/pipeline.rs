@@ -163,9 +163,9 @@ fn shapes_follow_the_epoch_and_refuse_bad_sizes() {
     assert!(
         matches!(bad(2, 1, 1 << 21), EpochProverError::Layout(m) if m.contains("payee capacity 2097152"))
     );
-    // Chunks must hold whole slot-count groups, at most the design's 16,384 entries, and be at
-    // least two.
-    for (capacity, chunk_height) in [(16, 1), (1 << 16, 15), (16, 4)] {
+    // Chunks must hold whole slot-count groups, at most the design's 16,384 entries, and be 2
+    // to 64 (the final layer verifies each).
+    for (capacity, chunk_height) in [(16, 1), (1 << 16, 15), (16, 4), (1 << 20, 2), (1 << 9, 2)] {
         assert!(
             matches!(bad_chunks(2, 1, capacity, Some(chunk_height)), EpochProverError::Layout(m) if m.contains("chunks of")),
             "{capacity} entries in chunks of 2^{chunk_height}"

@@ -813,6 +813,8 @@ mod tests {
             format!("agg-b2048-t6-p{}-c3", 2 * MAX_WHOLE_LIST),
             format!("agg-b2048-t6-p{}-c{}", 2 * MAX_WHOLE_LIST, 2 * chunk),
             format!("agg-b2048-t6-p65536-c{chunk}-c{chunk}"),
+            // 2^18 chunk proofs in one final layer: refused before any key generation.
+            format!("agg-b4-t0-p{MAX_PAYEE_CAPACITY}-c4"),
             format!("agg-b2048-t{}-p8", u32::MAX),
         ] {
             assert_eq!(parse_aggregation_key(&bad), None, "{bad}");
