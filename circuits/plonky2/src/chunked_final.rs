@@ -137,20 +137,8 @@ impl ChunkedFinalCircuit {
             }
         }
 
-        let mut level: Vec<HashOutTarget> = chunks.iter().map(|c| c.root).collect();
-        while level.len() > 1 {
-            level = level
-                .chunks(2)
-                .map(|pair| b.hash_children(pair[0], pair[1]))
-                .collect();
-        }
-        let top = chunk_height as usize + chunk_count.trailing_zeros() as usize;
-        let empty = empty_subtrees(&GoldilocksFamily, PAYOUT_TREE_DEPTH);
-        let mut payout_root = level[0];
-        for sibling in &empty[top..PAYOUT_TREE_DEPTH] {
-            let sibling = b.constant_hash(*sibling);
-            payout_root = b.hash_children(payout_root, sibling);
-        }
+        let chunk_roots: Vec<HashOutTarget> = chunks.iter().map(|c| c.root).collect();
+        let payout_root = b.lifted_root(&chunk_roots, chunk_height as usize, PAYOUT_TREE_DEPTH);
         let list = ListCommitments {
             commitment: b.commitment(tag::PAYOUT_COMMITMENT, payout_root, count),
             slot_counts,

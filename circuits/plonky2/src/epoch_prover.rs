@@ -1023,72 +1023,13 @@ impl AggregationCircuits {
         catch_unwind(AssertUnwindSafe(|| match &self.last {
             FinalLayer::Whole(last) => last.prove(root, payees).map_err(proving("the final layer")),
             FinalLayer::Chunked { chunk, last } => {
-                let chunk_proofs = self.prove_chunks(chunk, root, payees, progress)?;
+                let chunk_proofs = prove_chunks(chunk, last.chunk_count(), root, payees, progress)?;
                 let in_order: Vec<&Proof> = chunk_proofs.iter().collect();
                 last.prove(root, &in_order)
                     .map_err(proving("the final layer over the chunks"))
             }
         }))
         .map_err(|panic| EpochProverError::Internal(panic_message(&panic)))?
-    }
-
-    /// The chunk proofs of the payout list in list order, under the root summary's
-    /// challenges: one per chunk holding payees, in parallel, and one proof of the empty chunk
-    /// standing for every chunk after the list (their public inputs are identical).
-    fn prove_chunks(
-        &self,
-        chunk: &ChunkCircuit,
-        root: &Proof,
-        payees: &[ListedPayee],
-        progress: Progress<'_>,
-    ) -> Result<Vec<Proof>, EpochProverError> {
-        use rayon::prelude::*;
-        let challenges = root
-            .public_inputs
-            .get(BatchSummary::CHALLENGES_AT..BatchSummary::CHALLENGES_AT + 4)
-            .and_then(|fields| <[F; 4]>::try_from(fields).ok())
-            .map(Challenges::from_fields)
-            .ok_or_else(|| EpochProverError::Internal("a root proof without challenges".into()))?;
-        let chunks = self.shape.chunk_count().unwrap_or(1);
-        let split = chunk_list(
-            challenges,
-            chunk.capacity().trailing_zeros(),
-            chunks,
-            payees,
-        )
-        .map_err(|e| EpochProverError::Internal(format!("splitting the payout list: {e}")))?;
-        // Chunks with payees, then the first empty one if the list leaves any.
-        let distinct = split
-            .iter()
-            .position(|c| c.n_payees == 0)
-            .map_or(chunks, |first_empty| first_empty + 1);
-        let done = AtomicUsize::new(0);
-        let proofs: Vec<Proof> = split[..distinct]
-            .par_iter()
-            .enumerate()
-            .map(|(index, summary)| {
-                let start = Instant::now();
-                let from = (index * chunk.capacity()).min(payees.len());
-                let to = (from + chunk.capacity()).min(payees.len());
-                let proof = chunk
-                    .prove(summary, &payees[from..to])
-                    .map_err(proving(format!("payout-list chunk {index}")))?;
-                progress(&AggregationStage::Chunk {
-                    index,
-                    payees: summary.n_payees,
-                    done: done.fetch_add(1, Ordering::Relaxed) + 1,
-                    total: distinct,
-                    seconds: start.elapsed().as_secs_f64(),
-                });
-                Ok(proof)
-            })
-            .collect::<Result<_, EpochProverError>>()?;
-        let mut in_order = proofs;
-        let last = in_order.last().cloned();
-        if let Some(empty) = last.filter(|_| distinct < chunks) {
-            in_order.resize(chunks, empty);
-        }
-        Ok(in_order)
     }
 
     /// The size-tuned layer's proof over a final proof.
@@ -1261,6 +1202,64 @@ impl AggregationCircuits {
         write(MANIFEST, (json + "\n").as_bytes())?;
         Ok(manifest)
     }
+}
+
+/// The `chunks` chunk proofs of the payout list in list order, under the root summary's
+/// challenges: one per chunk holding payees, in parallel, and one proof of the empty chunk
+/// standing for every chunk after the list (their public inputs are identical).
+fn prove_chunks(
+    chunk: &ChunkCircuit,
+    chunks: usize,
+    root: &Proof,
+    payees: &[ListedPayee],
+    progress: Progress<'_>,
+) -> Result<Vec<Proof>, EpochProverError> {
+    use rayon::prelude::*;
+    let challenges = root
+        .public_inputs
+        .get(BatchSummary::CHALLENGES_AT..BatchSummary::CHALLENGES_AT + 4)
+        .and_then(|fields| <[F; 4]>::try_from(fields).ok())
+        .map(Challenges::from_fields)
+        .ok_or_else(|| EpochProverError::Internal("a root proof without challenges".into()))?;
+    let split = chunk_list(
+        challenges,
+        chunk.capacity().trailing_zeros(),
+        chunks,
+        payees,
+    )
+    .map_err(|e| EpochProverError::Internal(format!("splitting the payout list: {e}")))?;
+    // Chunks with payees, then the first empty one if the list leaves any.
+    let distinct = split
+        .iter()
+        .position(|c| c.n_payees == 0)
+        .map_or(chunks, |first_empty| first_empty + 1);
+    let done = AtomicUsize::new(0);
+    let mut proofs: Vec<Proof> = split[..distinct]
+        .par_iter()
+        .enumerate()
+        .map(|(index, summary)| {
+            let start = Instant::now();
+            let from = (index * chunk.capacity()).min(payees.len());
+            let to = (from + chunk.capacity()).min(payees.len());
+            let proof = chunk
+                .prove(summary, &payees[from..to])
+                .map_err(proving(format!("payout-list chunk {index}")))?;
+            progress(&AggregationStage::Chunk {
+                index,
+                payees: summary.n_payees,
+                done: done.fetch_add(1, Ordering::Relaxed) + 1,
+                total: distinct,
+                seconds: start.elapsed().as_secs_f64(),
+            });
+            Ok(proof)
+        })
+        .collect::<Result<_, EpochProverError>>()?;
+    if distinct < chunks {
+        // The last proof is the empty chunk's.
+        let empty = proofs[distinct - 1].clone();
+        proofs.resize(chunks, empty);
+    }
+    Ok(proofs)
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

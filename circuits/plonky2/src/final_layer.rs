@@ -154,12 +154,7 @@ pub(crate) fn final_config() -> CircuitConfig {
 struct PayoutListTargets {
     prefix: PrefixTargets,
     payees: Vec<PayeeTargets>,
-    /// `Σ` of the entries' accumulator terms.
-    accumulated: ExtensionTarget<D>,
-    /// `H(3, root, count)` over the depth-20 payout tree of the real entries.
-    commitment: HashOutTarget,
-    /// The real entries' slot counts chained as `aggregate::slot_count_digest` does.
-    slot_counts: HashOutTarget,
+    commitments: ListCommitments,
 }
 
 /// A payout list of `capacity` entries (a power of two): prefix flags for the real ones, each
@@ -207,9 +202,11 @@ fn payout_list(
     PayoutListTargets {
         prefix,
         payees,
-        accumulated,
-        commitment,
-        slot_counts,
+        commitments: ListCommitments {
+            commitment,
+            slot_counts,
+            accumulated,
+        },
     }
 }
 
@@ -380,13 +377,8 @@ impl FinalCircuit {
         // the accumulator terms, with the α and β the root summary carries (their derivation
         // from the commitments is checked by `close_statement`).
         let list = payout_list(&mut b, payee_capacity, root.list_challenges());
-        let closed = ListCommitments {
-            commitment: list.commitment,
-            slot_counts: list.slot_counts,
-            accumulated: list.accumulated,
-        };
         let payees = &list.payees;
-        close_statement(&mut b, &root, &closed, |b| {
+        close_statement(&mut b, &root, &list.commitments, |b| {
             let zero = b.zero();
             let low_sum = payees.iter().fold(zero, |sum, t| b.add(sum, t.amount[0]));
             let high_sum = payees.iter().fold(zero, |sum, t| b.add(sum, t.amount[1]));

@@ -200,6 +200,16 @@ pub trait CommitmentInstructions {
     /// the returned `count`; `count` is therefore at most `capacity`.
     fn prefix_flags(&mut self, capacity: usize) -> PrefixTargets;
 
+    /// The root of a depth-`depth` tree whose leftmost subtrees of height `node_height` are
+    /// `nodes` (a power of two of them, at most `2^(depth − node_height)`) and every later
+    /// subtree empty. Constrains every hash above the nodes; the empty siblings are constants.
+    fn lifted_root(
+        &mut self,
+        nodes: &[HashOutTarget],
+        node_height: usize,
+        depth: usize,
+    ) -> HashOutTarget;
+
     /// The root of a depth-`depth` tree whose first `leaves.len()` positions hold `leaves`
     /// where `real` is set and the empty leaf (zero digest) elsewhere, all later positions
     /// empty. `leaves.len()` must be a power of two no larger than `2^depth`. Constrains every
@@ -277,13 +287,26 @@ where
         let height = leaves.len().trailing_zeros() as usize;
         assert!(height <= depth, "a batch larger than the tree");
         let zero = self.zero();
-        let mut level: Vec<HashOutTarget> = leaves
+        let level: Vec<HashOutTarget> = leaves
             .iter()
             .zip(real)
             .map(|(leaf, flag)| HashOutTarget {
                 elements: leaf.elements.map(|e| self.select(*flag, e, zero)),
             })
             .collect();
+        self.lifted_root(&level, 0, depth)
+    }
+
+    fn lifted_root(
+        &mut self,
+        nodes: &[HashOutTarget],
+        node_height: usize,
+        depth: usize,
+    ) -> HashOutTarget {
+        assert!(nodes.len().is_power_of_two());
+        let top = node_height + nodes.len().trailing_zeros() as usize;
+        assert!(top <= depth, "nodes above the tree");
+        let mut level = nodes.to_vec();
         while level.len() > 1 {
             level = level
                 .chunks(2)
@@ -292,7 +315,7 @@ where
         }
         let empty = empty_subtrees(&GoldilocksFamily, depth);
         let mut node = level[0];
-        for sibling in &empty[height..depth] {
+        for sibling in &empty[top..depth] {
             let sibling = self.constant_hash(*sibling);
             node = self.hash_children(node, sibling);
         }

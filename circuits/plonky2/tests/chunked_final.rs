@@ -23,7 +23,9 @@ mod common;
 use common::{free_inputs, prove_free, prove_stand_in, stand_in, Proof, StandIn};
 #[path = "common/chunk_cheats.rs"]
 mod chunk_cheats;
-use chunk_cheats::{chunks_of, consistent, pieces, setup_epoch, split_across_seam};
+use chunk_cheats::{
+    chunks_of, chunks_restarted, consistent, pieces, setup_epoch, split_across_seam,
+};
 
 /// Chunks of 4 entries, 8 of them: 32 payout-list positions.
 const HEIGHT: u32 = 2;
@@ -151,14 +153,10 @@ fn seams_hold_order_and_the_count_digest() {
     // One adapter's entry split across a seam, the second half proved from just below it.
     let (cheat, seam, below_split) = split_across_seam(&payees, 4);
     let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
-        chunks_of(ch, HEIGHT, &pieces(&cheat, 4, CHUNKS), |i, state| {
-            if i == seam {
-                ListState {
-                    previous: below_split,
-                    ..state
-                }
-            } else {
-                state
+        chunks_restarted(ch, HEIGHT, &pieces(&cheat, 4, CHUNKS), seam, |state| {
+            ListState {
+                previous: below_split,
+                ..state
             }
         })
     });
@@ -171,14 +169,10 @@ fn seams_hold_order_and_the_count_digest() {
 
     // Chunk 2 restarts the slot-count chain.
     let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
-        chunks_of(ch, HEIGHT, &pieces(&payees, 4, CHUNKS), |i, state| {
-            if i == 2 {
-                ListState {
-                    slot_counts: ListState::start().slot_counts,
-                    ..state
-                }
-            } else {
-                state
+        chunks_restarted(ch, HEIGHT, &pieces(&payees, 4, CHUNKS), 2, |state| {
+            ListState {
+                slot_counts: ListState::start().slot_counts,
+                ..state
             }
         })
     });
@@ -191,10 +185,8 @@ fn seams_hold_order_and_the_count_digest() {
 
     // Chunk 0 from another digest than zero, and from another adapter than zero.
     let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
-        chunks_of(ch, HEIGHT, &pieces(&payees, 4, CHUNKS), |i, mut state| {
-            if i == 0 {
-                state.slot_counts.elements[0] = F::ONE;
-            }
+        chunks_restarted(ch, HEIGHT, &pieces(&payees, 4, CHUNKS), 0, |mut state| {
+            state.slot_counts.elements[0] = F::ONE;
             state
         })
     });
@@ -229,9 +221,7 @@ fn a_hole_in_the_prefix_across_chunks_is_refused() {
         payees[11..].to_vec(),
     ];
     holed.resize(CHUNKS, Vec::new());
-    let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
-        chunks_of(ch, HEIGHT, &holed, |_, state| state)
-    });
+    let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| chunks_of(ch, HEIGHT, &holed));
     circuit.assert_refused(
         &root_c,
         &chunks,

@@ -18,7 +18,7 @@ use zkattr_plonky2::GoldilocksFamily;
 
 #[path = "common/chunk_cheats.rs"]
 mod chunk_cheats;
-use chunk_cheats::{chunks_of, consistent, pieces, setup, split_across_seam};
+use chunk_cheats::{chunks_of, chunks_restarted, consistent, pieces, setup, split_across_seam};
 
 /// 40 queries over 60 adapters: 31 payees at seed 3, so four chunks of 8 hold the list with the
 /// last one partly filled (asserted: the tests below cut the list at these seams).
@@ -148,15 +148,9 @@ fn an_adapter_listed_on_both_sides_of_a_seam_is_refused() {
     assert_eq!(cheat.len(), 32);
     let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
         // The second half is proved from just below its own adapter, as a cheat would.
-        chunks_of(ch, 2, &pieces(&cheat, 4, 8), |i, state| {
-            if i == seam {
-                ListState {
-                    previous: below_split,
-                    ..state
-                }
-            } else {
-                state
-            }
+        chunks_restarted(ch, 2, &pieces(&cheat, 4, 8), seam, |state| ListState {
+            previous: below_split,
+            ..state
         })
     });
     assert_eq!(
@@ -173,15 +167,9 @@ fn a_chunk_off_the_digest_chain_is_refused() {
     let (epoch, root, payees) = standard();
     // Chunk 2 restarts the slot-count chain; the cheat's challenges use its own end digest.
     let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
-        chunks_of(ch, 3, &pieces(&payees, 8, 4), |i, state| {
-            if i == 2 {
-                ListState {
-                    slot_counts: ListState::start().slot_counts,
-                    ..state
-                }
-            } else {
-                state
-            }
+        chunks_restarted(ch, 3, &pieces(&payees, 8, 4), 2, |state| ListState {
+            slot_counts: ListState::start().slot_counts,
+            ..state
         })
     });
     assert_eq!(
@@ -190,11 +178,8 @@ fn a_chunk_off_the_digest_chain_is_refused() {
     );
     // Chunk 0 starting from another digest than zero.
     let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
-        chunks_of(ch, 3, &pieces(&payees, 8, 4), |i, state| {
-            let mut state = state;
-            if i == 0 {
-                state.slot_counts.elements[0] = GoldilocksField::ONE;
-            }
+        chunks_restarted(ch, 3, &pieces(&payees, 8, 4), 0, |mut state| {
+            state.slot_counts.elements[0] = GoldilocksField::ONE;
             state
         })
     });
@@ -237,9 +222,7 @@ fn a_hole_in_the_prefix_across_chunks_is_refused() {
         payees[15..23].to_vec(),
         payees[23..].to_vec(),
     ];
-    let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| {
-        chunks_of(ch, 3, &holed, |_, state| state)
-    });
+    let (root_c, chunks) = consistent(&epoch, root.challenges, |ch| chunks_of(ch, 3, &holed));
     assert_eq!(
         finalize_chunked(&root_c, &chunks),
         Err(ChunkError::HoleInPrefix { position: 1 })

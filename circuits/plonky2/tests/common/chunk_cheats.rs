@@ -60,18 +60,24 @@ pub fn consistent(
     (root_under(epoch, ch), build(ch))
 }
 
-/// Chunks of `2^height` from explicit pieces of a list, each continuing from the one before
-/// unless `start_of` overrides its start state.
-pub fn chunks_of(
+/// Chunks of `2^height` from explicit pieces of a list, each continuing from the one before.
+pub fn chunks_of(ch: Challenges, height: u32, pieces: &[Vec<ListedPayee>]) -> Vec<ChunkSummary> {
+    chunks_restarted(ch, height, pieces, usize::MAX, |state| state)
+}
+
+/// [`chunks_of`], chunk `position` proved from `change(the state it should start from)`
+/// instead, as a cheat would (the chunks after it continue from where it ends).
+pub fn chunks_restarted(
     ch: Challenges,
     height: u32,
     pieces: &[Vec<ListedPayee>],
-    start_of: impl Fn(usize, ListState) -> ListState,
+    position: usize,
+    change: impl Fn(ListState) -> ListState,
 ) -> Vec<ChunkSummary> {
     let mut state = ListState::start();
     let mut out = Vec::new();
     for (i, piece) in pieces.iter().enumerate() {
-        let start = start_of(i, state);
+        let start = if i == position { change(state) } else { state };
         let c = ChunkSummary::of_chunk(ch, height, i as u64, start, piece).unwrap();
         state = c.end;
         out.push(c);
