@@ -81,8 +81,9 @@ enum Command {
         /// largest single circuit (1,024 queries) are aggregated in batches of up to 2,048.
         #[arg(long)]
         batch_size: Option<usize>,
-        /// plonky2, aggregated epochs: keep each finished batch and merge proof in this folder;
-        /// rerun the same command after an interruption and it resumes from them. Emptied
+        /// plonky2, aggregated epochs: keep each finished batch, merge and payout-list chunk
+        /// proof in this folder; rerun the same command after an interruption and it resumes
+        /// from them. Emptied
         /// once the bundle is written. These proofs are not zero-knowledge (only the bundle's
         /// is hiding): keep the folder as private as the epoch.
         #[arg(long)]

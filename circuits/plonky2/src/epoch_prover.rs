@@ -287,8 +287,7 @@ pub enum AggregationStage {
     /// A finished proof could not be saved as a checkpoint (proving goes on; a restart would
     /// prove that node again).
     CheckpointNotSaved {
-        level: u32,
-        index: u64,
+        node: CheckpointNode,
         reason: String,
     },
     /// A chunk proof of the payout list is proved: chunk `index` (with `payees` payees; a chunk
@@ -300,6 +299,13 @@ pub enum AggregationStage {
         done: usize,
         total: usize,
         seconds: f64,
+    },
+    /// Chunk proof `index` of the payout list was taken from a checkpoint of an earlier run;
+    /// `done` of `total` chunk proofs so far.
+    ChunkRestored {
+        index: usize,
+        done: usize,
+        total: usize,
     },
     /// The final layer is proved.
     Final { seconds: f64, proof_bytes: usize },
@@ -385,13 +391,13 @@ impl fmt::Display for AggregationStage {
                 f,
                 "payout-list chunk {index} ({payees} payees) proved in {seconds:.1} s ({done}/{total} chunk proofs)"
             ),
-            AggregationStage::CheckpointNotSaved {
-                level,
-                index,
-                reason,
-            } => write!(
+            AggregationStage::ChunkRestored { index, done, total } => write!(
                 f,
-                "warning: the proof at level {level}, index {index} was not saved as a checkpoint: {reason}"
+                "payout-list chunk {index} restored from a checkpoint ({done}/{total} chunk proofs)"
+            ),
+            AggregationStage::CheckpointNotSaved { node, reason } => write!(
+                f,
+                "warning: the proof of {node} was not saved as a checkpoint: {reason}"
             ),
             AggregationStage::Final {
                 seconds,
@@ -414,16 +420,35 @@ impl fmt::Display for AggregationStage {
 /// A progress callback; called from the rayon workers.
 pub type Progress<'a> = &'a (dyn Fn(&AggregationStage) + Sync);
 
-/// Where a run keeps the proofs of its finished batches and merges, so that a run stopped
-/// midway (a crash, a restart of the service) resumes from them instead of from scratch.
-/// Called from the rayon workers. A proof read back is checked before use (it must verify
-/// against this run's circuit and name this node and this epoch's challenges); anything else is
-/// ignored and the node proved again.
+/// A proof a run can keep as a checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckpointNode {
+    /// The batch (level 0) or merge at (`level`, `index`) of the aggregation tree.
+    Tree { level: u32, index: u64 },
+    /// Chunk proof `index` of a payout list proved in chunks.
+    Chunk { index: usize },
+}
+
+impl fmt::Display for CheckpointNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckpointNode::Tree { level: 0, index } => write!(f, "batch {index}"),
+            CheckpointNode::Tree { level, index } => write!(f, "merge {index} at level {level}"),
+            CheckpointNode::Chunk { index } => write!(f, "payout-list chunk {index}"),
+        }
+    }
+}
+
+/// Where a run keeps the proofs of its finished batches, merges and payout-list chunks, so
+/// that a run stopped midway (a crash, a restart of the service) resumes from them instead of
+/// from scratch. Called from the rayon workers. A proof read back is checked before use (it
+/// must verify against this run's circuit and carry the public inputs this node of this epoch
+/// has); anything else is ignored and the node proved again.
 pub trait Checkpoints: Sync {
-    /// The serialised proof of the node at (`level`, `index`) kept by an earlier run, if any.
-    fn load(&self, level: u32, index: u64) -> Option<Vec<u8>>;
-    /// Keeps the serialised proof of the node at (`level`, `index`).
-    fn store(&self, level: u32, index: u64, proof: &[u8]) -> Result<(), String>;
+    /// The serialised proof of `node` kept by an earlier run, if any.
+    fn load(&self, node: CheckpointNode) -> Option<Vec<u8>>;
+    /// Keeps the serialised proof of `node`.
+    fn store(&self, node: CheckpointNode, proof: &[u8]) -> Result<(), String>;
 }
 
 /// No checkpoints: every node is proved.
@@ -431,17 +456,44 @@ pub trait Checkpoints: Sync {
 pub struct NoCheckpoints;
 
 impl Checkpoints for NoCheckpoints {
-    fn load(&self, _level: u32, _index: u64) -> Option<Vec<u8>> {
+    fn load(&self, _node: CheckpointNode) -> Option<Vec<u8>> {
         None
     }
 
-    fn store(&self, _level: u32, _index: u64, _proof: &[u8]) -> Result<(), String> {
+    fn store(&self, _node: CheckpointNode, _proof: &[u8]) -> Result<(), String> {
         Ok(())
     }
 }
 
-/// Checkpoints in a folder: one file per node (`L{level}-{index}.proof`, written to a temporary
-/// name and renamed, so a crash never leaves half a proof), and an `identity` file naming the
+/// How a run resumes and stops: where it keeps its finished proofs (and finds an earlier run's),
+/// and the flag its owner sets to stop it before its next proof.
+#[derive(Clone, Copy)]
+pub struct Resume<'a> {
+    pub checkpoints: &'a dyn Checkpoints,
+    pub cancel: &'a AtomicBool,
+}
+
+impl Resume<'static> {
+    /// No checkpoints, never cancelled.
+    pub fn none() -> Self {
+        static NEVER: AtomicBool = AtomicBool::new(false);
+        Resume {
+            checkpoints: &NoCheckpoints,
+            cancel: &NEVER,
+        }
+    }
+}
+
+impl fmt::Debug for Resume<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Resume")
+            .field("cancel", &self.cancel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checkpoints in a folder: one file per node (`L{level}-{index}.proof` for the tree,
+/// `C{index}.proof` for a payout-list chunk; written to a temporary name and renamed, so a crash never leaves half a proof), and an `identity` file naming the
 /// epoch and layout they belong to.
 #[derive(Debug)]
 pub struct CheckpointDir {
@@ -518,7 +570,7 @@ impl CheckpointDir {
         }
     }
 
-    /// `L{level}-{index}.proof` or its temporary `.tmp`.
+    /// `L{level}-{index}.proof`, `C{index}.proof` or their temporary `.tmp`.
     fn is_checkpoint_file(name: &str) -> bool {
         let Some(stem) = name
             .strip_suffix(".proof")
@@ -526,24 +578,30 @@ impl CheckpointDir {
         else {
             return false;
         };
+        if let Some(index) = stem.strip_prefix('C') {
+            return index.parse::<usize>().is_ok();
+        }
         let Some((level, index)) = stem.strip_prefix('L').and_then(|s| s.split_once('-')) else {
             return false;
         };
         level.parse::<u32>().is_ok() && index.parse::<u64>().is_ok()
     }
 
-    fn path(&self, level: u32, index: u64) -> std::path::PathBuf {
-        self.dir.join(format!("L{level}-{index}.proof"))
+    fn path(&self, node: CheckpointNode) -> std::path::PathBuf {
+        self.dir.join(match node {
+            CheckpointNode::Tree { level, index } => format!("L{level}-{index}.proof"),
+            CheckpointNode::Chunk { index } => format!("C{index}.proof"),
+        })
     }
 }
 
 impl Checkpoints for CheckpointDir {
-    fn load(&self, level: u32, index: u64) -> Option<Vec<u8>> {
-        std::fs::read(self.path(level, index)).ok()
+    fn load(&self, node: CheckpointNode) -> Option<Vec<u8>> {
+        std::fs::read(self.path(node)).ok()
     }
 
-    fn store(&self, level: u32, index: u64, proof: &[u8]) -> Result<(), String> {
-        let path = self.path(level, index);
+    fn store(&self, node: CheckpointNode, proof: &[u8]) -> Result<(), String> {
+        let path = self.path(node);
         let tmp = path.with_extension("tmp");
         write_private(&tmp, proof)
             .and_then(|()| std::fs::rename(&tmp, &path))
@@ -808,24 +866,18 @@ impl AggregationCircuits {
         challenges: Challenges,
         progress: Progress<'_>,
     ) -> Result<Proof, EpochProverError> {
-        self.prove_root_resumable(
-            epoch,
-            challenges,
-            &NoCheckpoints,
-            &AtomicBool::new(false),
-            progress,
-        )
+        self.prove_root_resumable(epoch, challenges, Resume::none(), progress)
     }
 
-    /// [`Self::prove_root`], keeping every batch and merge proof in `checkpoints` and taking
-    /// the ones an earlier run of the same epoch kept instead of proving them again. Setting
-    /// `cancel` stops the run before its next batch or merge ([`EpochProverError::Cancelled`]).
+    /// [`Self::prove_root`], keeping every batch and merge proof in `resume.checkpoints` and
+    /// taking the ones an earlier run of the same epoch kept instead of proving them again.
+    /// Setting `resume.cancel` stops the run before its next batch or merge
+    /// ([`EpochProverError::Cancelled`]).
     pub fn prove_root_resumable(
         &self,
         epoch: &Epoch,
         challenges: Challenges,
-        checkpoints: &dyn Checkpoints,
-        cancel: &AtomicBool,
+        resume: Resume<'_>,
         progress: Progress<'_>,
     ) -> Result<Proof, EpochProverError> {
         let batches = self.shape.batch_count(epoch.queries.len());
@@ -850,8 +902,8 @@ impl AggregationCircuits {
             merges_done: AtomicUsize::new(0),
             batches_proved: std::sync::Mutex::new(0),
             started: Instant::now(),
-            checkpoints,
-            cancel,
+            checkpoints: resume.checkpoints,
+            cancel: resume.cancel,
             progress,
         };
         // A constraint the honest witness misses makes plonky2 panic; report it as an error.
@@ -875,17 +927,12 @@ impl AggregationCircuits {
             });
             return Ok(proof);
         }
-        if run.cancel.load(Ordering::Relaxed) {
-            return Err(EpochProverError::Cancelled);
-        }
+        stop_if_cancelled(run.cancel)?;
         let (proof, stage) = self.prove_fresh(run, level, index)?;
         // Saved before it is reported: whoever sees the report finds the proof on disk.
-        if let Err(reason) = run.checkpoints.store(level, index, &proof.to_bytes()) {
-            (run.progress)(&AggregationStage::CheckpointNotSaved {
-                level,
-                index,
-                reason,
-            });
+        let node = CheckpointNode::Tree { level, index };
+        if let Err(reason) = run.checkpoints.store(node, &proof.to_bytes()) {
+            (run.progress)(&AggregationStage::CheckpointNotSaved { node, reason });
         }
         (run.progress)(&stage);
         Ok(proof)
@@ -895,7 +942,9 @@ impl AggregationCircuits {
     /// this epoch: it parses under the node's circuit, names this epoch's parameters, this
     /// height, index and challenges, and verifies.
     fn restore(&self, run: &Run<'_>, level: u32, index: u64) -> Option<Proof> {
-        let bytes = run.checkpoints.load(level, index)?;
+        let bytes = run
+            .checkpoints
+            .load(CheckpointNode::Tree { level, index })?;
         // A malformed file that makes the parser panic is no checkpoint either.
         catch_unwind(AssertUnwindSafe(|| {
             self.check_restored(run, level, index, bytes)
@@ -1011,23 +1060,44 @@ impl AggregationCircuits {
         root: &Proof,
         payees: &[ListedPayee],
     ) -> Result<Proof, EpochProverError> {
-        self.prove_final_reporting(root, payees, &|_| {})
+        self.prove_final_resumable(root, payees, Resume::none(), &|_| {})
     }
 
-    fn prove_final_reporting(
+    /// [`Self::prove_final`], keeping chunk proofs in `resume.checkpoints` and taking the ones
+    /// an earlier run kept; `resume.cancel` stops it before its next chunk proof or the final
+    /// layer.
+    pub fn prove_final_resumable(
         &self,
         root: &Proof,
         payees: &[ListedPayee],
+        resume: Resume<'_>,
         progress: Progress<'_>,
     ) -> Result<Proof, EpochProverError> {
-        catch_unwind(AssertUnwindSafe(|| match &self.last {
-            FinalLayer::Whole(last) => last.prove(root, payees).map_err(proving("the final layer")),
-            FinalLayer::Chunked { chunk, last } => {
-                let chunk_proofs = prove_chunks(chunk, last.chunk_count(), root, payees, progress)?;
-                let in_order: Vec<&Proof> = chunk_proofs.iter().collect();
-                last.prove(root, &in_order)
-                    .map_err(proving("the final layer over the chunks"))
-            }
+        catch_unwind(AssertUnwindSafe(|| {
+            let chunk_proofs = match &self.last {
+                FinalLayer::Whole(_) => Vec::new(),
+                FinalLayer::Chunked { chunk, last } => {
+                    prove_chunks(chunk, last.chunk_count(), root, payees, resume, progress)?
+                }
+            };
+            stop_if_cancelled(resume.cancel)?;
+            // The final layer's own time, after the chunk proofs.
+            let start = Instant::now();
+            let proof = match &self.last {
+                FinalLayer::Whole(last) => {
+                    last.prove(root, payees).map_err(proving("the final layer"))
+                }
+                FinalLayer::Chunked { last, .. } => {
+                    let in_order: Vec<&Proof> = chunk_proofs.iter().collect();
+                    last.prove(root, &in_order)
+                        .map_err(proving("the final layer over the chunks"))
+                }
+            }?;
+            progress(&AggregationStage::Final {
+                seconds: start.elapsed().as_secs_f64(),
+                proof_bytes: proof.to_bytes().len(),
+            });
+            Ok(proof)
         }))
         .map_err(|panic| EpochProverError::Internal(panic_message(&panic)))?
     }
@@ -1051,10 +1121,10 @@ impl AggregationCircuits {
         let prepared = self.prepare(epoch)?;
         let start = Instant::now();
         let root = self.prove_root(epoch, prepared.challenges, progress)?;
-        self.finish(epoch, &prepared, &root, start, out, progress)
+        self.finish(&prepared, &root, start, out, Resume::none(), progress)
     }
 
-    /// [`Self::prove_into`], keeping batch and merge proofs in the folder `checkpoints` (see
+    /// [`Self::prove_into`], keeping batch, merge and chunk proofs in the folder `checkpoints` (see
     /// [`CheckpointDir`]): run again after an interruption with the same folder, it proves only
     /// what the earlier run had not finished. The folder is left as it is; the caller clears it
     /// ([`CheckpointDir::clear`]) once the bundle is safe. `cancel` as for
@@ -1088,9 +1158,12 @@ impl AggregationCircuits {
             CheckpointDir::open(checkpoints, &self.checkpoint_identity(&prepared))
                 .map_err(folder_error)?;
         let start = Instant::now();
-        let root =
-            self.prove_root_resumable(epoch, prepared.challenges, &folder, cancel, progress)?;
-        self.finish(epoch, &prepared, &root, start, out, progress)
+        let resume = Resume {
+            checkpoints: &folder,
+            cancel,
+        };
+        let root = self.prove_root_resumable(epoch, prepared.challenges, resume, progress)?;
+        self.finish(&prepared, &root, start, out, resume, progress)
     }
 
     /// Names a run for [`CheckpointDir::open`]: the layout and the epoch's challenges, a hash
@@ -1129,23 +1202,19 @@ impl AggregationCircuits {
     }
 
     /// The final layer over `root` (from [`Self::prove_root`], started at `start`), checked
-    /// against the reference model, and the bundle written into `out`.
+    /// against the reference model, and the bundle written into `out`. Chunk proofs are kept
+    /// in and taken from `resume.checkpoints`; `resume.cancel` stops the run before its next
+    /// chunk proof or layer.
     pub fn finish(
         &self,
-        epoch: &Epoch,
         prepared: &Prepared,
         root: &Proof,
         start: Instant,
         out: &Path,
+        resume: Resume<'_>,
         progress: Progress<'_>,
     ) -> Result<BundleManifest, EpochProverError> {
-        let final_start = Instant::now();
-        let proof = self.prove_final_reporting(root, &prepared.payees, progress)?;
-        progress(&AggregationStage::Final {
-            seconds: final_start.elapsed().as_secs_f64(),
-            proof_bytes: proof.to_bytes().len(),
-        });
-        debug_assert_eq!(epoch.params.epoch_id, prepared.report.epoch_id);
+        let proof = self.prove_final_resumable(root, &prepared.payees, resume, progress)?;
         if proof.public_inputs != prepared.expected {
             return Err(EpochProverError::Internal(
                 "the final proof's public inputs differ from the reference model's".into(),
@@ -1154,6 +1223,7 @@ impl AggregationCircuits {
         self.last.data().verify(proof.clone()).map_err(|e| {
             EpochProverError::Internal(format!("the final proof does not verify: {e:#}"))
         })?;
+        stop_if_cancelled(resume.cancel)?;
         let shrink_start = Instant::now();
         let proof = self.prove_shrunk(&proof)?;
         let prove_seconds = start.elapsed().as_secs_f64();
@@ -1206,12 +1276,15 @@ impl AggregationCircuits {
 
 /// The `chunks` chunk proofs of the payout list in list order, under the root summary's
 /// challenges: one per chunk holding payees, in parallel, and one proof of the empty chunk
-/// standing for every chunk after the list (their public inputs are identical).
+/// standing for every chunk after the list (their public inputs are identical). A chunk proof
+/// kept in `resume.checkpoints` is used if it verifies and carries exactly this chunk's
+/// summary; every proof made is kept there.
 fn prove_chunks(
     chunk: &ChunkCircuit,
     chunks: usize,
     root: &Proof,
     payees: &[ListedPayee],
+    resume: Resume<'_>,
     progress: Progress<'_>,
 ) -> Result<Vec<Proof>, EpochProverError> {
     use rayon::prelude::*;
@@ -1238,12 +1311,38 @@ fn prove_chunks(
         .par_iter()
         .enumerate()
         .map(|(index, summary)| {
+            let node = CheckpointNode::Chunk { index };
+            let expected = summary.to_fields();
+            // The summary is the epoch's own, computed natively: a kept proof that verifies
+            // with exactly these public inputs is this chunk's.
+            let kept = resume.checkpoints.load(node).and_then(|bytes| {
+                catch_unwind(AssertUnwindSafe(|| {
+                    Proof::from_bytes(bytes, &chunk.data.common)
+                        .ok()
+                        .filter(|p| p.public_inputs == expected)
+                        .filter(|p| chunk.data.verify(p.clone()).is_ok())
+                }))
+                .ok()
+                .flatten()
+            });
+            if let Some(proof) = kept {
+                progress(&AggregationStage::ChunkRestored {
+                    index,
+                    done: done.fetch_add(1, Ordering::Relaxed) + 1,
+                    total: distinct,
+                });
+                return Ok(proof);
+            }
+            stop_if_cancelled(resume.cancel)?;
             let start = Instant::now();
             let from = (index * chunk.capacity()).min(payees.len());
             let to = (from + chunk.capacity()).min(payees.len());
             let proof = chunk
                 .prove(summary, &payees[from..to])
                 .map_err(proving(format!("payout-list chunk {index}")))?;
+            if let Err(reason) = resume.checkpoints.store(node, &proof.to_bytes()) {
+                progress(&AggregationStage::CheckpointNotSaved { node, reason });
+            }
             progress(&AggregationStage::Chunk {
                 index,
                 payees: summary.n_payees,
@@ -1260,6 +1359,14 @@ fn prove_chunks(
         proofs.resize(chunks, empty);
     }
     Ok(proofs)
+}
+
+fn stop_if_cancelled(cancel: &AtomicBool) -> Result<(), EpochProverError> {
+    if cancel.load(Ordering::Relaxed) {
+        Err(EpochProverError::Cancelled)
+    } else {
+        Ok(())
+    }
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -1428,15 +1535,28 @@ mod tests {
         let dir = root.join("nested").join("ckpt");
         let (checkpoints, kept) = CheckpointDir::open(&dir, "run-1").unwrap();
         assert_eq!(kept, 0);
-        checkpoints.store(0, 3, b"proof bytes").unwrap();
+        checkpoints
+            .store(CheckpointNode::Tree { level: 0, index: 3 }, b"proof bytes")
+            .unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&root.join("nested")), 0o700);
         assert_eq!(mode(&dir.join("identity")), 0o600);
         assert_eq!(mode(&dir.join("L0-3.proof")), 0o600);
-        assert_eq!(checkpoints.load(0, 3).as_deref(), Some(&b"proof bytes"[..]));
-        // Reopened by the same run, the proof is kept.
-        assert_eq!(CheckpointDir::open(&dir, "run-1").unwrap().1, 1);
+        assert_eq!(
+            checkpoints
+                .load(CheckpointNode::Tree { level: 0, index: 3 })
+                .as_deref(),
+            Some(&b"proof bytes"[..])
+        );
+        checkpoints
+            .store(CheckpointNode::Chunk { index: 2 }, b"chunk proof")
+            .unwrap();
+        assert_eq!(mode(&dir.join("C2.proof")), 0o600);
+        // Reopened by the same run, both proofs are kept; clearing takes them and the folder.
+        assert_eq!(CheckpointDir::open(&dir, "run-1").unwrap().1, 2);
+        CheckpointDir::clear(&dir).unwrap();
+        assert!(!dir.exists());
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -28,7 +28,7 @@ use zkattr_plonky2::aggregate::{aggregate_epoch, Challenges};
 use zkattr_plonky2::batch::expected_summary;
 use zkattr_plonky2::epoch_prover::{
     layout_digests, shape_for_epoch, AggregationCircuits, AggregationShape, AggregationStage,
-    CheckpointDir, Checkpoints, EpochProverError,
+    CheckpointDir, CheckpointNode, Checkpoints, EpochProverError, Resume,
 };
 use zkattr_plonky2::native::F;
 use zkattr_plonky2::prover::Config;
@@ -65,11 +65,11 @@ struct CrashAfter<'a> {
 }
 
 impl Checkpoints for CrashAfter<'_> {
-    fn load(&self, level: u32, index: u64) -> Option<Vec<u8>> {
-        self.inner.load(level, index)
+    fn load(&self, node: CheckpointNode) -> Option<Vec<u8>> {
+        self.inner.load(node)
     }
 
-    fn store(&self, level: u32, index: u64, proof: &[u8]) -> Result<(), String> {
+    fn store(&self, node: CheckpointNode, proof: &[u8]) -> Result<(), String> {
         if self
             .left
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -77,7 +77,14 @@ impl Checkpoints for CrashAfter<'_> {
         {
             panic!("simulated crash");
         }
-        self.inner.store(level, index, proof)
+        self.inner.store(node, proof)
+    }
+}
+
+fn resume<'a>(checkpoints: &'a dyn Checkpoints, cancel: &'a AtomicBool) -> Resume<'a> {
+    Resume {
+        checkpoints,
+        cancel,
     }
 }
 
@@ -222,7 +229,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
         .prove_root(&epoch, prepared.challenges, &record)
         .unwrap();
     let written = circuits
-        .finish(&epoch, &prepared, &root, start, &dir, &record)
+        .finish(&prepared, &root, start, &dir, Resume::none(), &record)
         .unwrap();
     let prove_seconds = start.elapsed().as_secs_f64();
 
@@ -391,8 +398,12 @@ fn three_batches_prove_verify_and_reject_tampering() {
         left: AtomicUsize::new(2),
     };
     let go_on = AtomicBool::new(false);
-    let died =
-        circuits.prove_root_resumable(&epoch, prepared.challenges, &crashing, &go_on, &|_| {});
+    let died = circuits.prove_root_resumable(
+        &epoch,
+        prepared.challenges,
+        resume(&crashing, &go_on),
+        &|_| {},
+    );
     assert!(
         matches!(&died, Err(EpochProverError::Internal(m)) if m.contains("simulated crash")),
         "{died:?}"
@@ -402,9 +413,12 @@ fn three_batches_prove_verify_and_reject_tampering() {
     let run = |checkpoints: &CheckpointDir| {
         let stages = Mutex::new(Vec::new());
         let root = circuits
-            .prove_root_resumable(&epoch, prepared.challenges, checkpoints, &go_on, &|s| {
-                stages.lock().unwrap().push(s.clone())
-            })
+            .prove_root_resumable(
+                &epoch,
+                prepared.challenges,
+                resume(checkpoints, &go_on),
+                &|s| stages.lock().unwrap().push(s.clone()),
+            )
             .unwrap();
         (root, stages.into_inner().unwrap())
     };
@@ -431,8 +445,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     let cancelled = circuits.prove_root_resumable(
         &epoch,
         prepared.challenges,
-        &saved,
-        &AtomicBool::new(true),
+        resume(&saved, &AtomicBool::new(true)),
         &|_| {},
     );
     assert!(matches!(cancelled, Err(EpochProverError::Cancelled)));

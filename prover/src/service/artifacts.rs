@@ -75,7 +75,8 @@ impl Artifacts {
         self.root.join("bundles").join(job_id)
     }
 
-    /// Where a job keeps its batch and merge proofs until it ends (so a restart resumes).
+    /// Where a job keeps its batch, merge and payout-list chunk proofs until it ends (so a
+    /// restart resumes).
     pub fn checkpoint_dir(&self, job_id: &str) -> PathBuf {
         self.root.join("checkpoints").join(job_id)
     }
