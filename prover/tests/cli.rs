@@ -291,6 +291,60 @@ fn prove_aggregates_batches_and_the_bundle_verifies() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A layout without a pinned digest (batches of 8 are no default) is announced before any
+/// circuit is built, so nobody proves for hours a bundle `zkattr-verify` will refuse. The run
+/// is stopped once the warning is read.
+#[test]
+fn prove_warns_before_proving_an_unpinned_layout() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempdir("unpinned");
+    let epoch = dir.join("epoch.json");
+    let o = zkattr(&[
+        "gen",
+        "--queries",
+        "9",
+        "--adapters",
+        "5",
+        "--out",
+        epoch.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zkattr"))
+        .args([
+            "prove",
+            epoch.to_str().unwrap(),
+            "--out",
+            dir.join("bundle").to_str().unwrap(),
+            "--batch-size",
+            "8",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("zkattr runs");
+    let mut before = Vec::new();
+    let mut warning = None;
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("warning") {
+            warning = Some(line);
+            break;
+        }
+        before.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let warning = warning.unwrap_or_else(|| panic!("no warning in {before:?}"));
+    assert!(warning.contains("agg-b8-t1-p8 is not pinned"), "{warning}");
+    assert!(
+        before
+            .iter()
+            .all(|l| !l.contains("circuit ready") && !l.contains("proved")),
+        "warned only after proving began: {before:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn demo_prints_both_families() {
     let o = zkattr(&["demo", "--queries", "50", "--adapters", "8", "--no-prove"]);
