@@ -1390,12 +1390,11 @@ fn verifier_data_bytes(
 /// hold 2^20 queries, past a 1M-query epoch.
 pub const PINNED_DEFAULT_LEVELS: u32 = 9;
 
-/// The largest chunked payout list among the pinned default layouts. Larger lists prove (the
-/// pipeline picks chunked layouts up to [`MAX_PAYEE_CAPACITY`]) but `zkattr-verify` refuses
-/// their bundles until their layouts are pinned: raising this and running
-/// `ZKATTR_REGEN_VK=aggregation-missing` pins them (the 9 layouts over 32 and 64 chunks: the
-/// final over 32 is 2^18 rows, 2 to 4 minutes a layout; over 64 about 2^19).
-pub const PINNED_CHUNKED_CAPACITY: usize = 1 << 18;
+/// The largest chunked payout list among the pinned default layouts: SPEC's largest, so every
+/// layout `zkattr prove` picks with its default batches is pinned (since stop 27; a smaller
+/// value leaves the larger lists provable but their bundles refused by `zkattr-verify` until
+/// `ZKATTR_REGEN_VK=aggregation-missing` pins them).
+pub const PINNED_CHUNKED_CAPACITY: usize = MAX_PAYEE_CAPACITY;
 
 /// Every pinned layout `zkattr prove` picks by default for epochs above the single-proof
 /// ladder: batches of [`DEFAULT_BATCH_CAP`], 0 to `max_levels` merge levels, every payee

@@ -4,8 +4,10 @@
 //! rebuilds every shape of the ladder and the pinned aggregation layouts and rewrites the file
 //! (`ZKATTR_REGEN_VK=aggregation`: the aggregation layouts only; about 50 minutes on the 2-core
 //! machine, most of it the 130 default layouts' final circuits, 10-29 s each up to 16,384
-//! payees and about 150 s each at 32,768, then the chunked layouts: about 47 s each over 4
-//! chunks (stop 26, on a slower host);
+//! payees and about 150 s each at 32,768; then the 30 chunked layouts, about 30 minutes more
+//! (stop 26-27 figures, sum of the runs below): about 47 s each over 4
+//! chunks (stop 26, on a slower host), 60-94 s over 32 and 124-133 s over 64 (stop 27, peak
+//! 12.4 GB: the finals over 64 chunks are 2^19 rows);
 //! `ZKATTR_REGEN_VK=aggregation-missing`: only default layouts the file lacks, as after raising
 //! `PINNED_CHUNKED_CAPACITY`, when the circuits of the pinned ones have not changed).
 
