@@ -198,8 +198,8 @@ fn fits_one_plonky2_circuit(epoch: &Epoch) -> Result<bool> {
     Ok(zkattr_plonky2::prover::shape_for(epoch.queries.len(), settlement.payouts.len()).is_ok())
 }
 
-/// `zkattr prove --backend plonky2` beyond one circuit: batches, merges, final layer, with a
-/// progress line per circuit, batch and merge.
+/// `zkattr prove --backend plonky2` beyond one circuit: batches, merges, payout-list chunks,
+/// final layer, with a progress line per circuit, batch, merge and chunk proof.
 fn prove_aggregated(
     epoch: &Epoch,
     out: &Path,

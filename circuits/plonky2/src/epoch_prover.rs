@@ -610,8 +610,8 @@ impl Checkpoints for CheckpointDir {
 }
 
 /// Creates `dir` and its missing parents readable by the owner only (Unix: 0700; an existing
-/// folder keeps its mode). Batch and merge proofs have no zero knowledge, so a checkpoint
-/// tells as much about the epoch as the epoch file itself.
+/// folder keeps its mode). Batch, merge and chunk proofs have no zero knowledge, so a
+/// checkpoint tells as much about the epoch as the epoch file itself.
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -1127,8 +1127,9 @@ impl AggregationCircuits {
     /// [`Self::prove_into`], keeping batch, merge and chunk proofs in the folder `checkpoints` (see
     /// [`CheckpointDir`]): run again after an interruption with the same folder, it proves only
     /// what the earlier run had not finished. The folder is left as it is; the caller clears it
-    /// ([`CheckpointDir::clear`]) once the bundle is safe. `cancel` as for
-    /// [`Self::prove_root_resumable`].
+    /// ([`CheckpointDir::clear`]) once the bundle is safe. Setting `cancel` stops the run
+    /// before its next batch, merge or chunk proof, or its next layer
+    /// ([`EpochProverError::Cancelled`]); the proofs in flight finish first.
     pub fn prove_into_resumable(
         &self,
         epoch: &Epoch,
@@ -1340,6 +1341,12 @@ fn prove_chunks(
             let proof = chunk
                 .prove(summary, &payees[from..to])
                 .map_err(proving(format!("payout-list chunk {index}")))?;
+            // Else no resumed run could ever use it (and the final layer would refuse it).
+            if proof.public_inputs != expected {
+                return Err(EpochProverError::Internal(format!(
+                    "payout-list chunk {index}: the proof's public inputs differ from the native summary"
+                )));
+            }
             if let Err(reason) = resume.checkpoints.store(node, &proof.to_bytes()) {
                 progress(&AggregationStage::CheckpointNotSaved { node, reason });
             }

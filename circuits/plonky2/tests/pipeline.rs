@@ -28,7 +28,7 @@ use zkattr_plonky2::aggregate::{aggregate_epoch, Challenges};
 use zkattr_plonky2::batch::expected_summary;
 use zkattr_plonky2::epoch_prover::{
     layout_digests, shape_for_epoch, AggregationCircuits, AggregationShape, AggregationStage,
-    CheckpointDir, CheckpointNode, Checkpoints, EpochProverError, Resume,
+    CheckpointDir, CheckpointNode, Checkpoints, EpochProverError, NoCheckpoints, Progress, Resume,
 };
 use zkattr_plonky2::native::F;
 use zkattr_plonky2::prover::Config;
@@ -228,6 +228,33 @@ fn three_batches_prove_verify_and_reject_tampering() {
     let root = circuits
         .prove_root(&epoch, prepared.challenges, &record)
         .unwrap();
+    // Cancelled before the final layer, or by its report (before the size-tuned layer): no
+    // bundle either way.
+    let stop = AtomicBool::new(false);
+    let stop_after_final = |s: &AggregationStage| {
+        if matches!(s, AggregationStage::Final { .. }) {
+            stop.store(true, Ordering::Relaxed);
+        }
+    };
+    for (cancel, progress) in [
+        (
+            &AtomicBool::new(true),
+            &(|_: &AggregationStage| {}) as Progress<'_>,
+        ),
+        (&stop, &stop_after_final),
+    ] {
+        let cancelled = circuits.finish(
+            &prepared,
+            &root,
+            start,
+            &dir,
+            resume(&NoCheckpoints, cancel),
+            progress,
+        );
+        assert!(matches!(cancelled, Err(EpochProverError::Cancelled)));
+        assert!(!dir.exists());
+    }
+    assert!(stop.load(Ordering::Relaxed), "the final layer was proved");
     let written = circuits
         .finish(&prepared, &root, start, &dir, Resume::none(), &record)
         .unwrap();

@@ -5,12 +5,13 @@
 //! the empty chunk stands for; the bundle verifies with the verifier crate against the pinned
 //! digest of this layout, and its statement and payouts are the reference's (the prover also checks the final
 //! proof's public inputs against the reference model before writing it). Chunk proofs are
-//! checkpointed: a cancelled run stops before its first chunk proof, a run that dies after one
-//! chunk proof resumes with it, and a kept proof of another chunk is proved again, not used.
+//! checkpointed and cancellable: a run cancelled before the chunks proves none, one cancelled
+//! by its first chunk's report proves no other, a run that dies after two chunk proofs resumes
+//! with them, and a damaged kept proof or a kept proof of another chunk is proved again.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 use zkattr_model::bundle::PublicStatement;
@@ -18,22 +19,21 @@ use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::{payout_report, Epoch, Settlement};
 use zkattr_plonky2::epoch_prover::{
     AggregationCircuits, AggregationShape, AggregationStage, CheckpointDir, CheckpointNode,
-    Checkpoints, EpochProverError, Resume,
+    Checkpoints, EpochProverError, Progress, Resume,
 };
 use zkattr_plonky2::GoldilocksFamily;
 use zkattr_verifier::bundle::verify_bundle;
 
-/// Keeps the proof of chunk 0 and dies, like a killed process, when any other chunk proof is
-/// to be kept.
-struct CrashAfterChunkZero<'a>(&'a CheckpointDir);
+/// Dies, like a killed process, when the proof of chunk `.1` or a later one is to be kept.
+struct CrashAtChunk<'a>(&'a CheckpointDir, usize);
 
-impl Checkpoints for CrashAfterChunkZero<'_> {
+impl Checkpoints for CrashAtChunk<'_> {
     fn load(&self, node: CheckpointNode) -> Option<Vec<u8>> {
         self.0.load(node)
     }
 
     fn store(&self, node: CheckpointNode, proof: &[u8]) -> Result<(), String> {
-        if matches!(node, CheckpointNode::Chunk { index } if index > 0) {
+        if matches!(node, CheckpointNode::Chunk { index } if index >= self.1) {
             panic!("simulated crash");
         }
         self.0.store(node, proof)
@@ -86,8 +86,7 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
     let (dir, kept) = (scratch.join("bundle"), scratch.join("checkpoints"));
     let never = AtomicBool::new(false);
 
-    // The tree proved and kept; then a cancelled run proves no chunk, and a run that dies
-    // keeping its second chunk proof leaves the first.
+    // The tree proved and kept.
     let prepared = circuits.prepare(&epoch).unwrap();
     let (folder, _) = CheckpointDir::open(&kept, &circuits.checkpoint_identity(&prepared)).unwrap();
     let root = circuits
@@ -101,27 +100,53 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
             &record,
         )
         .unwrap();
-    let finish = |checkpoints: &dyn Checkpoints, cancel: &AtomicBool| {
-        catch_unwind(AssertUnwindSafe(|| {
-            let resume = Resume {
-                checkpoints,
-                cancel,
-            };
-            circuits.finish(&prepared, &root, Instant::now(), &dir, resume, &record)
-        }))
+    // On one rayon thread the chunks prove in list order, so the runs below stop at a known
+    // chunk whatever the host's cores.
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let finish = |checkpoints: &dyn Checkpoints, cancel: &AtomicBool, progress: Progress<'_>| {
+        one_thread.install(|| {
+            catch_unwind(AssertUnwindSafe(|| {
+                let resume = Resume {
+                    checkpoints,
+                    cancel,
+                };
+                circuits.finish(&prepared, &root, Instant::now(), &dir, resume, progress)
+            }))
+        })
     };
-    let cancelled = finish(&folder, &AtomicBool::new(true)).expect("no panic");
+    // Cancelled before the chunks: none proved.
+    let cancelled = finish(&folder, &AtomicBool::new(true), &record).expect("no panic");
     assert!(matches!(cancelled, Err(EpochProverError::Cancelled)));
     assert!(chunk_files(&kept).is_empty());
-    let crashed = finish(&CrashAfterChunkZero(&folder), &never).expect("caught by the prover");
+    // Cancelled by the first chunk's report: chunk 0 kept, no other proved.
+    let stop = AtomicBool::new(false);
+    let stop_at_first_chunk = |s: &AggregationStage| {
+        if matches!(s, AggregationStage::Chunk { .. }) {
+            stop.store(true, Ordering::Relaxed);
+        }
+    };
+    let cancelled = finish(&folder, &stop, &stop_at_first_chunk).expect("no panic");
+    assert!(matches!(cancelled, Err(EpochProverError::Cancelled)));
+    assert_eq!(chunk_files(&kept), ["C0.proof"]);
+    // Dies keeping chunk 2: chunk 0 restored, chunk 1 proved and kept, no bundle.
+    let crashed = finish(&CrashAtChunk(&folder, 2), &never, &record).expect("caught by the prover");
     assert!(
         matches!(&crashed, Err(EpochProverError::Internal(m)) if m.contains("simulated crash")),
         "{crashed:?}"
     );
-    assert_eq!(chunk_files(&kept), ["C0.proof"]);
+    assert_eq!(chunk_files(&kept), ["C0.proof", "C1.proof"]);
     assert!(!dir.exists(), "no bundle from a failed run");
-    // A valid proof of chunk 0 kept under chunk 1's name is not chunk 1's.
-    std::fs::copy(kept.join("C0.proof"), kept.join("C1.proof")).unwrap();
+    // Chunk 1's proof damaged (a byte flipped mid-proof; its public inputs, at the end, kept)
+    // and chunk 0's valid proof kept under chunk 2's name: neither is used.
+    let chunk_1 = kept.join("C1.proof");
+    let mut bytes = std::fs::read(&chunk_1).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&chunk_1, bytes).unwrap();
+    std::fs::copy(kept.join("C0.proof"), kept.join("C2.proof")).unwrap();
 
     // Resumed: the tree and chunk 0 come from the checkpoints, every other chunk is proved.
     stages.lock().unwrap().clear();

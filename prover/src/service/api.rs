@@ -712,15 +712,15 @@ impl AttributionService for Api {
             return Err(not_retryable(now.state));
         }
         // A cancelled attempt still running would race the new one for the job's checkpoint
-        // folder (and could finish it with its own proof); it stops at its next batch, merge
-        // or layer. Once shutdown began, claims are given back before their workers stop, so
+        // folder (and could finish it with its own proof); it stops at its next batch, merge,
+        // chunk proof or layer. Once shutdown began, claims are given back before their workers stop, so
         // `holds` no longer sees them: refuse then too.
         if self.core.stopping.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Status::unavailable("the service is shutting down"));
         }
         if self.core.holds(&id) {
             return Err(Status::failed_precondition(format!(
-                "job {id} is still stopping (its worker first finishes what it is proving: a batch, a merge, a circuit build or a last layer, up to minutes); retry it then"
+                "job {id} is still stopping (its worker first finishes what it is proving: a batch, a merge, a chunk proof, a circuit build or a last layer, up to minutes); retry it then"
             )));
         }
         let key = id.clone();

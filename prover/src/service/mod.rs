@@ -266,7 +266,7 @@ impl Core {
     }
 
     /// Whether one of this service's workers still holds `id` (say a cancelled attempt that
-    /// has not reached its next batch yet).
+    /// has not reached its next batch, merge or chunk proof yet).
     pub(crate) fn holds(&self, id: &str) -> bool {
         self.claims
             .lock()
@@ -290,7 +290,7 @@ impl Core {
 
     /// Shutdown: every job this service holds goes back to the queue. Workers still proving
     /// one see the claim gone at their next report (an aggregated job stops before its next
-    /// batch or merge; its checkpoints stay for the next start).
+    /// batch, merge, chunk proof or last layer; its checkpoints stay for the next start).
     fn release_claims(&self) {
         self.stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
