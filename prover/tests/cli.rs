@@ -26,6 +26,17 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// `zkattr gen ARGS --out DIR/epoch.json`, which must succeed; the epoch's path.
+fn gen_epoch(dir: &Path, args: &[&str]) -> std::path::PathBuf {
+    let epoch = dir.join("epoch.json");
+    let mut all = vec!["gen"];
+    all.extend_from_slice(args);
+    all.extend(["--out", epoch.to_str().unwrap()]);
+    let o = zkattr(&all);
+    assert!(o.status.success(), "{}", stderr(&o));
+    epoch
+}
+
 fn assert_clean_failure(o: &Output, needle: &str) {
     assert!(!o.status.success(), "expected failure, got {}", stdout(o));
     let err = stderr(o);
@@ -238,18 +249,8 @@ fn bad_input_is_one_clear_line() {
 #[test]
 fn prove_aggregates_batches_and_the_bundle_verifies() {
     let dir = tempdir("aggregate");
-    let epoch = dir.join("epoch.json");
+    let epoch = gen_epoch(&dir, &["--queries", "5", "--adapters", "5"]);
     let bundle = dir.join("bundle");
-    let o = zkattr(&[
-        "gen",
-        "--queries",
-        "5",
-        "--adapters",
-        "5",
-        "--out",
-        epoch.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     // A checkpoint folder left by another epoch's run: its proofs are not used.
     let checkpoints = dir.join("checkpoints");
     std::fs::create_dir_all(&checkpoints).unwrap();
@@ -298,17 +299,7 @@ fn prove_aggregates_batches_and_the_bundle_verifies() {
 fn prove_warns_before_proving_an_unpinned_layout() {
     use std::io::{BufRead, BufReader};
     let dir = tempdir("unpinned");
-    let epoch = dir.join("epoch.json");
-    let o = zkattr(&[
-        "gen",
-        "--queries",
-        "9",
-        "--adapters",
-        "5",
-        "--out",
-        epoch.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let epoch = gen_epoch(&dir, &["--queries", "9", "--adapters", "5"]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_zkattr"))
         .args([
             "prove",
@@ -363,20 +354,8 @@ fn demo_prints_both_families() {
 fn path_files_open_with_the_verifier() {
     use zkattr_verifier::claims::{check_claim, check_inclusion, FamilyName};
     let dir = tempdir("paths");
-    let epoch = dir.join("epoch.json");
+    let epoch = gen_epoch(&dir, &["--queries", "30", "--adapters", "8", "--seed", "6"]);
     let e = epoch.to_str().unwrap();
-    let o = zkattr(&[
-        "gen",
-        "--queries",
-        "30",
-        "--adapters",
-        "8",
-        "--seed",
-        "6",
-        "--out",
-        e,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     for (family, name) in [
         (FamilyName::Bn254, "bn254"),
         (FamilyName::Goldilocks, "goldilocks"),

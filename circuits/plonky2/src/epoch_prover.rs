@@ -930,10 +930,12 @@ impl AggregationCircuits {
         stop_if_cancelled(run.cancel)?;
         let (proof, stage) = self.prove_fresh(run, level, index)?;
         // Saved before it is reported: whoever sees the report finds the proof on disk.
-        let node = CheckpointNode::Tree { level, index };
-        if let Err(reason) = run.checkpoints.store(node, &proof.to_bytes()) {
-            (run.progress)(&AggregationStage::CheckpointNotSaved { node, reason });
-        }
+        keep(
+            run.checkpoints,
+            CheckpointNode::Tree { level, index },
+            &proof,
+            run.progress,
+        );
         (run.progress)(&stage);
         Ok(proof)
     }
@@ -1347,9 +1349,7 @@ fn prove_chunks(
                     "payout-list chunk {index}: the proof's public inputs differ from the native summary"
                 )));
             }
-            if let Err(reason) = resume.checkpoints.store(node, &proof.to_bytes()) {
-                progress(&AggregationStage::CheckpointNotSaved { node, reason });
-            }
+            keep(resume.checkpoints, node, &proof, progress);
             progress(&AggregationStage::Chunk {
                 index,
                 payees: summary.n_payees,
@@ -1366,6 +1366,19 @@ fn prove_chunks(
         proofs.resize(chunks, empty);
     }
     Ok(proofs)
+}
+
+/// Keeps `proof` as the checkpoint of `node`; a failure is reported, not fatal (a restart
+/// proves the node again).
+fn keep(
+    checkpoints: &dyn Checkpoints,
+    node: CheckpointNode,
+    proof: &Proof,
+    progress: Progress<'_>,
+) {
+    if let Err(reason) = checkpoints.store(node, &proof.to_bytes()) {
+        progress(&AggregationStage::CheckpointNotSaved { node, reason });
+    }
 }
 
 fn stop_if_cancelled(cancel: &AtomicBool) -> Result<(), EpochProverError> {
