@@ -37,6 +37,7 @@ fn aggregation(c: &mut Criterion) {
     let (first, second) = epoch.queries.split_at(batch);
     let prove_batch = |index: u64, queries| {
         circuits
+            .tree
             .batch
             .prove(epoch.params, prepared.challenges, index, queries)
             .expect("batch proves")
@@ -45,7 +46,7 @@ fn aggregation(c: &mut Criterion) {
     let left = prove_batch(0, first);
     let right = prove_batch(1, second);
     let batch_seconds = started.elapsed().as_secs_f64() / 2.0;
-    let merge = &circuits.merges[0];
+    let merge = &circuits.tree.merges[0];
     let started = Instant::now();
     let root = merge.prove(&left, &right).expect("merge proves");
     let merge_seconds = started.elapsed().as_secs_f64();

@@ -207,7 +207,7 @@ fn prove_aggregated(
     checkpoint_dir: Option<&Path>,
 ) -> Result<zkattr_model::bundle::BundleManifest> {
     use zkattr_plonky2::epoch_prover::{
-        shape_for_epoch, AggregationCircuits, AggregationStage, DEFAULT_BATCH_CAP,
+        prove_into_staged, shape_for_epoch, AggregationStage, DEFAULT_BATCH_CAP,
         PINNED_CHUNKED_CAPACITY,
     };
     let shape = shape_for_epoch(epoch, batch_size.unwrap_or(DEFAULT_BATCH_CAP))?;
@@ -252,21 +252,17 @@ fn prove_aggregated(
             ),
         );
     }
-    let circuits = AggregationCircuits::build(shape, &report)?;
-    let manifest = match checkpoint_dir {
-        Some(dir) => {
-            let never = std::sync::atomic::AtomicBool::new(false);
-            let manifest = circuits.prove_into_resumable(epoch, out, dir, &never, &report)?;
-            if let Err(e) = zkattr_plonky2::epoch_prover::CheckpointDir::clear(dir) {
-                eprintln!(
-                    "warning: the bundle is written but the checkpoints in {} could not be removed: {e}",
-                    dir.display()
-                );
-            }
-            manifest
+    // One epoch, so no circuit is kept past its stage (at 2^20 payees they would hold 12 GB).
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let manifest = prove_into_staged(shape, epoch, out, checkpoint_dir, &never, &report)?;
+    if let Some(dir) = checkpoint_dir {
+        if let Err(e) = zkattr_plonky2::epoch_prover::CheckpointDir::clear(dir) {
+            eprintln!(
+                "warning: the bundle is written but the checkpoints in {} could not be removed: {e}",
+                dir.display()
+            );
         }
-        None => circuits.prove_into(epoch, out, &report)?,
-    };
+    }
     drop(progress);
     let key = manifest.shape.key();
     if zkattr_verifier::bundle::pinned_plonky2_digest(&key).as_ref()

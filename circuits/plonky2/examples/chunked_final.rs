@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<()> {
     let circuits = AggregationCircuits::build(shape, &|_| {})?;
     let prepared = circuits.prepare(&epoch)?;
     let root = circuits.prove_root(&epoch, prepared.challenges, &|_| {})?;
-    let root_data = circuits.merges[1].data.verifier_data();
+    let root_data = circuits.tree.merges[1].data.verifier_data();
 
     let start = Instant::now();
     let chunk = ChunkCircuit::build(CHUNK_HEIGHT);

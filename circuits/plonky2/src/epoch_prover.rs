@@ -212,6 +212,11 @@ impl AggregationShape {
         1 << self.batch_height
     }
 
+    /// The root summary's subtree height: the batch height plus the merge levels.
+    pub fn root_height(&self) -> u32 {
+        self.batch_height + self.levels
+    }
+
     /// Batch proofs for an epoch of `queries` queries (an empty epoch still has one).
     pub fn batch_count(&self, queries: usize) -> usize {
         queries.div_ceil(self.batch_size()).max(1)
@@ -631,93 +636,176 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Every circuit of one [`AggregationShape`], built once and reused for every batch and merge
-/// (and for further epochs of the same shape).
+/// (and for further epochs of the same shape). A one-shot run that need not keep them proves
+/// with [`prove_into_staged`] instead, which holds one stage's circuits at a time.
 #[derive(Debug)]
 pub struct AggregationCircuits {
     pub shape: AggregationShape,
-    pub batch: BatchCircuit,
-    /// `merges[l]` merges two proofs of level `l` (0: batches) into level `l + 1`.
-    pub merges: Vec<MergeCircuit>,
+    pub tree: TreeCircuits,
     pub last: FinalLayer,
     /// The size-tuned layer over the final proof; its proof and key are the bundle's.
     pub shrink: ShrinkCircuit,
 }
 
-/// The final layer of a shape: over the whole payout list, or over chunk proofs of it.
+/// The circuits under the root summary: the batch circuit and one merge circuit per level.
 #[derive(Debug)]
-pub enum FinalLayer {
-    Whole(Box<FinalCircuit>),
-    Chunked {
-        chunk: Box<ChunkCircuit>,
-        last: Box<ChunkedFinalCircuit>,
-    },
+pub struct TreeCircuits {
+    pub shape: AggregationShape,
+    pub batch: BatchCircuit,
+    /// `merges[l]` merges two proofs of level `l` (0: batches) into level `l + 1`.
+    pub merges: Vec<MergeCircuit>,
 }
 
-impl FinalLayer {
-    /// Builds the final layer over a root proof of `root` at subtree height `height`.
+/// The final layer of a shape: the payout-list chunk circuit when the list is proved in
+/// chunks, and the final circuit.
+#[derive(Debug)]
+pub struct FinalLayer {
+    pub chunk: Option<Box<ChunkCircuit>>,
+    pub last: LastCircuit,
+}
+
+/// The final circuit: over the whole payout list, or over chunk proofs of it.
+#[derive(Debug)]
+pub enum LastCircuit {
+    Whole(Box<FinalCircuit>),
+    OverChunks(Box<ChunkedFinalCircuit>),
+}
+
+/// Reports a circuit ready: its name, size and build time.
+fn report_built(
+    progress: Progress<'_>,
+    circuit: String,
+    data: &CircuitData<F, Config, D>,
+    start: Instant,
+) {
+    progress(&AggregationStage::Built {
+        circuit,
+        degree_bits: data.common.degree_bits(),
+        seconds: start.elapsed().as_secs_f64(),
+    });
+}
+
+fn build_chunk_circuit(chunk_height: u32, progress: Progress<'_>) -> ChunkCircuit {
+    let start = Instant::now();
+    let chunk = ChunkCircuit::build(chunk_height);
+    report_built(
+        progress,
+        format!("payout-list chunk ({} entries)", chunk.capacity()),
+        &chunk.data,
+        start,
+    );
+    chunk
+}
+
+fn build_shrink_circuit(
+    last: &VerifierCircuitData<F, Config, D>,
+    progress: Progress<'_>,
+) -> ShrinkCircuit {
+    let start = Instant::now();
+    let shrink = ShrinkCircuit::build(last);
+    report_built(progress, "size-tuned layer".into(), &shrink.data, start);
+    shrink
+}
+
+impl LastCircuit {
+    /// Builds the final circuit of `shape` over root proofs of `root`, and over proofs of the
+    /// chunk circuit `over_chunks` (its verifier data and chunk height) if the list is chunked.
     fn build(
         root: &VerifierCircuitData<F, Config, D>,
-        height: u32,
         shape: &AggregationShape,
+        over_chunks: Option<(&VerifierCircuitData<F, Config, D>, u32)>,
         progress: Progress<'_>,
     ) -> Self {
-        let timed = |name: String, degree_bits: usize, start: Instant| {
-            progress(&AggregationStage::Built {
-                circuit: name,
-                degree_bits,
-                seconds: start.elapsed().as_secs_f64(),
-            })
-        };
-        match shape.chunk_height {
+        let start = Instant::now();
+        let capacity = shape.payee_capacity;
+        match over_chunks {
             None => {
-                let start = Instant::now();
-                let last = FinalCircuit::build(root, height, shape.payee_capacity);
-                timed(
-                    format!("final ({} payees)", shape.payee_capacity),
-                    last.data.common.degree_bits(),
+                let last = FinalCircuit::build(root, shape.root_height(), capacity);
+                report_built(
+                    progress,
+                    format!("final ({capacity} payees)"),
+                    &last.data,
                     start,
                 );
-                FinalLayer::Whole(Box::new(last))
+                LastCircuit::Whole(Box::new(last))
             }
-            Some(chunk_height) => {
-                let start = Instant::now();
-                let chunk = ChunkCircuit::build(chunk_height);
-                timed(
-                    format!("payout-list chunk ({} entries)", chunk.capacity()),
-                    chunk.data.common.degree_bits(),
-                    start,
-                );
-                let start = Instant::now();
-                let chunks = shape.payee_capacity >> chunk_height;
+            Some((chunk, chunk_height)) => {
+                let chunks = capacity >> chunk_height;
                 let last = ChunkedFinalCircuit::build(
                     root,
-                    height,
-                    &chunk.data.verifier_data(),
+                    shape.root_height(),
+                    chunk,
                     chunk_height,
                     chunks,
                 );
-                timed(
-                    format!(
-                        "final over {chunks} chunks ({} payees)",
-                        shape.payee_capacity
-                    ),
-                    last.data.common.degree_bits(),
+                report_built(
+                    progress,
+                    format!("final over {chunks} chunks ({capacity} payees)"),
+                    &last.data,
                     start,
                 );
-                FinalLayer::Chunked {
-                    chunk: Box::new(chunk),
-                    last: Box::new(last),
-                }
+                LastCircuit::OverChunks(Box::new(last))
             }
         }
     }
 
-    /// The final circuit (the size-tuned layer's inner circuit).
     pub fn data(&self) -> &CircuitData<F, Config, D> {
         match self {
-            FinalLayer::Whole(last) => &last.data,
-            FinalLayer::Chunked { last, .. } => &last.data,
+            LastCircuit::Whole(last) => &last.data,
+            LastCircuit::OverChunks(last) => &last.data,
         }
+    }
+
+    /// The final proof over `root` and the payout list (`chunk_proofs` in list order when the
+    /// list is chunked), unless `cancel` is set first; reported with its own proving time.
+    fn prove(
+        &self,
+        root: &Proof,
+        payees: &[ListedPayee],
+        chunk_proofs: &[Proof],
+        cancel: &AtomicBool,
+        progress: Progress<'_>,
+    ) -> Result<Proof, EpochProverError> {
+        stop_if_cancelled(cancel)?;
+        let start = Instant::now();
+        let proof = match self {
+            LastCircuit::Whole(last) => {
+                last.prove(root, payees).map_err(proving("the final layer"))
+            }
+            LastCircuit::OverChunks(last) => {
+                let in_order: Vec<&Proof> = chunk_proofs.iter().collect();
+                last.prove(root, &in_order)
+                    .map_err(proving("the final layer over the chunks"))
+            }
+        }?;
+        progress(&AggregationStage::Final {
+            seconds: start.elapsed().as_secs_f64(),
+            proof_bytes: proof.to_bytes().len(),
+        });
+        Ok(proof)
+    }
+}
+
+impl FinalLayer {
+    /// Builds the chunk circuit (if `shape` chunks its list), then the final circuit over root
+    /// proofs of `root`.
+    fn build(
+        root: &VerifierCircuitData<F, Config, D>,
+        shape: &AggregationShape,
+        progress: Progress<'_>,
+    ) -> Self {
+        let chunk = shape
+            .chunk_height
+            .map(|height| Box::new(build_chunk_circuit(height, progress)));
+        let chunk_data = chunk.as_ref().map(|c| c.data.verifier_data());
+        let over_chunks = chunk_data.as_ref().zip(shape.chunk_height);
+        let last = LastCircuit::build(root, shape, over_chunks, progress);
+        FinalLayer { chunk, last }
+    }
+
+    /// The final circuit (the size-tuned layer's inner circuit).
+    pub fn data(&self) -> &CircuitData<F, Config, D> {
+        self.last.data()
     }
 }
 
@@ -731,6 +819,215 @@ pub struct Prepared {
     pub payees: Vec<ListedPayee>,
     /// SPEC's public inputs as the reference model computes them.
     pub expected: Vec<F>,
+}
+
+impl Prepared {
+    /// The native pass before proving: settlement, commitments, payout table, challenges and
+    /// the payout list; refuses an epoch `shape` does not fit.
+    pub fn new(shape: &AggregationShape, epoch: &Epoch) -> Result<Self, EpochProverError> {
+        let (settlement, commitments, report) = payout_report(&GoldilocksFamily, epoch)?;
+        check_shape(shape, epoch, settlement.payouts.len())?;
+        check_total_paid(settlement.total_paid)?;
+        let payees = listed_payees(epoch, &settlement);
+        let challenges =
+            Challenges::derive(&epoch.params, &commitments, &listed_slot_counts(&payees))?;
+        let expected = StatementPublicInputs::new(epoch, &settlement, &commitments).to_fields();
+        Ok(Prepared {
+            report,
+            challenges,
+            payees,
+            expected,
+        })
+    }
+}
+
+/// Fails unless `epoch` (paying `payees` payees) needs exactly `shape`.
+fn check_shape(
+    shape: &AggregationShape,
+    epoch: &Epoch,
+    payees: usize,
+) -> Result<(), EpochProverError> {
+    let mut needed = AggregationShape::for_epoch(epoch.queries.len(), payees, shape.batch_size())?;
+    // A list the final circuit could hold may also be proved in chunks (tests prove small
+    // chunked layouts so).
+    if needed.chunk_height.is_none() {
+        needed.chunk_height = shape.chunk_height;
+    }
+    if needed != *shape {
+        return Err(EpochProverError::ShapeMismatch {
+            needed: needed.key(),
+            built: shape.key(),
+        });
+    }
+    Ok(())
+}
+
+/// Names a run for [`CheckpointDir::open`]: the layout and the epoch's challenges, a hash of
+/// its three commitments and slot counts (so of every log record and of the payout list).
+pub fn checkpoint_identity(shape: &AggregationShape, prepared: &Prepared) -> String {
+    use plonky2::field::types::PrimeField64;
+    let challenges: Vec<String> = prepared
+        .challenges
+        .to_fields()
+        .iter()
+        .map(|f| format!("{:016x}", f.to_canonical_u64()))
+        .collect();
+    format!(
+        "zkattr plonky2 checkpoints v1\nlayout {}\nchallenges {}\n",
+        shape.key(),
+        challenges.join(" ")
+    )
+}
+
+/// Opens the checkpoint folder of a run writing its bundle into `out` (which must lie outside
+/// it, and it outside `out`).
+fn open_checkpoints(
+    out: &Path,
+    checkpoints: &Path,
+    identity: &str,
+) -> Result<CheckpointDir, EpochProverError> {
+    let folder_error = |source| EpochProverError::CheckpointDir {
+        path: checkpoints.display().to_string(),
+        source,
+    };
+    if out.starts_with(checkpoints) || checkpoints.starts_with(out) {
+        return Err(folder_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "the bundle folder {} must lie outside it (and it outside the bundle folder)",
+                out.display()
+            ),
+        )));
+    }
+    let (folder, _kept) = CheckpointDir::open(checkpoints, identity).map_err(folder_error)?;
+    Ok(folder)
+}
+
+/// Runs `prove`, turning a panic into an error: a constraint the honest witness misses makes
+/// plonky2 panic.
+fn unpanicked<T>(
+    prove: impl FnOnce() -> Result<T, EpochProverError>,
+) -> Result<T, EpochProverError> {
+    catch_unwind(AssertUnwindSafe(prove))
+        .map_err(|panic| EpochProverError::Internal(panic_message(&panic)))?
+}
+
+/// Wall time spent proving an epoch: from its first batch to its bundle, less the circuits
+/// built on the way ([`prove_into_staged`] builds each layer when it is reached).
+#[derive(Clone, Copy, Debug)]
+struct ProvingClock {
+    started: Instant,
+    building: std::time::Duration,
+}
+
+impl ProvingClock {
+    fn from(started: Instant) -> Self {
+        ProvingClock {
+            started,
+            building: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Builds with `build`, its time not counted as proving.
+    fn building<T>(&mut self, build: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let built = build();
+        self.building += start.elapsed();
+        built
+    }
+
+    fn proving_seconds(&self) -> f64 {
+        self.started
+            .elapsed()
+            .saturating_sub(self.building)
+            .as_secs_f64()
+    }
+}
+
+/// Checks a final proof against the reference model's public inputs and its circuit.
+fn check_final(
+    last: &CircuitData<F, Config, D>,
+    proof: &Proof,
+    prepared: &Prepared,
+) -> Result<(), EpochProverError> {
+    if proof.public_inputs != prepared.expected {
+        return Err(EpochProverError::Internal(
+            "the final proof's public inputs differ from the reference model's".into(),
+        ));
+    }
+    last.verify(proof.clone())
+        .map_err(|e| EpochProverError::Internal(format!("the final proof does not verify: {e:#}")))
+}
+
+fn prove_shrunk(shrink: &ShrinkCircuit, final_proof: &Proof) -> Result<Proof, EpochProverError> {
+    unpanicked(|| {
+        shrink
+            .prove(final_proof)
+            .map_err(proving("the size-tuned layer"))
+    })
+}
+
+/// The size-tuned layer over a checked final proof (unless `cancel` is set first), checked,
+/// and the bundle of `shape` written into `out`.
+#[allow(clippy::too_many_arguments)]
+fn shrink_into(
+    shrink: &ShrinkCircuit,
+    shape: &AggregationShape,
+    prepared: &Prepared,
+    final_proof: &Proof,
+    clock: &ProvingClock,
+    out: &Path,
+    cancel: &AtomicBool,
+    progress: Progress<'_>,
+) -> Result<BundleManifest, EpochProverError> {
+    stop_if_cancelled(cancel)?;
+    let shrink_start = Instant::now();
+    let proof = prove_shrunk(shrink, final_proof)?;
+    let prove_seconds = clock.proving_seconds();
+    let proof_bytes = proof.to_bytes();
+    progress(&AggregationStage::Shrunk {
+        seconds: shrink_start.elapsed().as_secs_f64(),
+        proof_bytes: proof_bytes.len(),
+    });
+    if proof.public_inputs != prepared.expected {
+        return Err(EpochProverError::Internal(
+            "the size-tuned proof's public inputs differ from the final proof's".into(),
+        ));
+    }
+    shrink.data.verify(proof).map_err(|e| {
+        EpochProverError::Internal(format!("the size-tuned proof does not verify: {e:#}"))
+    })?;
+
+    let verifier_bytes = verifier_data_bytes(&shrink.data.verifier_data())?;
+    let manifest = BundleManifest {
+        version: BUNDLE_VERSION,
+        backend: "plonky2".into(),
+        shape: shape.bundle_shape(),
+        verifying_key_digest: verifying_key_digest(&verifier_bytes),
+        proof_file: "proof.bin".into(),
+        verifying_key_file: "verifier.bin".into(),
+        public_inputs: PublicStatement::from_report(&prepared.report),
+        payouts: prepared.report.clone(),
+        prove_seconds,
+        halo2: None,
+    };
+    let write = |name: &str, bytes: &[u8]| {
+        let path = out.join(name);
+        std::fs::write(&path, bytes).map_err(|source| EpochProverError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    std::fs::create_dir_all(out).map_err(|source| EpochProverError::Write {
+        path: out.display().to_string(),
+        source,
+    })?;
+    let json = serde_json::to_string_pretty(&manifest)
+        .map_err(|e| EpochProverError::Internal(format!("bundle.json: {e}")))?;
+    write(&manifest.proof_file, &proof_bytes)?;
+    write(&manifest.verifying_key_file, &verifier_bytes)?;
+    write(MANIFEST, (json + "\n").as_bytes())?;
+    Ok(manifest)
 }
 
 /// Inputs shared by every node of one epoch's tree.
@@ -767,27 +1064,16 @@ impl Run<'_> {
     }
 }
 
-impl AggregationCircuits {
-    /// Key generation for all circuits of `shape`, reporting each as it is ready. Refuses a
-    /// shape [`AggregationShape::for_epoch`] would never pick.
-    pub fn build(
-        shape: AggregationShape,
-        progress: Progress<'_>,
-    ) -> Result<Self, EpochProverError> {
-        shape.check()?;
-        progress(&AggregationStage::Building { shape: shape.key() });
-        let timed = |name: String, degree_bits: usize, start: Instant| {
-            progress(&AggregationStage::Built {
-                circuit: name,
-                degree_bits,
-                seconds: start.elapsed().as_secs_f64(),
-            })
-        };
+impl TreeCircuits {
+    /// Key generation for the batch circuit and every merge level of `shape` (checked by the
+    /// caller), reporting each as it is ready.
+    fn build(shape: AggregationShape, progress: Progress<'_>) -> Self {
         let start = Instant::now();
         let batch = BatchCircuit::build(shape.batch_height);
-        timed(
+        report_built(
+            progress,
             format!("batch ({} queries)", shape.batch_size()),
-            batch.data.common.degree_bits(),
+            &batch.data,
             start,
         );
         let mut merges: Vec<MergeCircuit> = Vec::with_capacity(shape.levels as usize);
@@ -797,65 +1083,28 @@ impl AggregationCircuits {
                 .last()
                 .map_or_else(|| batch.data.verifier_data(), |m| m.data.verifier_data());
             let merge = MergeCircuit::build(&child, shape.batch_height + level);
-            timed(
+            report_built(
+                progress,
                 format!("merge level {}", level + 1),
-                merge.data.common.degree_bits(),
+                &merge.data,
                 start,
             );
             merges.push(merge);
         }
-        let top = merges
-            .last()
-            .map_or_else(|| batch.data.verifier_data(), |m| m.data.verifier_data());
-        let last = FinalLayer::build(&top, shape.batch_height + shape.levels, &shape, progress);
-        let start = Instant::now();
-        let shrink = ShrinkCircuit::build(&last.data().verifier_data());
-        timed(
-            "size-tuned layer".into(),
-            shrink.data.common.degree_bits(),
-            start,
-        );
-        Ok(AggregationCircuits {
+        TreeCircuits {
             shape,
             batch,
             merges,
-            last,
-            shrink,
-        })
-    }
-
-    /// The size-tuned layer's verifier data: all a verifier needs (it pins the final circuit,
-    /// which pins every circuit below).
-    pub fn verifier_data(&self) -> VerifierCircuitData<F, Config, D> {
-        self.shrink.data.verifier_data()
-    }
-
-    /// The serialised verifying key written into bundles (`verifier.bin`).
-    pub fn verifying_key_bytes(&self) -> Result<Vec<u8>, EpochProverError> {
-        verifier_data_bytes(&self.verifier_data())
-    }
-
-    /// The digest pinned in `params/plonky2_vk_digests.json` under [`AggregationShape::key`].
-    pub fn digest_hex(&self) -> Result<String, EpochProverError> {
-        Ok(verifying_key_digest(&self.verifying_key_bytes()?))
-    }
-
-    /// Fails unless `epoch` needs exactly these circuits with batches of at most `batch_cap`.
-    fn check_shape(&self, epoch: &Epoch, payees: usize) -> Result<(), EpochProverError> {
-        let mut needed =
-            AggregationShape::for_epoch(epoch.queries.len(), payees, self.shape.batch_size())?;
-        // A list the final circuit could hold may also be proved in chunks (tests prove small
-        // chunked layouts so).
-        if needed.chunk_height.is_none() {
-            needed.chunk_height = self.shape.chunk_height;
         }
-        if needed != self.shape {
-            return Err(EpochProverError::ShapeMismatch {
-                needed: needed.key(),
-                built: self.shape.key(),
-            });
-        }
-        Ok(())
+    }
+
+    /// The verifier data of the root proof's circuit (the top merge level, or the batch
+    /// circuit if there is none): what the final layer is built over.
+    pub fn root_verifier_data(&self) -> VerifierCircuitData<F, Config, D> {
+        self.merges.last().map_or_else(
+            || self.batch.data.verifier_data(),
+            |m| m.data.verifier_data(),
+        )
     }
 
     /// Proves every batch and merge of `epoch` under `challenges`: the proof of the root
@@ -906,11 +1155,7 @@ impl AggregationCircuits {
             cancel: resume.cancel,
             progress,
         };
-        // A constraint the honest witness misses makes plonky2 panic; report it as an error.
-        catch_unwind(AssertUnwindSafe(|| {
-            self.prove_node(&run, self.shape.levels, 0)
-        }))
-        .map_err(|panic| EpochProverError::Internal(panic_message(&panic)))?
+        unpanicked(|| self.prove_node(&run, self.shape.levels, 0))
     }
 
     /// The proof of the subtree at (`level`, `index`); its children in parallel.
@@ -939,7 +1184,6 @@ impl AggregationCircuits {
         (run.progress)(&stage);
         Ok(proof)
     }
-
     /// The checkpointed proof of (`level`, `index`) if there is one and it is this node's of
     /// this epoch: it parses under the node's circuit, names this epoch's parameters, this
     /// height, index and challenges, and verifies.
@@ -1054,6 +1298,65 @@ impl AggregationCircuits {
         };
         Ok((proof, stage))
     }
+}
+
+impl AggregationCircuits {
+    /// Key generation for all circuits of `shape`, reporting each as it is ready. Refuses a
+    /// shape [`AggregationShape::for_epoch`] would never pick.
+    pub fn build(
+        shape: AggregationShape,
+        progress: Progress<'_>,
+    ) -> Result<Self, EpochProverError> {
+        shape.check()?;
+        progress(&AggregationStage::Building { shape: shape.key() });
+        let tree = TreeCircuits::build(shape, progress);
+        let last = FinalLayer::build(&tree.root_verifier_data(), &shape, progress);
+        let shrink = build_shrink_circuit(&last.data().verifier_data(), progress);
+        Ok(AggregationCircuits {
+            shape,
+            tree,
+            last,
+            shrink,
+        })
+    }
+
+    /// The size-tuned layer's verifier data: all a verifier needs (it pins the final circuit,
+    /// which pins every circuit below).
+    pub fn verifier_data(&self) -> VerifierCircuitData<F, Config, D> {
+        self.shrink.data.verifier_data()
+    }
+
+    /// The serialised verifying key written into bundles (`verifier.bin`).
+    pub fn verifying_key_bytes(&self) -> Result<Vec<u8>, EpochProverError> {
+        verifier_data_bytes(&self.verifier_data())
+    }
+
+    /// The digest pinned in `params/plonky2_vk_digests.json` under [`AggregationShape::key`].
+    pub fn digest_hex(&self) -> Result<String, EpochProverError> {
+        Ok(verifying_key_digest(&self.verifying_key_bytes()?))
+    }
+
+    /// [`TreeCircuits::prove_root`].
+    pub fn prove_root(
+        &self,
+        epoch: &Epoch,
+        challenges: Challenges,
+        progress: Progress<'_>,
+    ) -> Result<Proof, EpochProverError> {
+        self.tree.prove_root(epoch, challenges, progress)
+    }
+
+    /// [`TreeCircuits::prove_root_resumable`].
+    pub fn prove_root_resumable(
+        &self,
+        epoch: &Epoch,
+        challenges: Challenges,
+        resume: Resume<'_>,
+        progress: Progress<'_>,
+    ) -> Result<Proof, EpochProverError> {
+        self.tree
+            .prove_root_resumable(epoch, challenges, resume, progress)
+    }
 
     /// The final proof over the root proof and the payout list with slot counts (proved in
     /// chunk proofs first when the shape says so).
@@ -1075,40 +1378,22 @@ impl AggregationCircuits {
         resume: Resume<'_>,
         progress: Progress<'_>,
     ) -> Result<Proof, EpochProverError> {
-        catch_unwind(AssertUnwindSafe(|| {
-            let chunk_proofs = match &self.last {
-                FinalLayer::Whole(_) => Vec::new(),
-                FinalLayer::Chunked { chunk, last } => {
-                    prove_chunks(chunk, last.chunk_count(), root, payees, resume, progress)?
+        unpanicked(|| {
+            let chunk_proofs = match (&self.last.chunk, self.shape.chunk_count()) {
+                (Some(chunk), Some(chunks)) => {
+                    prove_chunks(chunk, chunks, root, payees, resume, progress)?
                 }
+                _ => Vec::new(),
             };
-            stop_if_cancelled(resume.cancel)?;
-            // The final layer's own time, after the chunk proofs.
-            let start = Instant::now();
-            let proof = match &self.last {
-                FinalLayer::Whole(last) => {
-                    last.prove(root, payees).map_err(proving("the final layer"))
-                }
-                FinalLayer::Chunked { last, .. } => {
-                    let in_order: Vec<&Proof> = chunk_proofs.iter().collect();
-                    last.prove(root, &in_order)
-                        .map_err(proving("the final layer over the chunks"))
-                }
-            }?;
-            progress(&AggregationStage::Final {
-                seconds: start.elapsed().as_secs_f64(),
-                proof_bytes: proof.to_bytes().len(),
-            });
-            Ok(proof)
-        }))
-        .map_err(|panic| EpochProverError::Internal(panic_message(&panic)))?
+            self.last
+                .last
+                .prove(root, payees, &chunk_proofs, resume.cancel, progress)
+        })
     }
 
     /// The size-tuned layer's proof over a final proof.
     pub fn prove_shrunk(&self, final_proof: &Proof) -> Result<Proof, EpochProverError> {
-        catch_unwind(AssertUnwindSafe(|| self.shrink.prove(final_proof)))
-            .map_err(|panic| EpochProverError::Internal(panic_message(&panic)))?
-            .map_err(proving("the size-tuned layer"))
+        prove_shrunk(&self.shrink, final_proof)
     }
 
     /// Proves `epoch` with these circuits and writes the bundle into `out` (`bundle.json`,
@@ -1140,26 +1425,8 @@ impl AggregationCircuits {
         cancel: &AtomicBool,
         progress: Progress<'_>,
     ) -> Result<BundleManifest, EpochProverError> {
-        if out.starts_with(checkpoints) || checkpoints.starts_with(out) {
-            return Err(EpochProverError::CheckpointDir {
-                path: checkpoints.display().to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    format!(
-                        "the bundle folder {} must lie outside it (and it outside the bundle folder)",
-                        out.display()
-                    ),
-                ),
-            });
-        }
         let prepared = self.prepare(epoch)?;
-        let folder_error = |source| EpochProverError::CheckpointDir {
-            path: checkpoints.display().to_string(),
-            source,
-        };
-        let (folder, _kept) =
-            CheckpointDir::open(checkpoints, &self.checkpoint_identity(&prepared))
-                .map_err(folder_error)?;
+        let folder = open_checkpoints(out, checkpoints, &self.checkpoint_identity(&prepared))?;
         let start = Instant::now();
         let resume = Resume {
             checkpoints: &folder,
@@ -1169,39 +1436,14 @@ impl AggregationCircuits {
         self.finish(&prepared, &root, start, out, resume, progress)
     }
 
-    /// Names a run for [`CheckpointDir::open`]: the layout and the epoch's challenges, a hash
-    /// of its three commitments and slot counts (so of every log record and of the payout list).
+    /// [`checkpoint_identity`] of a run of these circuits.
     pub fn checkpoint_identity(&self, prepared: &Prepared) -> String {
-        use plonky2::field::types::PrimeField64;
-        let challenges: Vec<String> = prepared
-            .challenges
-            .to_fields()
-            .iter()
-            .map(|f| format!("{:016x}", f.to_canonical_u64()))
-            .collect();
-        format!(
-            "zkattr plonky2 checkpoints v1\nlayout {}\nchallenges {}\n",
-            self.shape.key(),
-            challenges.join(" ")
-        )
+        checkpoint_identity(&self.shape, prepared)
     }
 
-    /// The native pass before proving: settlement, commitments, payout table, challenges and
-    /// the payout list; refuses an epoch these circuits do not fit.
+    /// [`Prepared::new`] for these circuits' shape.
     pub fn prepare(&self, epoch: &Epoch) -> Result<Prepared, EpochProverError> {
-        let (settlement, commitments, report) = payout_report(&GoldilocksFamily, epoch)?;
-        self.check_shape(epoch, settlement.payouts.len())?;
-        check_total_paid(settlement.total_paid)?;
-        let payees = listed_payees(epoch, &settlement);
-        let challenges =
-            Challenges::derive(&epoch.params, &commitments, &listed_slot_counts(&payees))?;
-        let expected = StatementPublicInputs::new(epoch, &settlement, &commitments).to_fields();
-        Ok(Prepared {
-            report,
-            challenges,
-            payees,
-            expected,
-        })
+        Prepared::new(&self.shape, epoch)
     }
 
     /// The final layer over `root` (from [`Self::prove_root`], started at `start`), checked
@@ -1218,63 +1460,112 @@ impl AggregationCircuits {
         progress: Progress<'_>,
     ) -> Result<BundleManifest, EpochProverError> {
         let proof = self.prove_final_resumable(root, &prepared.payees, resume, progress)?;
-        if proof.public_inputs != prepared.expected {
-            return Err(EpochProverError::Internal(
-                "the final proof's public inputs differ from the reference model's".into(),
-            ));
-        }
-        self.last.data().verify(proof.clone()).map_err(|e| {
-            EpochProverError::Internal(format!("the final proof does not verify: {e:#}"))
-        })?;
-        stop_if_cancelled(resume.cancel)?;
-        let shrink_start = Instant::now();
-        let proof = self.prove_shrunk(&proof)?;
-        let prove_seconds = start.elapsed().as_secs_f64();
-        let proof_bytes = proof.to_bytes();
-        progress(&AggregationStage::Shrunk {
-            seconds: shrink_start.elapsed().as_secs_f64(),
-            proof_bytes: proof_bytes.len(),
-        });
-        if proof.public_inputs != prepared.expected {
-            return Err(EpochProverError::Internal(
-                "the size-tuned proof's public inputs differ from the final proof's".into(),
-            ));
-        }
-        self.shrink.data.verify(proof).map_err(|e| {
-            EpochProverError::Internal(format!("the size-tuned proof does not verify: {e:#}"))
-        })?;
-
-        let verifier_bytes = self.verifying_key_bytes()?;
-        let manifest = BundleManifest {
-            version: BUNDLE_VERSION,
-            backend: "plonky2".into(),
-            shape: self.shape.bundle_shape(),
-            verifying_key_digest: verifying_key_digest(&verifier_bytes),
-            proof_file: "proof.bin".into(),
-            verifying_key_file: "verifier.bin".into(),
-            public_inputs: PublicStatement::from_report(&prepared.report),
-            payouts: prepared.report.clone(),
-            prove_seconds,
-            halo2: None,
-        };
-        let write = |name: &str, bytes: &[u8]| {
-            let path = out.join(name);
-            std::fs::write(&path, bytes).map_err(|source| EpochProverError::Write {
-                path: path.display().to_string(),
-                source,
-            })
-        };
-        std::fs::create_dir_all(out).map_err(|source| EpochProverError::Write {
-            path: out.display().to_string(),
-            source,
-        })?;
-        let json = serde_json::to_string_pretty(&manifest)
-            .map_err(|e| EpochProverError::Internal(format!("bundle.json: {e}")))?;
-        write(&manifest.proof_file, &proof_bytes)?;
-        write(&manifest.verifying_key_file, &verifier_bytes)?;
-        write(MANIFEST, (json + "\n").as_bytes())?;
-        Ok(manifest)
+        check_final(self.last.data(), &proof, prepared)?;
+        shrink_into(
+            &self.shrink,
+            &self.shape,
+            prepared,
+            &proof,
+            &ProvingClock::from(start),
+            out,
+            resume.cancel,
+            progress,
+        )
     }
+}
+
+/// Proves `epoch` in the layout `shape` and writes its bundle into `out`, as
+/// [`AggregationCircuits::prove_into_resumable`] does (`checkpoints`: its folder, or `None` to
+/// keep none), but holding the circuits of one stage at a time: the batch and merge circuits
+/// while the tree proves, then the chunk circuit while the chunk proofs do, then the final
+/// circuit, then the size-tuned layer. Each is built when its stage begins and dropped, all but
+/// its verifier data, when the stage ends; so the peak is the largest stage's, not the sum of
+/// every circuit's (at 2^20 payees the circuits alone hold 12 GB). Every circuit is still built
+/// once and the bundle is the same; only a caller that proves several epochs of one layout
+/// gains from keeping an [`AggregationCircuits`]. The bundle's proving time leaves out the
+/// builds.
+pub fn prove_into_staged(
+    shape: AggregationShape,
+    epoch: &Epoch,
+    out: &Path,
+    checkpoints: Option<&Path>,
+    cancel: &AtomicBool,
+    progress: Progress<'_>,
+) -> Result<BundleManifest, EpochProverError> {
+    shape.check()?;
+    // Refuses an epoch of another shape before any circuit is built.
+    let prepared = Prepared::new(&shape, epoch)?;
+    let folder = checkpoints
+        .map(|dir| open_checkpoints(out, dir, &checkpoint_identity(&shape, &prepared)))
+        .transpose()?;
+    let resume = Resume {
+        checkpoints: match &folder {
+            Some(folder) => folder,
+            None => &NoCheckpoints,
+        },
+        cancel,
+    };
+    progress(&AggregationStage::Building { shape: shape.key() });
+    let tree = TreeCircuits::build(shape, progress);
+    let mut clock = ProvingClock::from(Instant::now());
+    let root = tree.prove_root_resumable(epoch, prepared.challenges, resume, progress)?;
+    let root_data = tree.root_verifier_data();
+    drop(tree);
+
+    let (chunk_data, chunk_proofs) = match shape.chunk_height.zip(shape.chunk_count()) {
+        None => (None, Vec::new()),
+        Some((height, chunks)) => {
+            stop_if_cancelled(cancel)?;
+            let chunk = clock.building(|| build_chunk_circuit(height, progress));
+            let proofs = unpanicked(|| {
+                prove_chunks(&chunk, chunks, &root, &prepared.payees, resume, progress)
+            })?;
+            (Some(chunk.data.verifier_data()), proofs)
+        }
+    };
+
+    stop_if_cancelled(cancel)?;
+    let over_chunks = chunk_data.as_ref().zip(shape.chunk_height);
+    let last = clock.building(|| LastCircuit::build(&root_data, &shape, over_chunks, progress));
+    let final_proof =
+        unpanicked(|| last.prove(&root, &prepared.payees, &chunk_proofs, cancel, progress))?;
+    drop(chunk_proofs);
+    check_final(last.data(), &final_proof, &prepared)?;
+    let final_data = last.data().verifier_data();
+    drop(last);
+
+    stop_if_cancelled(cancel)?;
+    let shrink = clock.building(|| build_shrink_circuit(&final_data, progress));
+    shrink_into(
+        &shrink,
+        &shape,
+        &prepared,
+        &final_proof,
+        &clock,
+        out,
+        cancel,
+        progress,
+    )
+}
+
+/// The verifying key bytes of `shape` (the size-tuned layer's verifier data, as
+/// [`AggregationCircuits::verifying_key_bytes`] gives them), building its circuits one at a
+/// time and keeping only the verifier data each next one is built over.
+pub fn staged_verifying_key_bytes(
+    shape: AggregationShape,
+    progress: Progress<'_>,
+) -> Result<Vec<u8>, EpochProverError> {
+    shape.check()?;
+    progress(&AggregationStage::Building { shape: shape.key() });
+    let root = TreeCircuits::build(shape, progress).root_verifier_data();
+    let chunk = shape
+        .chunk_height
+        .map(|height| build_chunk_circuit(height, progress).data.verifier_data());
+    let over_chunks = chunk.as_ref().zip(shape.chunk_height);
+    let last = LastCircuit::build(&root, &shape, over_chunks, progress)
+        .data()
+        .verifier_data();
+    verifier_data_bytes(&build_shrink_circuit(&last, progress).data.verifier_data())
 }
 
 /// The `chunks` chunk proofs of the payout list in list order, under the root summary's

@@ -351,7 +351,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
 
     // A foreign final key (the first merge circuit's), also recorded as the bundle's digest.
     let foreign = copy_bundle(&dir, "foreign");
-    let key = circuits.merges[0]
+    let key = circuits.tree.merges[0]
         .data
         .verifier_data()
         .to_bytes(&zkattr_plonky2_gates::AttributionGateSerializer)
@@ -378,7 +378,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     // The batch circuit alone (folded in from tests/batch.rs, reusing the built circuit): a
     // partial batch exposes exactly the native summary; records out of order are refused.
     let (p, q, ch) = (epoch.params, &epoch.queries, prepared.challenges);
-    let partial = circuits.batch.prove(p, ch, 2, &q[8..10]).unwrap();
+    let partial = circuits.tree.batch.prove(p, ch, 2, &q[8..10]).unwrap();
     assert_eq!(
         partial.public_inputs,
         expected_summary(p, ch, 2, 2, &q[8..10]).unwrap()
@@ -386,10 +386,10 @@ fn three_batches_prove_verify_and_reject_tampering() {
     assert_eq!(partial.public_inputs[17], F::from_canonical_u64(2));
     let swapped = [q[1], q[0], q[2], q[3]];
     let bad = catch_unwind(AssertUnwindSafe(|| {
-        circuits.batch.prove(p, ch, 0, &swapped)
+        circuits.tree.batch.prove(p, ch, 0, &swapped)
     }));
     let accepted =
-        matches!(bad, Ok(Ok(proof)) if circuits.batch.data.verify(proof.clone()).is_ok());
+        matches!(bad, Ok(Ok(proof)) if circuits.tree.batch.data.verify(proof.clone()).is_ok());
     assert!(!accepted, "a batch out of order was accepted");
     batch_circuit_refuses_tampered_witnesses(&circuits, &epoch, prepared.challenges);
 
@@ -524,7 +524,7 @@ fn batch_circuit_refuses_tampered_witnesses(
     epoch: &Epoch,
     challenges: Challenges,
 ) {
-    let batch = &circuits.batch;
+    let batch = &circuits.tree.batch;
     assert_eq!(batch.height, 2, "the cases below assume four records");
     let (p, q) = (epoch.params, &epoch.queries);
     let proves = |pw: PartialWitness<F>| {

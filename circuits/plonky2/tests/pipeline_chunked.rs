@@ -7,7 +7,9 @@
 //! proof's public inputs against the reference model before writing it). Chunk proofs are
 //! checkpointed and cancellable: a run cancelled before the chunks proves none, one cancelled
 //! by its first chunk's report proves no other, a run that dies after two chunk proofs resumes
-//! with them, and a damaged kept proof or a kept proof of another chunk is proved again.
+//! with them, and a damaged kept proof or a kept proof of another chunk is proved again. The
+//! resumed run is the stage-by-stage path (`prove_into_staged`): each circuit built when its
+//! stage begins, the same key as the circuits built at once.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -18,8 +20,9 @@ use zkattr_model::bundle::PublicStatement;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::{payout_report, Epoch, Settlement};
 use zkattr_plonky2::epoch_prover::{
-    AggregationCircuits, AggregationShape, AggregationStage, CheckpointDir, CheckpointNode,
-    Checkpoints, EpochProverError, Progress, Resume,
+    prove_into_staged, staged_verifying_key_bytes, AggregationCircuits, AggregationShape,
+    AggregationStage, CheckpointDir, CheckpointNode, Checkpoints, EpochProverError, Progress,
+    Resume,
 };
 use zkattr_plonky2::GoldilocksFamily;
 use zkattr_verifier::bundle::verify_bundle;
@@ -148,12 +151,49 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
     std::fs::write(&chunk_1, bytes).unwrap();
     std::fs::copy(kept.join("C0.proof"), kept.join("C2.proof")).unwrap();
 
-    // Resumed: the tree and chunk 0 come from the checkpoints, every other chunk is proved.
+    // Resumed stage by stage, as `zkattr prove` and the service prove chunked lists: the tree
+    // and chunk 0 come from the checkpoints, every other chunk is proved.
     stages.lock().unwrap().clear();
-    let manifest = circuits
-        .prove_into_resumable(&epoch, &dir, &kept, &never, &record)
-        .unwrap();
+    let manifest = prove_into_staged(SHAPE, &epoch, &dir, Some(&kept), &never, &record).unwrap();
     assert_eq!(manifest.shape.key(), SHAPE.key());
+    // The same circuits as those built at once, each built when its stage begins.
+    assert_eq!(
+        manifest.verifying_key_digest,
+        circuits.digest_hex().unwrap()
+    );
+    let mut order: Vec<String> = Vec::new();
+    for stage in stages.lock().unwrap().iter() {
+        let step = match stage {
+            AggregationStage::Built { circuit, .. } => circuit.clone(),
+            AggregationStage::Building { .. } => "building".into(),
+            AggregationStage::Restored { level: 2, .. } => "tree restored".into(),
+            AggregationStage::Chunk { .. } | AggregationStage::ChunkRestored { .. } => {
+                "chunk proofs".into()
+            }
+            AggregationStage::Final { .. } => "final proof".into(),
+            AggregationStage::Shrunk { .. } => "size-tuned proof".into(),
+            other => panic!("a resumed run of the kept tree: {other}"),
+        };
+        if order.last() != Some(&step) {
+            order.push(step);
+        }
+    }
+    assert_eq!(
+        order,
+        [
+            "building",
+            "batch (4 queries)",
+            "merge level 1",
+            "merge level 2",
+            "tree restored",
+            "payout-list chunk (4 entries)",
+            "chunk proofs",
+            "final over 8 chunks (32 payees)",
+            "final proof",
+            "size-tuned layer",
+            "size-tuned proof",
+        ]
+    );
     let with_payees = payees.div_ceil(4);
     let (mut proved, mut restored) = (Vec::new(), Vec::new());
     for stage in stages.lock().unwrap().iter() {
@@ -199,6 +239,11 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
     assert_eq!(verified.statement, PublicStatement::from_report(&report));
     assert_eq!(verified.n_payees, payees as u64);
     assert_eq!(manifest.payouts, report);
+    // The key a service serves for this layout without keeping its circuits.
+    assert_eq!(
+        staged_verifying_key_bytes(SHAPE, &|_| {}).unwrap(),
+        circuits.verifying_key_bytes().unwrap()
+    );
     CheckpointDir::clear(&kept).unwrap();
     assert!(!kept.exists());
     let _ = std::fs::remove_dir_all(&scratch);

@@ -11,7 +11,8 @@ use thiserror::Error;
 use zkattr_model::bundle::BundleManifest;
 use zkattr_model::{Epoch, Settlement};
 use zkattr_plonky2::epoch_prover::{
-    check_total_paid, AggregationCircuits, AggregationShape, AggregationStage, DEFAULT_BATCH_CAP,
+    check_total_paid, prove_into_staged, staged_verifying_key_bytes, AggregationCircuits,
+    AggregationShape, AggregationStage, DEFAULT_BATCH_CAP,
 };
 use zkattr_plonky2::prover::{shape_for, StatementCircuit, SHAPE_LADDER};
 use zkattr_plonky2::statement::StatementShape;
@@ -343,6 +344,16 @@ impl AggregationCache {
     }
 }
 
+/// Whether the service keeps a layout's circuits for its next job: only when the final
+/// circuit holds the payout list itself. A chunked list's circuits hold several gigabytes
+/// (12.1 GB at 2^20 payees, measured), more than the stage-by-stage path's peak while proving, and are
+/// built in a few percent of such a job's time (172 s of 50 min at 2^20), so those jobs build
+/// each circuit when their stage begins and drop it when it ends
+/// ([`prove_into_staged`]), and their key requests keep nothing either.
+fn kept_between_jobs(shape: &AggregationShape) -> bool {
+    shape.chunk_height.is_none()
+}
+
 #[derive(Debug)]
 struct Plonky2Backend {
     artifacts: Arc<Artifacts>,
@@ -514,6 +525,17 @@ impl Plonky2Backend {
                 let report = |stage: &AggregationStage| {
                     let _ = sender.send(stage.clone());
                 };
+                if !kept_between_jobs(&shape) {
+                    return prove_into_staged(
+                        shape,
+                        epoch,
+                        out,
+                        Some(checkpoints),
+                        cancel,
+                        &report,
+                    )
+                    .map_err(|e| BackendError::Failed(e.into()));
+                }
                 let circuits = self.aggregation.get(shape, CachePolicy::Replace, &report)?;
                 circuits
                     .prove_into_resumable(epoch, out, checkpoints, cancel, &report)
@@ -530,11 +552,8 @@ impl Plonky2Backend {
                     _ => {}
                 }
                 let done = done.min(batches);
-                let aggregating = done == batches
-                    && !matches!(
-                        stage,
-                        AggregationStage::Building { .. } | AggregationStage::Built { .. }
-                    );
+                // Past the last batch; circuits built for later stages do not undo it.
+                let aggregating = done == batches;
                 let go_on = progress(ProveProgress {
                     message: &stage.to_string(),
                     batches_done: done,
@@ -622,6 +641,10 @@ impl ProvingBackend for Plonky2Backend {
                 .circuit(shape, &mut |_| true)
                 .verifying_key_bytes()
                 .map_err(BackendError::Failed),
+            Plonky2Route::Aggregated(layout) if !kept_between_jobs(&layout) => {
+                staged_verifying_key_bytes(layout, &|_| {})
+                    .map_err(|e| BackendError::Failed(e.into()))
+            }
             Plonky2Route::Aggregated(layout) => self
                 .aggregation
                 .get(layout, CachePolicy::KeepCached, &|_| {})?
