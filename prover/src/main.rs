@@ -212,8 +212,9 @@ fn prove_aggregated(
     };
     let shape = shape_for_epoch(epoch, batch_size.unwrap_or(DEFAULT_BATCH_CAP))?;
     let batches = shape.batch_count(epoch.queries.len());
-    // Circuits built (batch, merges, final, size-tuned), then batches, merges and two layers;
-    // with a chunked payout list, its circuit and at most one proof per chunk.
+    // Circuits built (batch, merges, final, size-tuned; the later ones when their stage
+    // begins), batches, merges and two layers; with a chunked payout list, its circuit and at
+    // most one proof per chunk.
     let chunk_stages = shape.chunk_count().map_or(0, |chunks| chunks + 1);
     let stages = (shape.levels as usize + 3)
         + batches

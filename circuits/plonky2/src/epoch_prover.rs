@@ -49,8 +49,9 @@ pub const MAX_BATCH: usize = 1 << 15;
 /// The final layer's smallest payout list; smaller lists share its key.
 pub const MIN_PAYEE_CAPACITY: usize = 8;
 /// The largest payout list the final circuit holds itself (2^18 rows: its prover data, about
-/// 1.4 GB, is held while batches prove, and its proof takes about as much memory as two batch
-/// proofs once they are done); a larger list is proved in chunk proofs of
+/// 1.4 GB, is held while batches prove when the circuits are kept as [`AggregationCircuits`],
+/// and its proof takes about as much memory as two batch proofs once they are done); a larger
+/// list is proved in chunk proofs of
 /// [`CHUNK_HEIGHT`]-high subtrees that the final layer verifies.
 pub const MAX_WHOLE_LIST: usize = 1 << 15;
 /// The largest payout list: SPEC's depth-20 payout tree.
@@ -252,7 +253,9 @@ impl AggregationShape {
 /// What the pipeline reports while it runs (from several threads).
 #[derive(Clone, Debug, PartialEq)]
 pub enum AggregationStage {
-    /// Key generation for every circuit of `shape` began.
+    /// Key generation for the circuits of `shape` began (all of them for
+    /// [`AggregationCircuits::build`]; [`prove_into_staged`] builds the later layers when it
+    /// reaches them, each reported [`AggregationStage::Built`]).
     Building { shape: String },
     /// One circuit is ready.
     Built {
@@ -749,6 +752,7 @@ impl LastCircuit {
         }
     }
 
+    /// The final circuit (the size-tuned layer's inner circuit).
     pub fn data(&self) -> &CircuitData<F, Config, D> {
         match self {
             LastCircuit::Whole(last) => &last.data,
@@ -879,19 +883,16 @@ pub fn checkpoint_identity(shape: &AggregationShape, prepared: &Prepared) -> Str
     )
 }
 
-/// Opens the checkpoint folder of a run writing its bundle into `out` (which must lie outside
-/// it, and it outside `out`).
-fn open_checkpoints(
-    out: &Path,
-    checkpoints: &Path,
-    identity: &str,
-) -> Result<CheckpointDir, EpochProverError> {
-    let folder_error = |source| EpochProverError::CheckpointDir {
-        path: checkpoints.display().to_string(),
-        source,
-    };
+fn checkpoint_dir_error(checkpoints: &Path) -> impl FnOnce(std::io::Error) -> EpochProverError {
+    let path = checkpoints.display().to_string();
+    move |source| EpochProverError::CheckpointDir { path, source }
+}
+
+/// Refuses a checkpoint folder inside the bundle folder `out` or around it (clearing one
+/// would take the other); checked before the native pass.
+fn check_checkpoint_dir(out: &Path, checkpoints: &Path) -> Result<(), EpochProverError> {
     if out.starts_with(checkpoints) || checkpoints.starts_with(out) {
-        return Err(folder_error(std::io::Error::new(
+        return Err(checkpoint_dir_error(checkpoints)(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!(
                 "the bundle folder {} must lie outside it (and it outside the bundle folder)",
@@ -899,7 +900,13 @@ fn open_checkpoints(
             ),
         )));
     }
-    let (folder, _kept) = CheckpointDir::open(checkpoints, identity).map_err(folder_error)?;
+    Ok(())
+}
+
+/// Opens the checkpoint folder of the run `identity` names.
+fn open_checkpoints(checkpoints: &Path, identity: &str) -> Result<CheckpointDir, EpochProverError> {
+    let (folder, _kept) =
+        CheckpointDir::open(checkpoints, identity).map_err(checkpoint_dir_error(checkpoints))?;
     Ok(folder)
 }
 
@@ -1383,7 +1390,13 @@ impl AggregationCircuits {
                 (Some(chunk), Some(chunks)) => {
                     prove_chunks(chunk, chunks, root, payees, resume, progress)?
                 }
-                _ => Vec::new(),
+                (None, None) => Vec::new(),
+                _ => {
+                    return Err(EpochProverError::Internal(format!(
+                        "the chunk circuit does not match the layout {}",
+                        self.shape.key()
+                    )))
+                }
             };
             self.last
                 .last
@@ -1425,8 +1438,9 @@ impl AggregationCircuits {
         cancel: &AtomicBool,
         progress: Progress<'_>,
     ) -> Result<BundleManifest, EpochProverError> {
+        check_checkpoint_dir(out, checkpoints)?;
         let prepared = self.prepare(epoch)?;
-        let folder = open_checkpoints(out, checkpoints, &self.checkpoint_identity(&prepared))?;
+        let folder = open_checkpoints(checkpoints, &self.checkpoint_identity(&prepared))?;
         let start = Instant::now();
         let resume = Resume {
             checkpoints: &folder,
@@ -1493,10 +1507,13 @@ pub fn prove_into_staged(
     progress: Progress<'_>,
 ) -> Result<BundleManifest, EpochProverError> {
     shape.check()?;
+    if let Some(dir) = checkpoints {
+        check_checkpoint_dir(out, dir)?;
+    }
     // Refuses an epoch of another shape before any circuit is built.
     let prepared = Prepared::new(&shape, epoch)?;
     let folder = checkpoints
-        .map(|dir| open_checkpoints(out, dir, &checkpoint_identity(&shape, &prepared)))
+        .map(|dir| open_checkpoints(dir, &checkpoint_identity(&shape, &prepared)))
         .transpose()?;
     let resume = Resume {
         checkpoints: match &folder {
@@ -1505,6 +1522,7 @@ pub fn prove_into_staged(
         },
         cancel,
     };
+    stop_if_cancelled(cancel)?;
     progress(&AggregationStage::Building { shape: shape.key() });
     let tree = TreeCircuits::build(shape, progress);
     let mut clock = ProvingClock::from(Instant::now());
@@ -1820,8 +1838,8 @@ pub fn shape_for_epoch(
     AggregationShape::for_epoch(epoch.queries.len(), settlement.payouts.len(), batch_cap)
 }
 
-/// Builds the circuits `epoch` needs (batches of at most `batch_cap` queries), proves it and
-/// writes the bundle into `out`.
+/// Proves `epoch` stage by stage ([`prove_into_staged`], batches of at most `batch_cap`
+/// queries) and writes the bundle into `out`.
 pub fn prove_epoch_aggregated(
     epoch: &Epoch,
     out: &Path,
@@ -1829,7 +1847,8 @@ pub fn prove_epoch_aggregated(
     progress: Progress<'_>,
 ) -> Result<BundleManifest, EpochProverError> {
     let shape = shape_for_epoch(epoch, batch_cap)?;
-    AggregationCircuits::build(shape, progress)?.prove_into(epoch, out, progress)
+    let never = AtomicBool::new(false);
+    prove_into_staged(shape, epoch, out, None, &never, progress)
 }
 
 #[cfg(test)]

@@ -151,9 +151,15 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
     std::fs::write(&chunk_1, bytes).unwrap();
     std::fs::copy(kept.join("C0.proof"), kept.join("C2.proof")).unwrap();
 
+    // Cancelled before it starts, the stage-by-stage path builds no circuit.
+    stages.lock().unwrap().clear();
+    let cancel = AtomicBool::new(true);
+    let cancelled = prove_into_staged(SHAPE, &epoch, &dir, Some(&kept), &cancel, &record);
+    assert!(matches!(cancelled, Err(EpochProverError::Cancelled)));
+    assert!(stages.lock().unwrap().is_empty());
+
     // Resumed stage by stage, as `zkattr prove` and the service prove chunked lists: the tree
     // and chunk 0 come from the checkpoints, every other chunk is proved.
-    stages.lock().unwrap().clear();
     let manifest = prove_into_staged(SHAPE, &epoch, &dir, Some(&kept), &never, &record).unwrap();
     assert_eq!(manifest.shape.key(), SHAPE.key());
     // The same circuits as those built at once, each built when its stage begins.

@@ -219,14 +219,18 @@ impl CircuitCache {
 }
 
 /// The aggregation circuits of one layout (batch, merges, final and size-tuned layers): built
-/// in seconds to a minute and holding about a gigabyte at batches of 2,048, so the service keeps
-/// the last one a job used (and an idle service holds one set). Generic over what it holds so
-/// its policy is tested without circuits.
+/// in seconds to a minute and holding a gigabyte or two at batches of 2,048, so the service
+/// keeps the last one a job used (and an idle service holds one set), if its final circuit
+/// holds the payout list itself ([`kept_between_jobs`]). Generic over what it holds so its
+/// policy is tested without circuits.
 #[derive(Debug)]
 struct AggregationCache<T = AggregationCircuits> {
     circuits: Mutex<Slots<T>>,
-    /// Held while building, so two workers never build the same circuits at once. Lock order:
-    /// `building`, then `circuits` (never the other way round).
+    /// Held while building a set, or a chunked layout's key ([`Self::alone`]), so two workers
+    /// never build the same circuits at once and key requests never build side by side. (A
+    /// chunked layout's job builds its circuits stage by stage without it: with `--workers 2`,
+    /// two such jobs build and prove at once.) Lock order: `building`, then `circuits` (never
+    /// the other way round).
     building: Mutex<()>,
 }
 
@@ -264,6 +268,21 @@ enum CachePolicy {
 }
 
 impl<T> AggregationCache<T> {
+    /// Runs `build` while no other build runs.
+    fn alone<R>(&self, build: impl FnOnce() -> R) -> R {
+        let _building = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        build()
+    }
+
+    /// Drops the cache's set (a job still proving with it keeps its own reference): before a
+    /// job that builds its own circuits stage by stage, so its peak does not carry them.
+    fn release(&self) {
+        self.circuits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .cached = None;
+    }
+
     fn cached(&self, shape: AggregationShape) -> Option<Arc<T>> {
         let slots = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
         slots
@@ -306,12 +325,8 @@ impl<T> AggregationCache<T> {
             return Ok(circuits);
         }
         if policy == CachePolicy::Replace {
-            // Drop the cache's old set first (a job still proving with it keeps its own
-            // reference), so a job's build never holds two.
-            self.circuits
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .cached = None;
+            // Drop the cache's old set first, so a job's build never holds two.
+            self.release();
         }
         let circuits = Arc::new(build()?);
         let mut slots = self.circuits.lock().unwrap_or_else(|e| e.into_inner());
@@ -346,10 +361,11 @@ impl AggregationCache {
 
 /// Whether the service keeps a layout's circuits for its next job: only when the final
 /// circuit holds the payout list itself. A chunked list's circuits hold several gigabytes
-/// (12.1 GB at 2^20 payees, measured), more than the stage-by-stage path's peak while proving, and are
-/// built in a few percent of such a job's time (172 s of 50 min at 2^20), so those jobs build
-/// each circuit when their stage begins and drop it when it ends
-/// ([`prove_into_staged`]), and their key requests keep nothing either.
+/// (12.1 GB at 2^20 payees, measured), so those jobs build each circuit when their stage
+/// begins and drop it when it ends ([`prove_into_staged`]; at 2^20 payees the peak fell from
+/// 21.2 GB with every circuit held to 17.6 GB), and their key requests keep nothing either. The
+/// price is building them again for each job: 172 s of a 50-minute job at 2^20 payees, 66 s of
+/// a 6-minute one at 65,536 (measured in stop 27).
 fn kept_between_jobs(shape: &AggregationShape) -> bool {
     shape.chunk_height.is_none()
 }
@@ -526,6 +542,7 @@ impl Plonky2Backend {
                     let _ = sender.send(stage.clone());
                 };
                 if !kept_between_jobs(&shape) {
+                    self.aggregation.release();
                     return prove_into_staged(
                         shape,
                         epoch,
@@ -641,10 +658,10 @@ impl ProvingBackend for Plonky2Backend {
                 .circuit(shape, &mut |_| true)
                 .verifying_key_bytes()
                 .map_err(BackendError::Failed),
-            Plonky2Route::Aggregated(layout) if !kept_between_jobs(&layout) => {
-                staged_verifying_key_bytes(layout, &|_| {})
-                    .map_err(|e| BackendError::Failed(e.into()))
-            }
+            Plonky2Route::Aggregated(layout) if !kept_between_jobs(&layout) => self
+                .aggregation
+                .alone(|| staged_verifying_key_bytes(layout, &|_| {}))
+                .map_err(|e| BackendError::Failed(e.into())),
             Plonky2Route::Aggregated(layout) => self
                 .aggregation
                 .get(layout, CachePolicy::KeepCached, &|_| {})?
@@ -879,6 +896,24 @@ mod tests {
         assert!(failed.is_err() && cache.cached(third).is_none());
         // The failed job's build dropped the old set first, so an idle service holds one.
         assert!(cache.cached(second).is_none());
+    }
+
+    #[test]
+    fn only_whole_list_layouts_are_kept_and_a_staged_job_releases_the_cache() {
+        let whole = parse_aggregation_key("agg-b2048-t4-p32768").unwrap();
+        let chunked = parse_aggregation_key("agg-b2048-t7-p1048576-c16384").unwrap();
+        assert!(kept_between_jobs(&whole) && !kept_between_jobs(&chunked));
+        let cache = AggregationCache::<String>::default();
+        let held = cache
+            .get_or_build(whole, CachePolicy::Replace, || Ok(whole.key()))
+            .unwrap();
+        // What a chunked job does first: the cached set goes, a job proving with it keeps it.
+        cache.release();
+        assert!(cache.cached(whole).is_none());
+        assert_eq!(*held, whole.key());
+        // Builds run one at a time: `alone` holds the lock a set's build takes.
+        let inside = cache.alone(|| cache.building.try_lock().is_err());
+        assert!(inside && cache.building.try_lock().is_ok());
     }
 
     #[test]
