@@ -27,7 +27,9 @@ fn main() -> anyhow::Result<()> {
     anyhow::ensure!(shape.levels == 2, "a root over merges");
     let circuits = AggregationCircuits::build(shape, &|_| {})?;
     let prepared = circuits.prepare(&epoch)?;
-    let root = circuits.prove_root(&epoch, prepared.challenges, &|_| {})?;
+    let root = circuits
+        .tree
+        .prove_root(&epoch, prepared.challenges, &|_| {})?;
     let root_data = circuits.tree.merges[1].data.verifier_data();
 
     let start = Instant::now();

@@ -883,16 +883,21 @@ pub fn checkpoint_identity(shape: &AggregationShape, prepared: &Prepared) -> Str
     )
 }
 
-fn checkpoint_dir_error(checkpoints: &Path) -> impl FnOnce(std::io::Error) -> EpochProverError {
-    let path = checkpoints.display().to_string();
-    move |source| EpochProverError::CheckpointDir { path, source }
-}
-
-/// Refuses a checkpoint folder inside the bundle folder `out` or around it (clearing one
-/// would take the other); checked before the native pass.
-fn check_checkpoint_dir(out: &Path, checkpoints: &Path) -> Result<(), EpochProverError> {
-    if out.starts_with(checkpoints) || checkpoints.starts_with(out) {
-        return Err(checkpoint_dir_error(checkpoints)(std::io::Error::new(
+/// The start of a run of `shape` writing its bundle into `out`: the checkpoint folder's place
+/// checked (not inside the bundle folder nor around it: clearing one would take the other),
+/// then the native pass, then the folder opened under the run's identity.
+fn start_run(
+    shape: &AggregationShape,
+    epoch: &Epoch,
+    out: &Path,
+    checkpoints: Option<&Path>,
+) -> Result<(Prepared, Option<CheckpointDir>), EpochProverError> {
+    let folder_error = |dir: &Path| {
+        let path = dir.display().to_string();
+        move |source| EpochProverError::CheckpointDir { path, source }
+    };
+    if let Some(dir) = checkpoints.filter(|dir| out.starts_with(dir) || dir.starts_with(out)) {
+        return Err(folder_error(dir)(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!(
                 "the bundle folder {} must lie outside it (and it outside the bundle folder)",
@@ -900,14 +905,16 @@ fn check_checkpoint_dir(out: &Path, checkpoints: &Path) -> Result<(), EpochProve
             ),
         )));
     }
-    Ok(())
-}
-
-/// Opens the checkpoint folder of the run `identity` names.
-fn open_checkpoints(checkpoints: &Path, identity: &str) -> Result<CheckpointDir, EpochProverError> {
-    let (folder, _kept) =
-        CheckpointDir::open(checkpoints, identity).map_err(checkpoint_dir_error(checkpoints))?;
-    Ok(folder)
+    let prepared = Prepared::new(shape, epoch)?;
+    let folder = match checkpoints {
+        Some(dir) => {
+            let identity = checkpoint_identity(shape, &prepared);
+            let (folder, _kept) = CheckpointDir::open(dir, &identity).map_err(folder_error(dir))?;
+            Some(folder)
+        }
+        None => None,
+    };
+    Ok((prepared, folder))
 }
 
 /// Runs `prove`, turning a panic into an error: a constraint the honest witness misses makes
@@ -966,14 +973,6 @@ fn check_final(
         .map_err(|e| EpochProverError::Internal(format!("the final proof does not verify: {e:#}")))
 }
 
-fn prove_shrunk(shrink: &ShrinkCircuit, final_proof: &Proof) -> Result<Proof, EpochProverError> {
-    unpanicked(|| {
-        shrink
-            .prove(final_proof)
-            .map_err(proving("the size-tuned layer"))
-    })
-}
-
 /// The size-tuned layer over a checked final proof (unless `cancel` is set first), checked,
 /// and the bundle of `shape` written into `out`.
 #[allow(clippy::too_many_arguments)]
@@ -989,7 +988,11 @@ fn shrink_into(
 ) -> Result<BundleManifest, EpochProverError> {
     stop_if_cancelled(cancel)?;
     let shrink_start = Instant::now();
-    let proof = prove_shrunk(shrink, final_proof)?;
+    let proof = unpanicked(|| {
+        shrink
+            .prove(final_proof)
+            .map_err(proving("the size-tuned layer"))
+    })?;
     let prove_seconds = clock.proving_seconds();
     let proof_bytes = proof.to_bytes();
     progress(&AggregationStage::Shrunk {
@@ -1343,28 +1346,6 @@ impl AggregationCircuits {
         Ok(verifying_key_digest(&self.verifying_key_bytes()?))
     }
 
-    /// [`TreeCircuits::prove_root`].
-    pub fn prove_root(
-        &self,
-        epoch: &Epoch,
-        challenges: Challenges,
-        progress: Progress<'_>,
-    ) -> Result<Proof, EpochProverError> {
-        self.tree.prove_root(epoch, challenges, progress)
-    }
-
-    /// [`TreeCircuits::prove_root_resumable`].
-    pub fn prove_root_resumable(
-        &self,
-        epoch: &Epoch,
-        challenges: Challenges,
-        resume: Resume<'_>,
-        progress: Progress<'_>,
-    ) -> Result<Proof, EpochProverError> {
-        self.tree
-            .prove_root_resumable(epoch, challenges, resume, progress)
-    }
-
     /// The final proof over the root proof and the payout list with slot counts (proved in
     /// chunk proofs first when the shape says so).
     pub fn prove_final(
@@ -1404,11 +1385,6 @@ impl AggregationCircuits {
         })
     }
 
-    /// The size-tuned layer's proof over a final proof.
-    pub fn prove_shrunk(&self, final_proof: &Proof) -> Result<Proof, EpochProverError> {
-        prove_shrunk(&self.shrink, final_proof)
-    }
-
     /// Proves `epoch` with these circuits and writes the bundle into `out` (`bundle.json`,
     /// `proof.bin`: the size-tuned layer's proof, `verifier.bin`: its verifier data, nothing of
     /// the prover).
@@ -1420,7 +1396,7 @@ impl AggregationCircuits {
     ) -> Result<BundleManifest, EpochProverError> {
         let prepared = self.prepare(epoch)?;
         let start = Instant::now();
-        let root = self.prove_root(epoch, prepared.challenges, progress)?;
+        let root = self.tree.prove_root(epoch, prepared.challenges, progress)?;
         self.finish(&prepared, &root, start, out, Resume::none(), progress)
     }
 
@@ -1438,15 +1414,15 @@ impl AggregationCircuits {
         cancel: &AtomicBool,
         progress: Progress<'_>,
     ) -> Result<BundleManifest, EpochProverError> {
-        check_checkpoint_dir(out, checkpoints)?;
-        let prepared = self.prepare(epoch)?;
-        let folder = open_checkpoints(checkpoints, &self.checkpoint_identity(&prepared))?;
+        let (prepared, folder) = start_run(&self.shape, epoch, out, Some(checkpoints))?;
         let start = Instant::now();
         let resume = Resume {
-            checkpoints: &folder,
+            checkpoints: folder.as_ref().map_or(&NoCheckpoints, |f| f),
             cancel,
         };
-        let root = self.prove_root_resumable(epoch, prepared.challenges, resume, progress)?;
+        let root = self
+            .tree
+            .prove_root_resumable(epoch, prepared.challenges, resume, progress)?;
         self.finish(&prepared, &root, start, out, resume, progress)
     }
 
@@ -1507,19 +1483,10 @@ pub fn prove_into_staged(
     progress: Progress<'_>,
 ) -> Result<BundleManifest, EpochProverError> {
     shape.check()?;
-    if let Some(dir) = checkpoints {
-        check_checkpoint_dir(out, dir)?;
-    }
     // Refuses an epoch of another shape before any circuit is built.
-    let prepared = Prepared::new(&shape, epoch)?;
-    let folder = checkpoints
-        .map(|dir| open_checkpoints(dir, &checkpoint_identity(&shape, &prepared)))
-        .transpose()?;
+    let (prepared, folder) = start_run(&shape, epoch, out, checkpoints)?;
     let resume = Resume {
-        checkpoints: match &folder {
-            Some(folder) => folder,
-            None => &NoCheckpoints,
-        },
+        checkpoints: folder.as_ref().map_or(&NoCheckpoints, |f| f),
         cancel,
     };
     stop_if_cancelled(cancel)?;

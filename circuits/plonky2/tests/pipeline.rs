@@ -226,6 +226,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     let prepared = circuits.prepare(&epoch).unwrap();
     let start = Instant::now();
     let root = circuits
+        .tree
         .prove_root(&epoch, prepared.challenges, &record)
         .unwrap();
     // Cancelled before the final layer, or by its report (before the size-tuned layer): no
@@ -425,7 +426,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
         left: AtomicUsize::new(2),
     };
     let go_on = AtomicBool::new(false);
-    let died = circuits.prove_root_resumable(
+    let died = circuits.tree.prove_root_resumable(
         &epoch,
         prepared.challenges,
         resume(&crashing, &go_on),
@@ -440,6 +441,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     let run = |checkpoints: &CheckpointDir| {
         let stages = Mutex::new(Vec::new());
         let root = circuits
+            .tree
             .prove_root_resumable(
                 &epoch,
                 prepared.challenges,
@@ -469,7 +471,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     assert_eq!((batches, merges, proved), (3, 3, vec![1]), "{stages:?}");
     // A cancelled run stops before its next node.
     std::fs::remove_file(folder.join("L2-0.proof")).unwrap();
-    let cancelled = circuits.prove_root_resumable(
+    let cancelled = circuits.tree.prove_root_resumable(
         &epoch,
         prepared.challenges,
         resume(&saved, &AtomicBool::new(true)),

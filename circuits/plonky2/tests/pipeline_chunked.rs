@@ -93,6 +93,7 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
     let prepared = circuits.prepare(&epoch).unwrap();
     let (folder, _) = CheckpointDir::open(&kept, &circuits.checkpoint_identity(&prepared)).unwrap();
     let root = circuits
+        .tree
         .prove_root_resumable(
             &epoch,
             prepared.challenges,
