@@ -916,6 +916,97 @@ mod tests {
         assert!(inside && cache.building.try_lock().is_ok());
     }
 
+    /// The service's route for a chunked payout list, end to end on a small layout (real ones
+    /// start above 32,768 payees): a job stopped after its first chunk proof and run again
+    /// restores its tree and chunks from the checkpoints, builds each circuit in its stage,
+    /// proves a bundle the verifier accepts, and leaves nothing cached.
+    #[test]
+    fn a_chunked_job_is_proved_stage_by_stage_and_resumes_from_its_checkpoints() {
+        use zkattr_model::synth::{generate, SynthConfig};
+        use zkattr_plonky2::epoch_prover::EpochProverError;
+        let shape = parse_aggregation_key("agg-b4-t2-p32-c4").unwrap();
+        // 12 queries (three batches of 4) paying 17 to 24 adapters: eight chunks of 4.
+        let epoch = (0..64)
+            .map(|seed| generate(&SynthConfig::new(12, 40, seed)))
+            .find(|epoch| {
+                let payees = Settlement::compute(epoch).unwrap().payouts.len();
+                (17..=24).contains(&payees)
+            })
+            .expect("an epoch with 17 to 24 payees");
+        let scratch = tempfile::tempdir().unwrap();
+        let backend = Plonky2Backend {
+            artifacts: Arc::new(Artifacts::open(&scratch.path().join("artifacts")).unwrap()),
+            cache: Arc::new(CircuitCache::new(1)),
+            batch_size: Some(4),
+            aggregation: AggregationCache::default(),
+            key_building: KeyLocks::default(),
+        };
+        let (out, checkpoints) = (scratch.path().join("bundle"), scratch.path().join("ckpt"));
+        let is_chunk_proof = |m: &str| m.starts_with("payout-list chunk ") && m.contains("proved");
+        let run = |stop_at_chunk: bool| {
+            let mut seen = Vec::new();
+            let result = backend.prove_aggregated(shape, &epoch, &out, &checkpoints, &mut |p| {
+                seen.push((
+                    p.message.to_owned(),
+                    p.batches_done,
+                    p.batches,
+                    p.aggregating,
+                ));
+                !(stop_at_chunk && is_chunk_proof(p.message))
+            });
+            (result, seen)
+        };
+
+        let (stopped, seen) = run(true);
+        match stopped {
+            Err(BackendError::Failed(e)) => assert!(
+                matches!(e.downcast_ref(), Some(EpochProverError::Cancelled)),
+                "{e:#}"
+            ),
+            other => panic!("not cancelled: {other:?}"),
+        }
+        let batch_proof = |m: &str| m.starts_with("batch ") && m.contains(" proved in ");
+        let batches: Vec<_> = seen.iter().filter(|s| batch_proof(&s.0)).collect();
+        assert_eq!(batches.len(), 3, "{seen:#?}");
+        assert!(batches.iter().all(|s| s.2 == 3));
+        // Aggregating from the last batch on, never before it, never back.
+        let first_aggregating = seen.iter().position(|s| s.3).expect("aggregating");
+        assert_eq!(seen[first_aggregating].1, 3);
+        assert!(seen[first_aggregating..].iter().all(|s| s.3));
+        assert!(seen.iter().any(|s| is_chunk_proof(&s.0)));
+        assert!(!out.exists(), "a stopped job wrote a bundle");
+
+        let (manifest, seen) = run(false);
+        let manifest = manifest.expect("the resumed job proves");
+        let messages: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
+        assert!(
+            !messages.iter().any(|m| batch_proof(m)),
+            "a batch proved again: {messages:#?}"
+        );
+        let restored_root = messages
+            .iter()
+            .position(|m| m.starts_with("merge 0 at level 2 restored"))
+            .expect("the root restored");
+        assert_eq!(seen[restored_root].1, 3);
+        // Built when its stage begins: the chunk circuit after the tree, the final after it.
+        let built = |name: &str| {
+            messages
+                .iter()
+                .position(|m| m.starts_with(name) && m.contains("circuit ready"))
+                .unwrap_or_else(|| panic!("no {name} circuit built: {messages:#?}"))
+        };
+        assert!(restored_root < built("payout-list chunk"));
+        let restored_chunks = messages
+            .iter()
+            .filter(|m| m.starts_with("payout-list chunk ") && m.contains("restored"))
+            .count();
+        assert!(restored_chunks >= 1, "{messages:#?}");
+        let verified = zkattr_verifier::bundle::verify_bundle(&out).unwrap();
+        assert_eq!(verified.shape, shape.key());
+        assert_eq!(manifest.payouts.payouts.len() as u64, verified.n_payees);
+        assert!(backend.aggregation.cached(shape).is_none());
+    }
+
     #[test]
     fn a_job_reuses_the_layout_a_key_request_still_holds() {
         let cache = AggregationCache::<String>::default();
