@@ -996,6 +996,11 @@ mod tests {
                 .unwrap_or_else(|| panic!("no {name} circuit built: {messages:#?}"))
         };
         assert!(restored_root < built("payout-list chunk"));
+        let last_chunk = messages
+            .iter()
+            .rposition(|m| is_chunk_proof(m))
+            .expect("chunks proved after the stop");
+        assert!(built("payout-list chunk") < last_chunk && last_chunk < built("final over"));
         let restored_chunks = messages
             .iter()
             .filter(|m| m.starts_with("payout-list chunk ") && m.contains("restored"))
