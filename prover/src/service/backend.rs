@@ -942,16 +942,25 @@ mod tests {
             key_building: KeyLocks::default(),
         };
         let (out, checkpoints) = (scratch.path().join("bundle"), scratch.path().join("ckpt"));
-        let is_chunk_proof = |m: &str| m.starts_with("payout-list chunk ") && m.contains("proved");
+        let is_chunk_proof =
+            |m: &str| m.starts_with("payout-list chunk ") && m.contains(" proved in ");
+        let batch_proof = |m: &str| m.starts_with("batch ") && m.contains(" proved in ");
+        /// A progress report, kept.
+        struct Seen {
+            message: String,
+            batches_done: u32,
+            batches: u32,
+            aggregating: bool,
+        }
         let run = |stop_at_chunk: bool| {
             let mut seen = Vec::new();
             let result = backend.prove_aggregated(shape, &epoch, &out, &checkpoints, &mut |p| {
-                seen.push((
-                    p.message.to_owned(),
-                    p.batches_done,
-                    p.batches,
-                    p.aggregating,
-                ));
+                seen.push(Seen {
+                    message: p.message.to_owned(),
+                    batches_done: p.batches_done,
+                    batches: p.batches,
+                    aggregating: p.aggregating,
+                });
                 !(stop_at_chunk && is_chunk_proof(p.message))
             });
             (result, seen)
@@ -965,20 +974,23 @@ mod tests {
             ),
             other => panic!("not cancelled: {other:?}"),
         }
-        let batch_proof = |m: &str| m.starts_with("batch ") && m.contains(" proved in ");
-        let batches: Vec<_> = seen.iter().filter(|s| batch_proof(&s.0)).collect();
-        assert_eq!(batches.len(), 3, "{seen:#?}");
-        assert!(batches.iter().all(|s| s.2 == 3));
+        let reported: Vec<&str> = seen.iter().map(|s| s.message.as_str()).collect();
+        let batches: Vec<_> = seen.iter().filter(|s| batch_proof(&s.message)).collect();
+        assert_eq!(batches.len(), 3, "{reported:#?}");
+        assert!(batches.iter().all(|s| s.batches == 3));
         // Aggregating from the last batch on, never before it, never back.
-        let first_aggregating = seen.iter().position(|s| s.3).expect("aggregating");
-        assert_eq!(seen[first_aggregating].1, 3);
-        assert!(seen[first_aggregating..].iter().all(|s| s.3));
-        assert!(seen.iter().any(|s| is_chunk_proof(&s.0)));
+        let first_aggregating = seen
+            .iter()
+            .position(|s| s.aggregating)
+            .expect("aggregating");
+        assert_eq!(seen[first_aggregating].batches_done, 3);
+        assert!(seen[first_aggregating..].iter().all(|s| s.aggregating));
+        assert!(seen.iter().any(|s| is_chunk_proof(&s.message)));
         assert!(!out.exists(), "a stopped job wrote a bundle");
 
         let (manifest, seen) = run(false);
         let manifest = manifest.expect("the resumed job proves");
-        let messages: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
+        let messages: Vec<&str> = seen.iter().map(|s| s.message.as_str()).collect();
         assert!(
             !messages.iter().any(|m| batch_proof(m)),
             "a batch proved again: {messages:#?}"
@@ -987,7 +999,7 @@ mod tests {
             .iter()
             .position(|m| m.starts_with("merge 0 at level 2 restored"))
             .expect("the root restored");
-        assert_eq!(seen[restored_root].1, 3);
+        assert_eq!(seen[restored_root].batches_done, 3);
         // Built when its stage begins: the chunk circuit after the tree, the final after it.
         let built = |name: &str| {
             messages
