@@ -1,6 +1,6 @@
 //! The final layer over chunk proofs at the design's sizes, in real proofs:
-//! `cargo run --release -p zkattr-plonky2 --example chunked_final -- 4 16 64` builds the chunk
-//! circuit of 16,384 entries and, for each listed chunk count `K`, the final layer over `K`
+//! `cargo run --release -p zkattr-plonky2 --example chunked_final -- 4 16 32` builds the chunk
+//! circuit of 32,768 entries and, for each listed chunk count `K`, the final layer over `K`
 //! chunks and its size-tuned layer; proves a small epoch through them (its payees in chunk 0,
 //! one proof of the empty chunk in every other place) and prints each circuit's rows, build and
 //! proving seconds, proof size and verify time. Run it under `/usr/bin/time -v` for the peak
@@ -14,7 +14,7 @@ use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_plonky2::chunked_final::ChunkedFinalCircuit;
 use zkattr_plonky2::epoch_prover::{AggregationCircuits, AggregationShape};
 use zkattr_plonky2::list_chunk::ChunkCircuit;
-use zkattr_plonky2::payout_chunks::{chunk_list, CHUNK_HEIGHT};
+use zkattr_plonky2::payout_chunks::{chunk_list, MAX_CHUNK_HEIGHT};
 use zkattr_plonky2::shrink::ShrinkCircuit;
 
 fn main() -> anyhow::Result<()> {
@@ -33,14 +33,14 @@ fn main() -> anyhow::Result<()> {
     let root_data = circuits.tree.merges[1].data.verifier_data();
 
     let start = Instant::now();
-    let chunk = ChunkCircuit::build(CHUNK_HEIGHT);
+    let chunk = ChunkCircuit::build(MAX_CHUNK_HEIGHT);
     println!(
         "chunk circuit ({} entries): 2^{} rows, built in {:.1} s",
         chunk.capacity(),
         chunk.data.common.degree_bits(),
         start.elapsed().as_secs_f64()
     );
-    let split = chunk_list(prepared.challenges, CHUNK_HEIGHT, 2, &prepared.payees)?;
+    let split = chunk_list(prepared.challenges, MAX_CHUNK_HEIGHT, 2, &prepared.payees)?;
     let start = Instant::now();
     let first = chunk.prove(&split[0], &prepared.payees)?;
     println!(
@@ -61,7 +61,7 @@ fn main() -> anyhow::Result<()> {
             &root_data,
             shape.batch_height + shape.levels,
             &chunk_data,
-            CHUNK_HEIGHT,
+            MAX_CHUNK_HEIGHT,
             k,
         );
         let built = start.elapsed().as_secs_f64();
@@ -79,7 +79,7 @@ fn main() -> anyhow::Result<()> {
         println!(
             "final over {k} chunks ({} payees): 2^{} rows, built in {built:.1} s, \
              proved in {proved:.1} s, {final_bytes} bytes",
-            k * (1 << CHUNK_HEIGHT),
+            k * (1 << MAX_CHUNK_HEIGHT),
             last.data.common.degree_bits(),
         );
         let start = Instant::now();

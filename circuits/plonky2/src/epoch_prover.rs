@@ -15,7 +15,7 @@ use crate::final_layer::FinalCircuit;
 use crate::list_chunk::ChunkCircuit;
 use crate::merge::MergeCircuit;
 use crate::native::F;
-use crate::payout_chunks::{chunk_list, CHUNK_HEIGHT};
+use crate::payout_chunks::{chunk_list, MAX_CHUNK_HEIGHT};
 use crate::prover::{verifying_key_digest, Config};
 use crate::shrink::ShrinkCircuit;
 use crate::statement::{StatementPublicInputs, D};
@@ -51,13 +51,29 @@ pub const MIN_PAYEE_CAPACITY: usize = 8;
 /// The largest payout list the final circuit holds itself (2^18 rows: its prover data, about
 /// 1.4 GB, is held while batches prove when the circuits are kept as [`AggregationCircuits`],
 /// and its proof takes about as much memory as two batch proofs once they are done); a larger
-/// list is proved in chunk proofs of
-/// [`CHUNK_HEIGHT`]-high subtrees that the final layer verifies.
+/// list is proved in chunk proofs of subtrees ([`chunk_height_for`]) that the final layer
+/// verifies.
 pub const MAX_WHOLE_LIST: usize = 1 << 15;
 /// The largest payout list: SPEC's depth-20 payout tree.
 pub const MAX_PAYEE_CAPACITY: usize = 1 << zkattr_model::types::PAYOUT_TREE_DEPTH;
-/// The most chunk proofs a final layer verifies: SPEC's largest list in the design's chunks.
-pub const MAX_CHUNKS: usize = MAX_PAYEE_CAPACITY >> CHUNK_HEIGHT;
+/// The most chunk proofs a final layer verifies: SPEC's largest list in the largest chunks
+/// (32: the final over them is 2^18 rows; over 64 chunks of 16,384 it was 2^19, and its proof
+/// the peak of a 2^20-payee job).
+pub const MAX_CHUNKS: usize = MAX_PAYEE_CAPACITY >> MAX_CHUNK_HEIGHT;
+/// The chunk height picked for lists up to 2^19 entries: 16,384 entries, a 2^17-row chunk
+/// circuit whose proofs take about half the memory of the largest chunk's.
+pub const SMALL_CHUNK_HEIGHT: u32 = 14;
+
+/// The chunk height of a payout list of `payee_capacity` entries (`None`: the final circuit
+/// holds it): [`SMALL_CHUNK_HEIGHT`], or higher where that would need more than [`MAX_CHUNKS`]
+/// chunks (2^20 entries: chunks of 2^15). Two chunk proofs in flight set a chunked job's peak
+/// memory, so the smaller chunk is kept wherever the final layer stays within 32 chunks.
+pub fn chunk_height_for(payee_capacity: usize) -> Option<u32> {
+    (payee_capacity > MAX_WHOLE_LIST).then(|| {
+        let fewest = (payee_capacity.trailing_zeros()).saturating_sub(MAX_CHUNKS.trailing_zeros());
+        fewest.max(SMALL_CHUNK_HEIGHT)
+    })
+}
 
 /// Why an epoch was not proved by the pipeline. Each names what is wrong.
 #[derive(Debug, Error)]
@@ -155,15 +171,15 @@ impl AggregationShape {
                 "a payout list of {} entries must be proved in chunks (the final circuit holds at most {MAX_WHOLE_LIST})",
                 self.payee_capacity
             ))),
-            // Two to 64 chunks of whole slot-count groups, no larger than the design's: the
-            // final layer verifies every chunk proof, so the count bounds its size (a key
-            // naming 2^18 chunks must not reach key generation).
+            // Two to MAX_CHUNKS (32) chunks of whole slot-count groups, no larger than the
+            // design's: the final layer verifies every chunk proof, so the count bounds its size
+            // (a key naming 2^18 chunks must not reach key generation).
             Some(h)
-                if !(2..=CHUNK_HEIGHT).contains(&h)
+                if !(2..=MAX_CHUNK_HEIGHT).contains(&h)
                     || !(2..=MAX_CHUNKS).contains(&(self.payee_capacity >> h)) =>
             {
                 Err(EpochProverError::Layout(format!(
-                    "chunks of 2^{h} entries for a payout list of {}: a chunk holds 4 to 2^{CHUNK_HEIGHT} entries and the list 2 to {MAX_CHUNKS} chunks",
+                    "chunks of 2^{h} entries for a payout list of {}: a chunk holds 4 to 2^{MAX_CHUNK_HEIGHT} entries and the list 2 to {MAX_CHUNKS} chunks",
                     self.payee_capacity
                 )))
             }
@@ -179,7 +195,7 @@ impl AggregationShape {
     /// The shape for `queries` queries and `payees` payees: batches as small as the epoch
     /// allows (the smallest power of two holding it) up to `batch_cap`, enough merge levels
     /// for all batches, and a payout list of the next power of two (at least 8), proved in
-    /// chunks of 2^[`CHUNK_HEIGHT`] above [`MAX_WHOLE_LIST`].
+    /// chunks above [`MAX_WHOLE_LIST`] ([`chunk_height_for`]).
     pub fn for_epoch(
         queries: usize,
         payees: usize,
@@ -200,7 +216,7 @@ impl AggregationShape {
             batch_height: batch.trailing_zeros(),
             levels: 0,
             payee_capacity,
-            chunk_height: (payee_capacity > MAX_WHOLE_LIST).then_some(CHUNK_HEIGHT),
+            chunk_height: chunk_height_for(payee_capacity),
         };
         shape.levels = shape
             .batch_count(queries)
@@ -1715,7 +1731,7 @@ pub fn default_layouts(max_levels: u32) -> Vec<AggregationShape> {
                     batch_height: DEFAULT_BATCH_CAP.trailing_zeros(),
                     levels,
                     payee_capacity,
-                    chunk_height: chunked.then_some(CHUNK_HEIGHT),
+                    chunk_height: chunk_height_for(payee_capacity),
                 })
             })
         })

@@ -24,8 +24,10 @@ use zkattr_model::commit::{tag, CommitmentFamily, EpochCommitments};
 use zkattr_model::merkle::{self, empty_subtrees, TreeHasher};
 use zkattr_model::types::PAYOUT_TREE_DEPTH;
 
-/// Entries a chunk holds in the design: 2^14 = 16,384 (a 2^17-row chunk circuit).
-pub const CHUNK_HEIGHT: u32 = 14;
+/// Entries the largest chunk of the design holds: 2^15 = 32,768 (a 2^18-row chunk circuit),
+/// SPEC's largest list in 32 chunks; smaller lists use smaller chunks
+/// ([`crate::epoch_prover::chunk_height_for`]).
+pub const MAX_CHUNK_HEIGHT: u32 = 15;
 
 /// Why a chunked payout list is refused.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -258,7 +260,7 @@ pub fn chunk_list(
 /// chunk roots, lifted with empty siblings to depth 20, and the real entries' count. Only
 /// meaningful for chunks [`finalize_chunked`] accepts.
 pub fn chunked_payout_commitment(chunks: &[ChunkSummary]) -> Result<Digest, ChunkError> {
-    let height = chunks.first().map_or(CHUNK_HEIGHT, |c| c.height);
+    let height = chunks.first().map_or(MAX_CHUNK_HEIGHT, |c| c.height);
     check_chunk_count(chunks.len(), height)?;
     let family = GoldilocksFamily;
     let mut level: Vec<Digest> = chunks.iter().map(|c| c.root).collect();
@@ -294,7 +296,7 @@ pub fn finalize_chunked(
     chunks: &[ChunkSummary],
 ) -> Result<StatementPublicInputs, ChunkError> {
     let (activation, influence) = log_commitments(root)?;
-    let height = chunks.first().map_or(CHUNK_HEIGHT, |c| c.height);
+    let height = chunks.first().map_or(MAX_CHUNK_HEIGHT, |c| c.height);
     check_chunk_count(chunks.len(), height)?;
     let capacity = 1u64 << height;
     let empty_subtree = empty_subtrees(&GoldilocksFamily, height as usize)[height as usize];

@@ -12,7 +12,7 @@ use zkattr_plonky2::aggregate::{
     aggregate_epoch, finalize, AggregateError, BatchSummary, Ext, ListedPayee,
 };
 use zkattr_plonky2::payout_chunks::{
-    chunk_list, finalize_chunked, ChunkError, ChunkSummary, ListState, CHUNK_HEIGHT,
+    chunk_list, finalize_chunked, ChunkError, ChunkSummary, ListState, MAX_CHUNK_HEIGHT,
 };
 use zkattr_plonky2::GoldilocksFamily;
 
@@ -57,10 +57,10 @@ fn chunked_lists_give_the_whole_list_statement() {
                 );
             }
         }
-        // The design's sizes: 16,384 entries a chunk, 4 and 64 chunks (the latter the whole
+        // The design's sizes: 32,768 entries a chunk, 4 and 32 chunks (the latter the whole
         // depth-20 tree, no lifting).
-        for chunks in [4usize, 64] {
-            let split = chunk_list(root.challenges, CHUNK_HEIGHT, chunks, &payees).unwrap();
+        for chunks in [4usize, 32] {
+            let split = chunk_list(root.challenges, MAX_CHUNK_HEIGHT, chunks, &payees).unwrap();
             assert_eq!(finalize_chunked(&root, &split).unwrap(), expected);
         }
     }
@@ -86,10 +86,10 @@ fn chunks_past_the_list_are_identical_empty_chunks() {
 #[test]
 fn the_design_size_fits_the_payout_tree() {
     let (_, root, payees) = standard();
-    assert!(chunk_list(root.challenges, CHUNK_HEIGHT, 64, &payees).is_ok());
+    assert!(chunk_list(root.challenges, MAX_CHUNK_HEIGHT, 32, &payees).is_ok());
     assert!(matches!(
-        chunk_list(root.challenges, CHUNK_HEIGHT, 128, &payees),
-        Err(ChunkError::ChunkCount { chunks: 128, .. })
+        chunk_list(root.challenges, MAX_CHUNK_HEIGHT, 64, &payees),
+        Err(ChunkError::ChunkCount { chunks: 64, .. })
     ));
     assert!(matches!(
         chunk_list(root.challenges, 2, 3, &payees),

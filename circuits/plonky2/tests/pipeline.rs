@@ -127,11 +127,13 @@ fn shapes_follow_the_epoch_and_refuse_bad_sizes() {
     assert_eq!(shape(1 << 20, 4096, 1024), "agg-b1024-t10-p4096");
     assert_eq!(shape(1 << 20, 16_384, 2048), "agg-b2048-t9-p16384");
     assert_eq!(shape(1 << 20, 16_385, 2048), "agg-b2048-t9-p32768");
-    // Above the final circuit's own list, chunks of 16,384 entries.
+    // Above the final circuit's own list, chunks of 16,384 entries, up to 32 of them; SPEC's
+    // largest list in 32 chunks of 32,768.
     assert_eq!(shape(1 << 20, 32_769, 2048), "agg-b2048-t9-p65536-c16384");
+    assert_eq!(shape(1 << 20, 1 << 19, 2048), "agg-b2048-t9-p524288-c16384");
     assert_eq!(
-        shape(1 << 20, 1 << 20, 2048),
-        "agg-b2048-t9-p1048576-c16384"
+        shape(1 << 20, (1 << 19) + 1, 2048),
+        "agg-b2048-t9-p1048576-c32768"
     );
     assert!(matches!(
         AggregationShape::for_epoch(10, 5, 3),
@@ -170,9 +172,17 @@ fn shapes_follow_the_epoch_and_refuse_bad_sizes() {
     assert!(
         matches!(bad(2, 1, 1 << 21), EpochProverError::Layout(m) if m.contains("payee capacity 2097152"))
     );
-    // Chunks must hold whole slot-count groups, at most the design's 16,384 entries, and be 2
-    // to 64 (the final layer verifies each).
-    for (capacity, chunk_height) in [(16, 1), (1 << 16, 15), (16, 4), (1 << 20, 2), (1 << 9, 2)] {
+    // Chunks must hold whole slot-count groups, at most the design's 32,768 entries, and be 2
+    // to 32 (the final layer verifies each; 64 chunks of 16,384, stop 29's largest layout, no
+    // longer).
+    for (capacity, chunk_height) in [
+        (16, 1),
+        (1 << 17, 16),
+        (16, 4),
+        (1 << 20, 2),
+        (1 << 9, 2),
+        (1 << 20, 14),
+    ] {
         assert!(
             matches!(bad_chunks(2, 1, capacity, Some(chunk_height)), EpochProverError::Layout(m) if m.contains("chunks of")),
             "{capacity} entries in chunks of 2^{chunk_height}"

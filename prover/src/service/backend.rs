@@ -808,7 +808,7 @@ impl ProvingBackend for Halo2Backend {
 mod tests {
     use super::*;
     use zkattr_plonky2::epoch_prover::{MAX_PAYEE_CAPACITY, MAX_WHOLE_LIST};
-    use zkattr_plonky2::payout_chunks::CHUNK_HEIGHT;
+    use zkattr_plonky2::payout_chunks::MAX_CHUNK_HEIGHT;
 
     #[test]
     fn aggregation_keys_parse_only_in_their_canonical_spelling() {
@@ -840,11 +840,11 @@ mod tests {
             parse_aggregation_key(&largest_whole).map(|shape| shape.payee_capacity),
             Some(MAX_WHOLE_LIST)
         );
-        let chunk = 1 << CHUNK_HEIGHT;
+        let chunk = 1 << MAX_CHUNK_HEIGHT;
         let largest = format!("agg-b2048-t6-p{MAX_PAYEE_CAPACITY}-c{chunk}");
         assert_eq!(
             parse_aggregation_key(&largest).map(|shape| (shape.payee_capacity, shape.chunk_height)),
-            Some((MAX_PAYEE_CAPACITY, Some(CHUNK_HEIGHT)))
+            Some((MAX_PAYEE_CAPACITY, Some(MAX_CHUNK_HEIGHT)))
         );
         for bad in [
             format!("agg-b2048-t6-p{}-c{chunk}", 2 * MAX_PAYEE_CAPACITY),
@@ -901,7 +901,7 @@ mod tests {
     #[test]
     fn only_whole_list_layouts_are_kept_and_a_staged_job_releases_the_cache() {
         let whole = parse_aggregation_key("agg-b2048-t4-p32768").unwrap();
-        let chunked = parse_aggregation_key("agg-b2048-t7-p1048576-c16384").unwrap();
+        let chunked = parse_aggregation_key("agg-b2048-t7-p1048576-c32768").unwrap();
         assert!(kept_between_jobs(&whole) && !kept_between_jobs(&chunked));
         let cache = AggregationCache::<String>::default();
         let held = cache
