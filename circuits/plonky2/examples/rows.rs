@@ -2,8 +2,8 @@
 //! 4 6 8` prints the gates one query's record, rule and leaves take, the gates of one entry of
 //! the final layer's payout list, each ladder statement's degree, then each listed batch
 //! height's degree; an argument `chunkH` prints the degree of the payout-list chunk circuit of
-//! height `H` instead, with the gates one recursive verification of it takes (`-- chunk15` for
-//! the design's 32,768 entries).
+//! height `H` instead, with the gates one recursive verification of it takes (`-- chunk14` and
+//! `-- chunk15` for the design's 16,384 and 32,768 entries).
 
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::CircuitConfig;

@@ -70,7 +70,9 @@ pub const SMALL_CHUNK_HEIGHT: u32 = 14;
 /// memory, so the smaller chunk is kept wherever the final layer stays within 32 chunks.
 pub fn chunk_height_for(payee_capacity: usize) -> Option<u32> {
     (payee_capacity > MAX_WHOLE_LIST).then(|| {
-        let fewest = (payee_capacity.trailing_zeros()).saturating_sub(MAX_CHUNKS.trailing_zeros());
+        let fewest = payee_capacity
+            .trailing_zeros()
+            .saturating_sub(MAX_CHUNKS.trailing_zeros());
         fewest.max(SMALL_CHUNK_HEIGHT)
     })
 }
