@@ -1728,12 +1728,12 @@ pub fn default_layouts(max_levels: u32) -> Vec<AggregationShape> {
                     .div_ceil(DEFAULT_BATCH_CAP)
                     .next_power_of_two()
                     .trailing_zeros();
-                let chunked = payee_capacity > MAX_WHOLE_LIST;
-                (!chunked || levels >= fewest_levels).then_some(AggregationShape {
+                let chunk_height = chunk_height_for(payee_capacity);
+                (chunk_height.is_none() || levels >= fewest_levels).then_some(AggregationShape {
                     batch_height: DEFAULT_BATCH_CAP.trailing_zeros(),
                     levels,
                     payee_capacity,
-                    chunk_height: chunk_height_for(payee_capacity),
+                    chunk_height,
                 })
             })
         })

@@ -11,6 +11,7 @@ use zkattr_model::Epoch;
 use zkattr_plonky2::aggregate::{
     aggregate_epoch, finalize, AggregateError, BatchSummary, Ext, ListedPayee,
 };
+use zkattr_plonky2::epoch_prover::SMALL_CHUNK_HEIGHT;
 use zkattr_plonky2::payout_chunks::{
     chunk_list, finalize_chunked, ChunkError, ChunkSummary, ListState, MAX_CHUNK_HEIGHT,
 };
@@ -57,11 +58,13 @@ fn chunked_lists_give_the_whole_list_statement() {
                 );
             }
         }
-        // The design's sizes: 32,768 entries a chunk, 4 and 32 chunks (the latter the whole
-        // depth-20 tree, no lifting).
-        for chunks in [4usize, 32] {
-            let split = chunk_list(root.challenges, MAX_CHUNK_HEIGHT, chunks, &payees).unwrap();
-            assert_eq!(finalize_chunked(&root, &split).unwrap(), expected);
+        // The design's sizes: 16,384 and 32,768 entries a chunk, 4 and 32 chunks (32 of
+        // 32,768 are the whole depth-20 tree, no lifting).
+        for height in [SMALL_CHUNK_HEIGHT, MAX_CHUNK_HEIGHT] {
+            for chunks in [4usize, 32] {
+                let split = chunk_list(root.challenges, height, chunks, &payees).unwrap();
+                assert_eq!(finalize_chunked(&root, &split).unwrap(), expected);
+            }
         }
     }
 }
