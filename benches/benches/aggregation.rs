@@ -8,8 +8,8 @@
 //! of the proofs it verifies, so small batches make merges cheaper too). A 1M-query epoch is 489
 //! such batches and 492 merges: before the timed part the bench prints the 1M projection from
 //! its own batch and merge proofs against the one-hour target (production batches only); the
-//! measured run is in docs/aggregation.md (about 4.2 hours with 2^17-row batches; about 2.1
-//! projected with 2^16).
+//! measured runs are in docs/aggregation.md (about 4.2 hours with 2^17-row batches; 2 h 27 min
+//! with 2^16 in stop 31).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::{Duration, Instant};
