@@ -20,9 +20,9 @@ use zkattr_prover::progress::StageProgress;
 /// rayon threads, and glibc keeps what those threads' arenas freed (measured after the chunk
 /// proofs of a 2^20-payee layout: 6.7 GB resident with glibc, 1.8 GB with jemalloc), so a
 /// long-running service would hold it after the job. It hardly moved the peak (16.8 to 16.6
-/// GiB with chunks of 16,384, the 2^19-row final's stage; smaller chunks' finals brought it to
-/// 13.3 GiB). Measured as fast as glibc for these proofs; mimalloc returned memory too but
-/// proved batches about 10% slower.
+/// GiB with chunks of 16,384, the 2^19-row final's stage; chunks of 32,768, whose final is
+/// 2^18 rows, brought it to 13.3 GiB). Measured as fast as glibc for these proofs; mimalloc
+/// returned memory too but proved batches about 10% slower.
 #[cfg(unix)]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -2,9 +2,10 @@
 //! proofs, at a size CI affords: batches of 4 under two merge levels and a list of 32 entries
 //! in 8 chunks of 4 (the design's chunks hold 16,384, or 32,768 for a list of 2^20;
 //! `AggregationShape::for_epoch` picks them above 32,768 payees). The list fills some chunks
-//! and leaves several empty, which one proof of the empty chunk stands for; the bundle verifies with the verifier crate against the pinned
-//! digest of this layout, and its statement and payouts are the reference's (the prover also checks the final
-//! proof's public inputs against the reference model before writing it). Chunk proofs are
+//! and leaves several empty, which one proof of the empty chunk stands for; the bundle
+//! verifies with the verifier crate against the pinned digest of this layout, and its
+//! statement and payouts are the reference's (the prover also checks the final proof's public
+//! inputs against the reference model before writing it). Chunk proofs are
 //! checkpointed and cancellable: a run cancelled before the chunks proves none, one cancelled
 //! by its first chunk's report proves no other, a run that dies after two chunk proofs resumes
 //! with them, and a damaged kept proof or a kept proof of another chunk is proved again. The
