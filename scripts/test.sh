@@ -7,9 +7,15 @@ cd "$(dirname "$0")/.."
 # The EVM tools (solc-js, circomlibjs, ganache, ethers: npm ci from the lock file) before the
 # Rust tests that call them.
 bash verifier/evm/scripts/setup.sh
+# snarkjs, which prover/tests/params_import.rs uses to make a small Powers of Tau file.
+bash scripts/ptau/setup.sh
 # `zkattr-verify evm` sits behind the verifier's off-by-default `evm` feature; enabling it here
 # (one build) also runs its test, verifier/tests/evm_cli.rs.
 cargo test --workspace --locked --features zkattr-verifier/evm
+cargo test --locked -p zkattr-plonky2 --features mutation --test mutation # SPEC cases' switches
+cargo test --locked -p zkattr-halo2 --features mutation --test mutation --test vk_digest # switches; same vk
 bash scripts/circomlib-check/run.sh
+# The Goldilocks hash, its round constants and commitments, recomputed in Python (stdlib only).
+python3 scripts/goldilocks-check/check.py
 # The settlement contracts on a real local chain node (ganache, in-process) with ethers.
 node verifier/evm/scripts/chain-test.js

@@ -3,18 +3,16 @@
 //!
 //! `cargo bench -p zkattr-benches --bench aggregation` uses batches of 4 queries (an epoch of
 //! two batches, one merge level, 8 payees); `ZKATTR_BENCH_BATCH=2048` measures the production
-//! batch (2^16 rows since stop 24, about 32 s a proof two at a time on 2 cores on a slow day;
-//! a merge's cost follows the size
-//! of the proofs it verifies, so small batches make merges cheaper too). A 1M-query epoch is 489
-//! such batches and 492 merges: before the timed part the bench prints the 1M projection from
-//! its own batch and merge proofs against the one-hour target (production batches only); the
-//! measured runs are in docs/aggregation.md (about 4.2 hours with 2^17-row batches; 2 h 27 min
-//! with 2^16 in stop 31).
+//! batch (2^16 rows, about 29 s a proof two at a time on 2 cores; a merge's cost follows the
+//! size of the proofs it verifies, so small batches make merges cheaper too). A 1M-query epoch
+//! is 489 such batches and 492 merges: before the timed part the bench prints the 1M projection
+//! from its own batch and merge proofs against the one-hour target (production batches only);
+//! the measured run is in docs/aggregation.md (2 h 27 min 53 s).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::{Duration, Instant};
 use zkattr_model::synth::{generate, SynthConfig};
-use zkattr_plonky2::epoch_prover::{AggregationCircuits, AggregationShape};
+use zkattr_plonky2::aggregation::{AggregationCircuits, AggregationShape, Resume};
 
 fn batch_size() -> usize {
     std::env::var("ZKATTR_BENCH_BATCH")
@@ -74,7 +72,7 @@ fn aggregation(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("final", shape.payee_capacity), |b| {
         b.iter(|| {
             circuits
-                .prove_final(&root, &prepared.payees)
+                .prove_final(&root, &prepared.payees, Resume::none(), &|_| {})
                 .expect("final proves")
         })
     });
@@ -86,7 +84,7 @@ fn aggregation(c: &mut Criterion) {
 /// and merges are both about `N / batch`, and the pipeline keeps both cores busy with them, so
 /// their sum is the wall time within about 10% (the measured 1M run: docs/aggregation.md).
 /// Every merge is costed as the first level's (all levels are 2^14-row circuits); the final and
-/// size-tuned layers, about a minute, are left out.
+/// shrink layers, about a minute, are left out.
 fn project_one_million(batch: usize, batch_seconds: f64, merge_seconds: f64) {
     const QUERIES: usize = 1_000_000;
     const TARGET_SECONDS: f64 = 3600.0;

@@ -437,11 +437,15 @@ pub enum ServiceCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Download a done job's bundle and verify it.
+    /// Download a done job's bundle and verify it (a proof under an UNSAFE setup, such as
+    /// development KZG parameters, is refused unless --allow-unsafe-setup is given).
     Fetch {
         job: String,
         #[arg(long)]
         out: PathBuf,
+        /// Accept a bundle proved under an UNSAFE setup (development only: anyone can forge it).
+        #[arg(long)]
+        allow_unsafe_setup: bool,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -617,12 +621,26 @@ async fn run_async(command: ServiceCommand) -> anyhow::Result<()> {
                 .into_inner();
             print_job(&job);
         }
-        ServiceCommand::Fetch { job, out, server } => {
+        ServiceCommand::Fetch {
+            job,
+            out,
+            allow_unsafe_setup,
+            server,
+        } => {
             let mut client = server.connect().await?;
             let files = fetch(&mut client, &job, &out).await?;
-            let verified = zkattr_verifier::bundle::verify_bundle(&out).map_err(|e| {
+            let options =
+                zkattr_verifier::VerifyOptions::strict().allow_unsafe_setup(allow_unsafe_setup);
+            let verified = zkattr_verifier::bundle::verify_bundle(&out, &options).map_err(|e| {
                 anyhow::anyhow!("fetched {} but it does not verify: {e}", out.display())
             })?;
+            if let zkattr_verifier::Setup::Unsafe { source } = &verified.setup {
+                eprintln!(
+                    "WARNING: proved under the UNSAFE setup {source:?} (its secret is public: \
+                     anyone can forge such a proof); accepted only because of \
+                     --allow-unsafe-setup. Never settle on it."
+                );
+            }
             println!(
                 "wrote {} ({}); verified: {} proof ({} circuit) of epoch {}",
                 out.display(),

@@ -174,9 +174,40 @@ enum Command {
         #[arg(long, short, default_value = "-")]
         out: PathBuf,
     },
+    /// KZG parameters for the halo2 backend.
+    Params {
+        #[command(subcommand)]
+        command: ParamsCommand,
+    },
     /// The gRPC service and its client: serve, submit, status, fetch, cancel, retry, jobs.
     #[command(flatten)]
     Service(zkattr_prover::client::ServiceCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum ParamsCommand {
+    /// Convert a snarkjs Powers of Tau file (e.g. the Hermez powersOfTau28_hez_final_{P}.ptau)
+    /// into halo2 parameter files `kzg_bn254_{k}.srs` in --out, after checking its powers with
+    /// pairings; record the source and each file's sha256 in `OUT/manifest.json` and pin the
+    /// project's verifying keys under them in `OUT/halo2_vk_digests.json` (see params/README.md).
+    Import {
+        /// The .ptau file.
+        #[arg(long)]
+        ptau: PathBuf,
+        /// Folder to write the parameter files into (`zkattr prove --params`, and
+        /// `ZKATTR_PARAMS_DIR` for zkattr-verify).
+        #[arg(long)]
+        out: PathBuf,
+        /// Smallest k written.
+        #[arg(long, default_value_t = 1)]
+        min_k: u32,
+        /// Largest k written (default: every k the file covers, up to its power).
+        #[arg(long)]
+        max_k: Option<u32>,
+        /// Skip generating the verifying keys of the project's circuits and pinning their digests.
+        #[arg(long)]
+        no_pins: bool,
+    },
 }
 
 /// Where an epoch comes from: SPEC's JSON file, or the CSV pair the two parties publish.
@@ -217,13 +248,13 @@ fn prove_aggregated(
     batch_size: Option<usize>,
     checkpoint_dir: Option<&Path>,
 ) -> Result<zkattr_model::bundle::BundleManifest> {
-    use zkattr_plonky2::epoch_prover::{
-        prove_into_staged, shape_for_epoch, AggregationStage, DEFAULT_BATCH_CAP,
+    use zkattr_plonky2::aggregation::{
+        prove_epoch, shape_for_epoch, AggregationStage, Circuits, ProveOptions, DEFAULT_BATCH_CAP,
         PINNED_CHUNKED_CAPACITY,
     };
     let shape = shape_for_epoch(epoch, batch_size.unwrap_or(DEFAULT_BATCH_CAP))?;
     let batches = shape.batch_count(epoch.queries.len());
-    // Circuits built (batch, merges, final, size-tuned; the later ones when their stage
+    // Circuits built (batch, merges, final, shrink; the later ones when their stage
     // begins), batches, merges and two layers; with a chunked payout list, its circuit and at
     // most one proof per chunk.
     let chunk_stages = shape.chunk_count().map_or(0, |chunks| chunks + 1);
@@ -265,10 +296,13 @@ fn prove_aggregated(
         );
     }
     // One epoch, so no circuit is kept past its stage (at 2^20 payees they would hold 12 GB).
-    let never = std::sync::atomic::AtomicBool::new(false);
-    let manifest = prove_into_staged(shape, epoch, out, checkpoint_dir, &never, &report)?;
+    let options = ProveOptions {
+        checkpoints: checkpoint_dir,
+        ..ProveOptions::new(&report)
+    };
+    let manifest = prove_epoch(Circuits::Staged(shape), epoch, out, &options)?;
     if let Some(dir) = checkpoint_dir {
-        if let Err(e) = zkattr_plonky2::epoch_prover::CheckpointDir::clear(dir) {
+        if let Err(e) = zkattr_plonky2::aggregation::CheckpointDir::clear(dir) {
             eprintln!(
                 "warning: the bundle is written but the checkpoints in {} could not be removed: {e}",
                 dir.display()
@@ -511,12 +545,22 @@ fn run(cli: Cli) -> Result<()> {
                     (manifest, "circuit")
                 }
             };
+            // zkattr-verify refuses a proof under development parameters without the flag.
+            let unsafe_setup = manifest
+                .halo2
+                .as_ref()
+                .is_some_and(|h| h.kzg_source == zkattr_verifier::options::DEV_UNSAFE_KZG);
             println!(
-                "wrote {} ({} {proof_kind}, proved in {:.1} s); check it with: zkattr-verify verify {}",
+                "wrote {} ({} {proof_kind}, proved in {:.1} s); check it with: zkattr-verify verify {}{}",
                 out.display(),
                 manifest.shape.key(),
                 manifest.prove_seconds,
-                out.display()
+                out.display(),
+                if unsafe_setup {
+                    " --allow-unsafe-setup (UNSAFE development KZG parameters: never settle on it)"
+                } else {
+                    ""
+                }
             );
         }
         Command::Demo {
@@ -560,7 +604,10 @@ fn run(cli: Cli) -> Result<()> {
             let mut progress = StageProgress::new(6);
             zkattr_plonky2::prover::prove_epoch(&epoch, &dir, |stage| progress.stage(stage))?;
             drop(progress);
-            let verified = zkattr_verifier::bundle::verify_bundle(&dir)
+            // Passed explicitly, as every development path does: the demo's plonky2 bundle
+            // has no setup, so nothing unsafe is accepted here today.
+            let options = zkattr_verifier::VerifyOptions::strict().allow_unsafe_setup(true);
+            let verified = zkattr_verifier::bundle::verify_bundle(&dir, &options)
                 .with_context(|| format!("verifying {}", dir.display()))?;
             writeln!(
                 out,
@@ -674,6 +721,44 @@ fn run(cli: Cli) -> Result<()> {
             let mut writer = create(&out)?;
             serde_json::to_writer_pretty(&mut writer, &file)?;
             writeln!(writer)?;
+        }
+        Command::Params {
+            command:
+                ParamsCommand::Import {
+                    ptau,
+                    out,
+                    min_k,
+                    max_k,
+                    no_pins,
+                },
+        } => {
+            let power = zkattr_halo2::ptau::PtauFile::open(&ptau)
+                .with_context(|| format!("{} is refused", ptau.display()))?
+                .power;
+            let imported = zkattr_halo2::ptau::import_ptau(
+                &ptau,
+                &out,
+                min_k..=max_k.unwrap_or(power),
+                |line| eprintln!("{line}"),
+            )
+            .with_context(|| format!("{} is refused", ptau.display()))?;
+            println!(
+                "imported {} (sha256 {}): {} parameter files in {}, recorded in {}",
+                imported.ptau_name,
+                imported.ptau_sha256,
+                imported.files.len(),
+                out.display(),
+                out.join(zkattr_halo2::keys::MANIFEST_FILE).display()
+            );
+            if !no_pins {
+                let pinned =
+                    zkattr_halo2::ptau::pin_verifying_keys(&out, |line| eprintln!("{line}"))?;
+                println!(
+                    "pinned {} verifying keys in {}",
+                    pinned.len(),
+                    out.join(zkattr_halo2::keys::PINS_FILE).display()
+                );
+            }
         }
         Command::Service(command) => zkattr_prover::client::run(command)?,
     }

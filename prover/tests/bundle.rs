@@ -16,6 +16,13 @@ use zkattr_verifier::audit::{audit_bundle, AuditError};
 use zkattr_verifier::bundle::{
     verify_bundle, verify_bundle_with_params, BundleError, MAX_PROOF_FILE_BYTES,
 };
+use zkattr_verifier::VerifyOptions;
+
+/// The options of these tests: halo2 bundles here are proved under development parameters,
+/// which the verifier refuses unless told otherwise (that refusal is tested below).
+fn dev() -> VerifyOptions {
+    VerifyOptions::strict().allow_unsafe_setup(true)
+}
 
 fn zkattr(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_zkattr"))
@@ -99,7 +106,7 @@ fn logs_of(bundle: &Path) -> Epoch {
 /// changed (must name the influence commitment).
 fn audit_against_logs(bundle: &Path) {
     let epoch = logs_of(bundle);
-    let report = audit_bundle(bundle, Some(&epoch)).unwrap();
+    let report = audit_bundle(bundle, Some(&epoch), &dev()).unwrap();
     assert!(report
         .checked
         .iter()
@@ -107,7 +114,7 @@ fn audit_against_logs(bundle: &Path) {
 
     let mut changed = epoch.clone();
     changed.queries[0].slots[0].score += 1;
-    match audit_bundle(bundle, Some(&changed)) {
+    match audit_bundle(bundle, Some(&changed), &dev()) {
         Err(AuditError::Mismatch { what, .. }) => assert_eq!(what, "influence commitment"),
         other => panic!("expected an influence commitment mismatch, got {other:?}"),
     }
@@ -115,7 +122,7 @@ fn audit_against_logs(bundle: &Path) {
     let mut bytes = Vec::new();
     write_epoch_json(&epoch, &mut bytes).unwrap();
     let reread = read_epoch_json(bytes.as_slice()).unwrap();
-    assert!(audit_bundle(bundle, Some(&reread)).is_ok());
+    assert!(audit_bundle(bundle, Some(&reread), &dev()).is_ok());
 }
 
 #[test]
@@ -141,7 +148,7 @@ proptest! {
         let i = position.index(bytes.len());
         bytes[i] ^= mask;
         std::fs::write(&path, &bytes).unwrap();
-        let result = verify_bundle(&d);
+        let result = verify_bundle(&d, &VerifyOptions::strict());
         // A manifest byte may land in a field no proof binds (prove_seconds), so only the
         // absence of a panic is asserted there.
         if name != "bundle.json" {
@@ -153,14 +160,14 @@ proptest! {
 #[test]
 fn plonky2_bundle_verifies_and_tampering_is_named() {
     let dir = plonky2_bundle();
-    let verified = verify_bundle(dir).unwrap();
+    let verified = verify_bundle(dir, &VerifyOptions::strict()).unwrap();
     assert_eq!(verified.statement.n_queries, 12);
     assert_eq!(verified.shape, "16x16");
 
     let d = copy(dir, "pi");
     edit_manifest(&d, |m| m.public_inputs.total_paid += 1);
     assert!(matches!(
-        verify_bundle(&d),
+        verify_bundle(&d, &VerifyOptions::strict()),
         Err(BundleError::PublicInput {
             name: "total_paid",
             ..
@@ -172,7 +179,7 @@ fn plonky2_bundle_verifies_and_tampering_is_named() {
         m.payouts.payouts[0].amount += 1;
         m.payouts.payouts[1].amount -= 1;
     });
-    let err = verify_bundle(&d).unwrap_err();
+    let err = verify_bundle(&d, &VerifyOptions::strict()).unwrap_err();
     assert!(matches!(err, BundleError::PayoutTable(_)), "{err}");
 
     let d = copy(dir, "proofbyte");
@@ -181,7 +188,7 @@ fn plonky2_bundle_verifies_and_tampering_is_named() {
     let middle = proof.len() / 2;
     proof[middle] ^= 1;
     std::fs::write(&proof_path, proof).unwrap();
-    let err = verify_bundle(&d).unwrap_err();
+    let err = verify_bundle(&d, &VerifyOptions::strict()).unwrap_err();
     assert!(
         matches!(err, BundleError::Proof(_) | BundleError::ProofFile(_)),
         "{err}"
@@ -190,14 +197,17 @@ fn plonky2_bundle_verifies_and_tampering_is_named() {
     let d = copy(dir, "truncated");
     let proof = std::fs::read(d.join("proof.bin")).unwrap();
     std::fs::write(d.join("proof.bin"), &proof[..proof.len() / 3]).unwrap();
-    assert!(matches!(verify_bundle(&d), Err(BundleError::ProofFile(_))));
+    assert!(matches!(
+        verify_bundle(&d, &VerifyOptions::strict()),
+        Err(BundleError::ProofFile(_))
+    ));
 
     let d = copy(dir, "key");
     edit_manifest(&d, |m| {
         m.verifying_key_digest = format!("0x{}", "0".repeat(64))
     });
     assert!(matches!(
-        verify_bundle(&d),
+        verify_bundle(&d, &VerifyOptions::strict()),
         Err(BundleError::KeyDigest { .. })
     ));
 
@@ -209,23 +219,26 @@ fn plonky2_bundle_verifies_and_tampering_is_named() {
     key[last] ^= 1;
     std::fs::write(&key_path, key).unwrap();
     assert!(matches!(
-        verify_bundle(&d),
+        verify_bundle(&d, &VerifyOptions::strict()),
         Err(BundleError::KeyDigest { .. })
     ));
 
     let d = copy(dir, "shape");
     edit_manifest(&d, |m| m.shape.queries = 32);
     assert!(matches!(
-        verify_bundle(&d),
+        verify_bundle(&d, &VerifyOptions::strict()),
         Err(BundleError::UnknownShape { .. })
     ));
 
     let d = copy(dir, "garbage");
     std::fs::write(d.join(MANIFEST), b"{not json").unwrap();
-    assert!(matches!(verify_bundle(&d), Err(BundleError::Manifest(_))));
+    assert!(matches!(
+        verify_bundle(&d, &VerifyOptions::strict()),
+        Err(BundleError::Manifest(_))
+    ));
 
     assert!(matches!(
-        verify_bundle(&dir.join("missing")),
+        verify_bundle(&dir.join("missing"), &VerifyOptions::strict()),
         Err(BundleError::Read { .. })
     ));
 }
@@ -243,7 +256,7 @@ fn plonky2_bundle_files_are_checked_before_the_proof() {
     ] {
         let d = copy(dir, name);
         edit_manifest(&d, |m| m.proof_file = escaping.into());
-        let err = verify_bundle(&d).unwrap_err();
+        let err = verify_bundle(&d, &VerifyOptions::strict()).unwrap_err();
         assert!(
             matches!(&err, BundleError::Manifest(m) if m.contains("not the name of a file")),
             "{escaping}: {err}"
@@ -253,7 +266,7 @@ fn plonky2_bundle_files_are_checked_before_the_proof() {
     let d = copy(dir, "folder");
     std::fs::remove_file(d.join("proof.bin")).unwrap();
     std::fs::create_dir(d.join("proof.bin")).unwrap();
-    let err = verify_bundle(&d).unwrap_err();
+    let err = verify_bundle(&d, &VerifyOptions::strict()).unwrap_err();
     assert!(
         matches!(&err, BundleError::Read { source, .. } if source.to_string() == "not a regular file"),
         "{err}"
@@ -263,7 +276,9 @@ fn plonky2_bundle_files_are_checked_before_the_proof() {
     let d = copy(dir, "link");
     std::fs::remove_file(d.join("proof.bin")).unwrap();
     std::os::unix::fs::symlink(dir.join("proof.bin"), d.join("proof.bin")).unwrap();
-    let err = verify_bundle(&d).unwrap_err().to_string();
+    let err = verify_bundle(&d, &VerifyOptions::strict())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("a symbolic link"), "{err}");
     let d = copy(dir, "fifo");
     std::fs::remove_file(d.join("proof.bin")).unwrap();
@@ -272,7 +287,9 @@ fn plonky2_bundle_files_are_checked_before_the_proof() {
         .status()
         .expect("mkfifo runs");
     assert!(made.success());
-    let err = verify_bundle(&d).unwrap_err().to_string();
+    let err = verify_bundle(&d, &VerifyOptions::strict())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not a regular file"), "{err}");
 
     // A sparse file past the limit is refused from its size, without reading it.
@@ -282,7 +299,7 @@ fn plonky2_bundle_files_are_checked_before_the_proof() {
         .open(d.join("proof.bin"))
         .unwrap();
     huge.set_len(MAX_PROOF_FILE_BYTES + 1).unwrap();
-    let err = verify_bundle(&d).unwrap_err();
+    let err = verify_bundle(&d, &VerifyOptions::strict()).unwrap_err();
     assert!(matches!(err, BundleError::FileTooLarge { .. }), "{err}");
 
     // The proof ends with its 22 public inputs, 8 bytes each, epoch_id's low limb first.
@@ -316,9 +333,18 @@ fn plonky2_bundle_files_are_checked_before_the_proof() {
     ] {
         let d = copy(dir, name);
         std::fs::write(d.join("proof.bin"), bytes).unwrap();
-        let err = verify_bundle(&d).unwrap_err().to_string();
+        let err = verify_bundle(&d, &VerifyOptions::strict())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(wanted), "{name}: {err}");
     }
+    // A key with a zero byte appended is not the pinned key: its digest covers the length.
+    let d = copy(dir, "key-trailing");
+    let mut key = std::fs::read(d.join("verifier.bin")).unwrap();
+    key.push(0);
+    std::fs::write(d.join("verifier.bin"), key).unwrap();
+    let err = verify_bundle(&d, &VerifyOptions::strict()).unwrap_err();
+    assert!(matches!(err, BundleError::KeyDigest { .. }), "{err}");
 }
 
 fn workspace_params() -> PathBuf {
@@ -331,18 +357,28 @@ fn halo2_bundle_verifies_and_tampering_is_named() {
     assert!(stderr.contains("UNSAFE development parameters"));
 
     let params = workspace_params();
-    let verified = verify_bundle_with_params(&bundle, &params).unwrap();
+    // Refused without the option, and named: the development setup's secret is public.
+    let err = verify_bundle_with_params(&bundle, &params, &VerifyOptions::strict()).unwrap_err();
+    assert!(
+        matches!(&err, BundleError::UnsafeSetup { setup } if setup == "dev-unsafe"),
+        "{err}"
+    );
+    assert!(matches!(
+        audit_bundle(&bundle, None, &VerifyOptions::strict()),
+        Err(AuditError::Bundle(BundleError::UnsafeSetup { .. }))
+    ));
+    let verified = verify_bundle_with_params(&bundle, &params, &dev()).unwrap();
     // The auditor's ark-bn254 commitments equal the prover's halo2-native ones.
     audit_against_logs(&bundle);
     assert_eq!(verified.backend, "halo2");
     assert_eq!(verified.shape, "16x16");
     assert_eq!(verified.statement.n_queries, 12);
-    assert!(verified.unsafe_params);
+    assert!(verified.setup.is_unsafe());
 
     let d = copy(&bundle, "pi");
     edit_manifest(&d, |m| m.public_inputs.treasury += 1);
     assert!(matches!(
-        verify_bundle_with_params(&d, &params),
+        verify_bundle_with_params(&d, &params, &dev()),
         Err(BundleError::PublicInput { .. })
     ));
 
@@ -351,7 +387,7 @@ fn halo2_bundle_verifies_and_tampering_is_named() {
         m.payouts.payouts[0].amount += 1;
         m.payouts.payouts[1].amount -= 1;
     });
-    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    let err = verify_bundle_with_params(&d, &params, &dev()).unwrap_err();
     assert!(matches!(err, BundleError::PayoutTable(_)), "{err}");
 
     // Claimed public inputs that agree with a changed table still fail at the proof.
@@ -362,7 +398,7 @@ fn halo2_bundle_verifies_and_tampering_is_named() {
         m.payouts.total_pool += 1;
         m.payouts.treasury += 1;
     });
-    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    let err = verify_bundle_with_params(&d, &params, &dev()).unwrap_err();
     assert!(matches!(err, BundleError::Proof(_)), "{err}");
 
     let d = copy(&bundle, "proofbyte");
@@ -370,8 +406,12 @@ fn halo2_bundle_verifies_and_tampering_is_named() {
     let middle = proof.len() / 2;
     proof[middle] ^= 1;
     std::fs::write(d.join("proof.bin"), proof).unwrap();
-    let err = verify_bundle_with_params(&d, &params).unwrap_err();
-    assert!(matches!(err, BundleError::Proof(_)), "{err}");
+    let err = verify_bundle_with_params(&d, &params, &dev()).unwrap_err();
+    // In a point the flip leaves the curve (the encoding check); in a scalar it fails the proof.
+    assert!(
+        matches!(err, BundleError::Proof(_) | BundleError::ProofFile(_)),
+        "{err}"
+    );
 
     // Bytes across the whole proof, each changed alone: refused, never a panic (a point off
     // the curve, a non-canonical scalar or a wrong value all end in an error).
@@ -383,7 +423,7 @@ fn halo2_bundle_verifies_and_tampering_is_named() {
         proof[i] ^= 1 << (step % 8);
         std::fs::write(d.join("proof.bin"), &proof).unwrap();
         assert!(
-            verify_bundle_with_params(&d, &params).is_err(),
+            verify_bundle_with_params(&d, &params, &dev()).is_err(),
             "proof byte {i} changed and still verified"
         );
     }
@@ -394,7 +434,7 @@ fn halo2_bundle_verifies_and_tampering_is_named() {
         let mut key = std::fs::read(d.join("vk.bin")).unwrap();
         change(&mut key);
         std::fs::write(d.join("vk.bin"), key).unwrap();
-        verify_bundle_with_params(&d, &params).unwrap_err()
+        verify_bundle_with_params(&d, &params, &dev()).unwrap_err()
     };
     let err = with_changed_key("keyfile", &mut |key| {
         let last = key.len() - 1;
@@ -411,7 +451,7 @@ fn halo2_bundle_verifies_and_tampering_is_named() {
             h.kzg_sha256 = "00".repeat(32);
         }
     });
-    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    let err = verify_bundle_with_params(&d, &params, &dev()).unwrap_err();
     assert!(matches!(err, BundleError::Params(_)), "{err}");
 
     // A forged halo2 section or key header is refused before halo2 configures a circuit from
@@ -440,7 +480,7 @@ fn halo2_bundle_verifies_and_tampering_is_named() {
         edit_manifest(&d, |m| {
             m.halo2.as_mut().unwrap().circuit_params[field] = value.clone();
         });
-        let err = verify_bundle_with_params(&d, &params).unwrap_err();
+        let err = verify_bundle_with_params(&d, &params, &dev()).unwrap_err();
         assert!(
             matches!(&err, BundleError::Manifest(m) if m.contains("do not describe this statement's circuit")),
             "{name}: {err}"
@@ -452,7 +492,7 @@ fn halo2_bundle_verifies_and_tampering_is_named() {
         h.kzg_k = 4;
         h.circuit_params["k"] = serde_json::json!(4);
     });
-    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    let err = verify_bundle_with_params(&d, &params, &dev()).unwrap_err();
     assert!(
         matches!(&err, BundleError::Manifest(m) if m.contains("k = 4")),
         "{err}"
@@ -477,6 +517,6 @@ fn halo2_bundle_verifies_and_tampering_is_named() {
 
     let d = copy(&bundle, "nosection");
     edit_manifest(&d, |m| m.halo2 = None);
-    let err = verify_bundle_with_params(&d, &params).unwrap_err();
+    let err = verify_bundle_with_params(&d, &params, &dev()).unwrap_err();
     assert!(matches!(err, BundleError::Manifest(_)), "{err}");
 }

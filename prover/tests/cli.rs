@@ -286,7 +286,9 @@ fn prove_aggregates_batches_and_the_bundle_verifies() {
         "checkpoints kept after the bundle was written"
     );
     assert!(stdout(&o).contains("agg-b4-t1-p8 aggregated proof"));
-    let verified = zkattr_verifier::bundle::verify_bundle(&bundle).unwrap();
+    let verified =
+        zkattr_verifier::bundle::verify_bundle(&bundle, &zkattr_verifier::VerifyOptions::strict())
+            .unwrap();
     assert_eq!(verified.shape, "agg-b4-t1-p8");
     assert_eq!(verified.statement.n_queries, 5);
     let _ = std::fs::remove_dir_all(&dir);

@@ -52,6 +52,8 @@ async fn submit_watch_fetch_verify_and_resubmit() {
     assert_eq!(key.shape, "16x16");
     assert_eq!(key.digest, key.pinned_digest);
     assert_eq!(key.digest, done.verifying_key_digest);
+    // plonky2 has no setup.
+    assert_eq!((key.setup.as_str(), key.unsafe_setup), ("", false));
     assert_eq!(
         key.digest,
         zkattr_verifier::bundle::verifying_key_digest(&key.verifying_key)
@@ -106,6 +108,11 @@ async fn submit_watch_fetch_verify_and_resubmit() {
     assert_eq!(halo2_key.shape, "16x16");
     assert_eq!(halo2_key.digest, halo2_key.pinned_digest);
     assert_eq!(halo2_key.digest, halo2_done.verifying_key_digest);
+    // Made under development parameters here: the response says the setup is unsafe.
+    assert_eq!(
+        (halo2_key.setup.as_str(), halo2_key.unsafe_setup),
+        ("dev-unsafe", true)
+    );
 
     // The CSV pair from two parties: activations uploaded on their own, influence streamed.
     let (act, inf) = csv_bytes(&epoch);

@@ -70,7 +70,8 @@ async fn python_client_submits_and_fetches_a_verifying_bundle() {
     assert!(job_id.starts_with("job-"), "{job_id:?}");
     assert!(stderr.contains("JOB_STATE_PROVING"), "{stderr}");
 
-    let verified = zkattr_verifier::bundle::verify_bundle(&dir.path().join("bundle"))
+    let strict = zkattr_verifier::VerifyOptions::strict();
+    let verified = zkattr_verifier::bundle::verify_bundle(&dir.path().join("bundle"), &strict)
         .expect("the Python-fetched bundle verifies");
     assert_eq!(verified.statement.epoch_id, 31);
     assert_eq!(verified.statement.n_queries, 9);

@@ -5,11 +5,15 @@
 //! for plonky2 bundles) and the first difference is reported. Without them, only what the
 //! bundle says about itself is checked. The proof is not checked here: `verify DIR` does that.
 
-use crate::bundle::{check_table, compare, read, BundleError, MAX_MANIFEST_BYTES};
+use crate::error::BundleError;
+use crate::options::{Setup, VerifyOptions};
+use crate::statement::{check_table, compare};
 use crate::{ArkBn254Family, GoldilocksTwin};
 use std::path::Path;
-use zkattr_model::bundle::{BundleManifest, BUNDLE_VERSION, MANIFEST};
+use zkattr_model::bundle::BundleManifest;
 use zkattr_model::{payout_report, CommitmentFamily, Epoch, PayoutReport, StatementError};
+
+pub use crate::files::read_manifest;
 
 /// Why an audit failed. `Mismatch` is the first difference between the bundle and the logs.
 #[derive(Debug, thiserror::Error)]
@@ -35,17 +39,8 @@ pub struct AuditReport {
     pub n_payees: u64,
     pub checked: Vec<&'static str>,
     pub not_checked: Vec<&'static str>,
-}
-
-/// Reads and shape-checks a bundle's manifest (no proof or key is read).
-pub fn read_manifest(dir: &Path) -> Result<BundleManifest, BundleError> {
-    let manifest: BundleManifest =
-        serde_json::from_slice(&read(dir, MANIFEST, MAX_MANIFEST_BYTES)?)
-            .map_err(|e| BundleError::Manifest(e.to_string()))?;
-    if manifest.version != BUNDLE_VERSION {
-        return Err(BundleError::Version(manifest.version));
-    }
-    Ok(manifest)
+    /// The setup the bundle declares (unsafe only if the options allowed it).
+    pub setup: Setup,
 }
 
 fn mismatch(what: impl Into<String>, expected: impl ToString, found: impl ToString) -> AuditError {
@@ -205,6 +200,7 @@ fn audit_in<F: CommitmentFamily>(
             "the payout table hashes to the payout commitment",
         ],
         not_checked: vec!["the proof (run `zkattr-verify verify DIR`)"],
+        setup: Setup::Transparent,
     };
     match logs {
         Some(epoch) => {
@@ -223,12 +219,26 @@ fn audit_in<F: CommitmentFamily>(
     Ok(report)
 }
 
-/// Audits the bundle in `dir`, against the logs when given.
-pub fn audit_bundle(dir: &Path, logs: Option<&Epoch>) -> Result<AuditReport, AuditError> {
+/// Audits the bundle in `dir`, against the logs when given. The setup the bundle declares is
+/// held to `options` first: an audit of a proof under an unsafe setup would vouch for numbers
+/// anyone could have proven.
+pub fn audit_bundle(
+    dir: &Path,
+    logs: Option<&Epoch>,
+    options: &VerifyOptions,
+) -> Result<AuditReport, AuditError> {
     let manifest = read_manifest(dir)?;
-    match manifest.backend.as_str() {
+    let setup = options.check_setup(&manifest)?;
+    let mut report = match manifest.backend.as_str() {
         "halo2" => audit_in(&ArkBn254Family, &manifest, logs),
         "plonky2" => audit_in(&GoldilocksTwin, &manifest, logs),
         other => Err(BundleError::Backend(other.into()).into()),
+    }?;
+    if setup.is_unsafe() {
+        report
+            .not_checked
+            .push("a safe setup: the proof was made under an UNSAFE setup (allowed by option)");
     }
+    report.setup = setup;
+    Ok(report)
 }

@@ -2,8 +2,11 @@
 //! one query record against a published log commitment (`inclusion`).
 //!
 //! Path files are read strictly (zkattr_model::paths); the hashing is the verifier's own:
-//! BN254 on the ark-bn254 twin, Goldilocks on plonky2's hash, never the prover's code.
+//! BN254 on the ark-bn254 twin, Goldilocks on the verifier's twin, never the prover's code.
+//! A commitment is either given (it then stands for whatever published it) or taken from a
+//! bundle verified first ([`check_claim_in_bundle`], [`check_inclusion_in_bundle`]).
 
+use crate::statement::Verified;
 use crate::{ArkBn254Family, GoldilocksTwin};
 use zkattr_model::commit::{verify_payout_claim, verify_query_inclusion};
 use zkattr_model::merkle::MerkleError;
@@ -11,7 +14,7 @@ use zkattr_model::paths::{CheckedPath, PathFile, PathFileError, PathKind};
 use zkattr_model::{CommitmentFamily, Payout};
 
 /// The hash family of a commitment and its path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FamilyName {
     Bn254,
     Goldilocks,
@@ -39,6 +42,8 @@ pub enum ClaimError {
     NotOpen { what: String, commitment: String },
     #[error(transparent)]
     Merkle(#[from] MerkleError),
+    #[error("backend {0:?} has no commitment family this verifier knows")]
+    Backend(String),
 }
 
 /// A claim or inclusion that checked out.
@@ -178,4 +183,56 @@ pub fn check_inclusion(
         FamilyName::Bn254 => inclusion_in(&ArkBn254Family, commitment, path_file),
         FamilyName::Goldilocks => inclusion_in(&GoldilocksTwin, commitment, path_file),
     }
+}
+
+impl FamilyName {
+    /// The family of a bundle's commitments: bn254 for halo2, goldilocks for plonky2.
+    pub fn of_backend(backend: &str) -> Result<Self, ClaimError> {
+        match backend {
+            "halo2" => Ok(FamilyName::Bn254),
+            "plonky2" => Ok(FamilyName::Goldilocks),
+            other => Err(ClaimError::Backend(other.into())),
+        }
+    }
+}
+
+/// [`check_claim`] against the payout commitment of a bundle already verified (with its
+/// setup held to the caller's options), in the bundle's family.
+pub fn check_claim_in_bundle(
+    verified: &Verified,
+    adapter_id: u32,
+    amount: u64,
+    path_file: &[u8],
+) -> Result<Opened, ClaimError> {
+    check_claim(
+        FamilyName::of_backend(&verified.backend)?,
+        &verified.statement.payout_commitment,
+        adapter_id,
+        amount,
+        path_file,
+    )
+}
+
+/// [`check_inclusion`] against the log commitment of a bundle already verified: the
+/// activation or influence commitment, as the path file's kind names.
+pub fn check_inclusion_in_bundle(
+    verified: &Verified,
+    path_file: &[u8],
+) -> Result<Opened, ClaimError> {
+    let statement = &verified.statement;
+    let commitment = match PathFile::parse(path_file)?.kind {
+        PathKind::Activation => &statement.activation_commitment,
+        PathKind::Influence => &statement.influence_commitment,
+        found => {
+            return Err(ClaimError::Kind {
+                expected: "activation or influence".into(),
+                found,
+            })
+        }
+    };
+    check_inclusion(
+        FamilyName::of_backend(&verified.backend)?,
+        commitment,
+        path_file,
+    )
 }

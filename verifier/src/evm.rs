@@ -5,9 +5,10 @@
 //! commitments are registered, the epoch is settled with the bundle's proof, and one payee
 //! claims with the path computed from the bundle's payout table.
 
-use crate::audit::read_manifest;
-use crate::bundle::BundleError;
+use crate::error::BundleError;
+use crate::files::read_manifest;
 use crate::halo2::{load_halo2_bundle, Halo2Bundle};
+use crate::options::{Setup, VerifyOptions};
 use std::path::Path;
 use zkattr_evm::{address, verifier_solidity, Claim, Deployment, EvmError};
 use zkattr_halo2::keys::verify;
@@ -46,16 +47,22 @@ pub struct EvmRun {
     pub claim_gas: u64,
     pub adapter: u32,
     pub amount: u64,
-    pub unsafe_params: bool,
+    /// The setup the proof was made under (unsafe only if the options allowed it).
+    pub setup: Setup,
 }
 
 fn step<T>(step: &'static str, r: Result<T, EvmError>) -> Result<T, EvmRunError> {
     r.map_err(|source| EvmRunError::Evm { step, source })
 }
 
-/// Runs the flow on the bundle in `dir` (KZG parameters from `params_dir`); `adapter` is the
-/// payee who claims (default: the first in the payout table).
-pub fn run_evm(dir: &Path, params_dir: &Path, adapter: Option<u32>) -> Result<EvmRun, EvmRunError> {
+/// Runs the flow on the bundle in `dir` (KZG parameters from `params_dir`) under `options`;
+/// `adapter` is the payee who claims (default: the first in the payout table).
+pub fn run_evm(
+    dir: &Path,
+    params_dir: &Path,
+    adapter: Option<u32>,
+    options: &VerifyOptions,
+) -> Result<EvmRun, EvmRunError> {
     let manifest = read_manifest(dir)?;
     let Halo2Bundle {
         manifest,
@@ -64,7 +71,8 @@ pub fn run_evm(dir: &Path, params_dir: &Path, adapter: Option<u32>) -> Result<Ev
         instances,
         params,
         n_payees,
-    } = load_halo2_bundle(dir, params_dir, manifest)?;
+        setup,
+    } = load_halo2_bundle(dir, params_dir, manifest, options)?;
     // The native check comes first: a bundle the small verifier rejects is never sent on.
     verify(&params.params, &vk, &proof, &instances)
         .map_err(|e| BundleError::Proof(e.to_string()))?;
@@ -146,7 +154,7 @@ pub fn run_evm(dir: &Path, params_dir: &Path, adapter: Option<u32>) -> Result<Ev
         claim_gas,
         adapter: claim.adapter,
         amount: claim.amount,
-        unsafe_params: params.source == "dev-unsafe",
+        setup,
     })
 }
 
@@ -175,7 +183,7 @@ mod tests {
     #[test]
     fn a_missing_bundle_is_named() {
         let dir = std::env::temp_dir().join(format!("zkattr-evm-none-{}", std::process::id()));
-        let e = run_evm(&dir, Path::new("params"), None).unwrap_err();
+        let e = run_evm(&dir, Path::new("params"), None, &VerifyOptions::strict()).unwrap_err();
         assert!(
             matches!(e, EvmRunError::Bundle(BundleError::Read { .. })),
             "{e}"

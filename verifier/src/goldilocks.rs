@@ -1,26 +1,41 @@
-//! SPEC's Goldilocks payout commitment, recomputed on plonky2's hash alone (no prover crate),
-//! so a bundle's payout table can be held to the proof's payout commitment.
+//! SPEC's Goldilocks commitments, recomputed on the verifier's own Poseidon ([`poseidon`]), so
+//! audits and claims of plonky2 bundles do not rest on plonky2's hash code (nor on the prover's).
+//! Digests keep plonky2's `HashOut` type, which the bundle checks build from a proof's public
+//! inputs.
+
+pub mod poseidon;
 
 use plonky2::field::goldilocks_field::GoldilocksField as F;
 use plonky2::field::types::{Field, Field64, PrimeField64};
 use plonky2::hash::hash_types::HashOut;
-use plonky2::hash::poseidon::PoseidonHash;
-use plonky2::plonk::config::Hasher;
 use zkattr_model::commit::{tag, CommitmentFamily};
 use zkattr_model::merkle::TreeHasher;
 use zkattr_model::rule::Payout;
 use zkattr_model::types::Query;
 
-/// The Goldilocks family, verifier side.
+/// The Goldilocks family, verifier side: SPEC's leaves and commitments on [`poseidon`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GoldilocksTwin;
 
-fn element(value: u64) -> F {
-    F::from_noncanonical_u64(value)
+/// SPEC's two 32-bit limbs of a `u64`, low first.
+fn halves(value: u64) -> [u64; 2] {
+    [value & 0xffff_ffff, value >> 32]
 }
 
-fn halves(value: u64) -> [F; 2] {
-    [element(value & 0xffff_ffff), element(value >> 32)]
+/// SPEC's `H` over a message of `u64`s, each one field element (every value SPEC hashes whole is
+/// below p; those that may not be are split by [`halves`]).
+fn hash(message: &[u64]) -> HashOut<F> {
+    to_hash_out(poseidon::hash_no_pad(message))
+}
+
+fn to_hash_out(digest: poseidon::Digest) -> HashOut<F> {
+    HashOut {
+        elements: digest.map(F::from_canonical_u64),
+    }
+}
+
+fn from_hash_out(digest: &HashOut<F>) -> poseidon::Digest {
+    digest.elements.map(|e| e.to_canonical_u64())
 }
 
 impl TreeHasher for GoldilocksTwin {
@@ -31,7 +46,10 @@ impl TreeHasher for GoldilocksTwin {
         }
     }
     fn hash_children(&self, left: &Self::Digest, right: &Self::Digest) -> Self::Digest {
-        PoseidonHash::two_to_one(*left, *right)
+        to_hash_out(poseidon::two_to_one(
+            &from_hash_out(left),
+            &from_hash_out(right),
+        ))
     }
 }
 
@@ -39,37 +57,34 @@ impl CommitmentFamily for GoldilocksTwin {
     const NAME: &'static str = "goldilocks";
 
     fn activation_leaf(&self, query: &Query) -> Self::Digest {
-        let mut message = vec![element(tag::ACTIVATION_LEAF)];
+        let mut message = vec![tag::ACTIVATION_LEAF];
         message.extend(halves(query.query_id));
-        message.push(element(query.fee));
+        message.push(query.fee);
         for s in &query.slots {
-            message.push(element(u64::from(s.adapter_id) + (u64::from(s.gate) << 32)));
+            message.push(u64::from(s.adapter_id) + (u64::from(s.gate) << 32));
         }
-        PoseidonHash::hash_no_pad(&message)
+        hash(&message)
     }
 
     fn influence_leaf(&self, query: &Query) -> Self::Digest {
-        let mut message = vec![element(tag::INFLUENCE_LEAF)];
+        let mut message = vec![tag::INFLUENCE_LEAF];
         message.extend(halves(query.query_id));
         for s in &query.slots {
-            message.extend([
-                element(u64::from(s.adapter_id)),
-                element(u64::from(s.score as u32)),
-            ]);
+            message.extend([u64::from(s.adapter_id), u64::from(s.score as u32)]);
         }
-        PoseidonHash::hash_no_pad(&message)
+        hash(&message)
     }
 
     fn payout_leaf(&self, payout: &Payout) -> Self::Digest {
         let [lo, hi] = halves(payout.amount);
-        PoseidonHash::hash_no_pad(&[element(u64::from(payout.adapter_id)), lo, hi])
+        hash(&[u64::from(payout.adapter_id), lo, hi])
     }
 
     fn commitment(&self, tag: u64, root: &Self::Digest, count: u64) -> Self::Digest {
-        let mut message = vec![element(tag)];
-        message.extend(root.elements);
-        message.push(element(count));
-        PoseidonHash::hash_no_pad(&message)
+        let mut message = vec![tag];
+        message.extend(from_hash_out(root));
+        message.push(count);
+        hash(&message)
     }
 
     fn to_hex(digest: &Self::Digest) -> String {

@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use zkattr_model::bundle::{BundleManifest, BundleShape, PublicStatement, BUNDLE_VERSION};
+use zkattr_model::bundle::{
+    BundleManifest, BundleShape, Halo2Section, PublicStatement, BUNDLE_VERSION,
+};
 use zkattr_model::io::write_epoch_json;
 use zkattr_model::paths::PathFile;
 use zkattr_model::synth::{generate, SynthConfig};
@@ -79,7 +81,13 @@ fn manifest_only_bundle<F: CommitmentFamily>(
         public_inputs: PublicStatement::from_report(&report),
         payouts: report,
         prove_seconds: 0.0,
-        halo2: None,
+        // A halo2 bundle declares its setup; these declare the development one.
+        halo2: (backend == "halo2").then(|| Halo2Section {
+            circuit_params: serde_json::Value::Null,
+            kzg_k: 15,
+            kzg_source: "dev-unsafe".into(),
+            kzg_sha256: "00".repeat(32),
+        }),
     };
     write_manifest(dir, &manifest);
     manifest
@@ -102,14 +110,26 @@ fn audit_in<F: CommitmentFamily>(family: &F, backend: &str) {
     let bundle = dir.join("bundle");
     let manifest = manifest_only_bundle(family, backend, &bundle, &epoch);
     let (b, l) = (bundle.to_str().unwrap(), logs.to_str().unwrap());
+    // The halo2 manifests declare the development setup: audited only with the flag.
+    let audit = |args: &[&str]| {
+        let mut all = vec!["audit"];
+        all.extend_from_slice(args);
+        if backend == "halo2" {
+            all.push("--allow-unsafe-setup");
+        }
+        verify_cli(&all)
+    };
+    if backend == "halo2" {
+        assert_refused(&verify_cli(&["audit", b, "--logs", l]), "UNSAFE setup");
+    }
 
     // Against the logs: everything re-derived and equal.
-    let out = assert_ok(&verify_cli(&["audit", b, "--logs", l]));
+    let out = assert_ok(&audit(&[b, "--logs", l]));
     assert!(out.contains("both log commitments re-derived"), "{out}");
     assert!(out.contains("NOT checked: the proof"), "{out}");
 
     // Without logs: self-consistency only, and it says what it did not check.
-    let out = assert_ok(&verify_cli(&["audit", b]));
+    let out = assert_ok(&audit(&[b]));
     assert!(out.contains("NOT checked: the log commitments"), "{out}");
 
     // The CSV pair of the same logs gives the same verdict.
@@ -120,8 +140,7 @@ fn audit_in<F: CommitmentFamily>(family: &F, backend: &str) {
         std::fs::File::create(&infl).unwrap(),
     )
     .unwrap();
-    assert_ok(&verify_cli(&[
-        "audit",
+    assert_ok(&audit(&[
         b,
         "--activations",
         acts.to_str().unwrap(),
@@ -140,7 +159,7 @@ fn audit_in<F: CommitmentFamily>(family: &F, backend: &str) {
     let changed_logs = dir.join("changed.json");
     write_epoch(&changed_logs, &changed);
     assert_refused(
-        &verify_cli(&["audit", b, "--logs", changed_logs.to_str().unwrap()]),
+        &audit(&[b, "--logs", changed_logs.to_str().unwrap()]),
         "influence commitment",
     );
 
@@ -157,7 +176,7 @@ fn audit_in<F: CommitmentFamily>(family: &F, backend: &str) {
         q.slots[1].gate = a;
         write_epoch(&changed_logs, &changed);
         assert_refused(
-            &verify_cli(&["audit", b, "--logs", changed_logs.to_str().unwrap()]),
+            &audit(&[b, "--logs", changed_logs.to_str().unwrap()]),
             "activation commitment",
         );
     }
@@ -170,28 +189,20 @@ fn audit_in<F: CommitmentFamily>(family: &F, backend: &str) {
     let moved_dir = dir.join("moved");
     write_manifest(&moved_dir, &moved);
     let m = moved_dir.to_str().unwrap();
-    assert_refused(&verify_cli(&["audit", m]), "payout");
-    assert_refused(&verify_cli(&["audit", m, "--logs", l]), "payout");
+    assert_refused(&audit(&[m]), "payout");
+    assert_refused(&audit(&[m, "--logs", l]), "payout");
 
     // A manifest that is not JSON, a missing folder, a missing logs file.
     let broken = dir.join("broken");
     std::fs::create_dir_all(&broken).unwrap();
     std::fs::write(broken.join("bundle.json"), b"{\"version\": 1,").unwrap();
+    assert_refused(&audit(&[broken.to_str().unwrap()]), "bundle.json");
     assert_refused(
-        &verify_cli(&["audit", broken.to_str().unwrap()]),
+        &audit(&[dir.join("absent").to_str().unwrap()]),
         "bundle.json",
     );
     assert_refused(
-        &verify_cli(&["audit", dir.join("absent").to_str().unwrap()]),
-        "bundle.json",
-    );
-    assert_refused(
-        &verify_cli(&[
-            "audit",
-            b,
-            "--logs",
-            dir.join("absent.json").to_str().unwrap(),
-        ]),
+        &audit(&[b, "--logs", dir.join("absent.json").to_str().unwrap()]),
         "cannot read the logs",
     );
 }
@@ -356,4 +367,97 @@ fn a_path_file_of_the_other_family_is_refused() {
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     assert!(err.contains("goldilocks") || err.contains("bn254"), "{err}");
+}
+
+/// The committed halo2 bundle (a real proof under the development KZG parameters), its epoch,
+/// and the parameter folder the development parameters are cached in.
+fn dev_fixture() -> (PathBuf, PathBuf, PathBuf) {
+    let verifier = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    (
+        verifier.join("evm/fixtures/halo2-16x16"),
+        verifier.join("evm/fixtures/halo2-16x16-epoch.json"),
+        verifier.join("../params"),
+    )
+}
+
+fn verify_cli_with_params(args: &[&str], params: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zkattr-verify"))
+        .args(args)
+        .env("ZKATTR_PARAMS_DIR", params)
+        .output()
+        .expect("zkattr-verify runs")
+}
+
+/// Every subcommand that reads a bundle refuses one proved under the development setup with
+/// exit code 1 and the reason, and accepts it with `--allow-unsafe-setup`, warning loudly.
+#[test]
+fn a_dev_setup_bundle_is_refused_without_the_flag() {
+    let (bundle, epoch_file, params) = dev_fixture();
+    let dir = scratch("dev-setup");
+    let epoch =
+        zkattr_model::io::read_epoch_json(std::fs::File::open(&epoch_file).unwrap()).unwrap();
+    let settlement = Settlement::compute(&epoch).unwrap();
+    let payee = settlement.payouts[0];
+    let claim_path = dir.join("claim.json");
+    let file =
+        PathFile::for_payout(&ArkBn254Family, &settlement.payouts, payee.adapter_id).unwrap();
+    std::fs::write(&claim_path, serde_json::to_vec(&file).unwrap()).unwrap();
+    let query = epoch.queries[0].query_id;
+    let inclusion_path = dir.join("inclusion.json");
+    let file = PathFile::for_query(&ArkBn254Family, &epoch.queries, Log::Influence, query).unwrap();
+    std::fs::write(&inclusion_path, serde_json::to_vec(&file).unwrap()).unwrap();
+
+    let (b, e) = (bundle.to_str().unwrap(), epoch_file.to_str().unwrap());
+    let (adapter, amount) = (payee.adapter_id.to_string(), payee.amount.to_string());
+    let commands: [(&str, Vec<&str>); 4] = [
+        ("verify", vec!["verify", b]),
+        ("audit", vec!["audit", b, "--logs", e]),
+        (
+            "claim",
+            vec![
+                "claim",
+                "--bundle",
+                b,
+                "--adapter",
+                &adapter,
+                "--amount",
+                &amount,
+                "--path",
+                claim_path.to_str().unwrap(),
+            ],
+        ),
+        (
+            "inclusion",
+            vec![
+                "inclusion",
+                "--bundle",
+                b,
+                "--path",
+                inclusion_path.to_str().unwrap(),
+            ],
+        ),
+    ];
+    for (name, args) in commands {
+        let refused = verify_cli_with_params(&args, &params);
+        assert_refused(&refused, "UNSAFE setup \"dev-unsafe\"");
+        assert!(
+            text(&refused.stderr).contains("--allow-unsafe-setup"),
+            "{name}: {}",
+            text(&refused.stderr)
+        );
+        let mut allowed_args = args.clone();
+        allowed_args.push("--allow-unsafe-setup");
+        let allowed = verify_cli_with_params(&allowed_args, &params);
+        assert_ok(&allowed);
+        let err = text(&allowed.stderr);
+        assert!(
+            err.contains("WARNING") && err.contains("UNSAFE"),
+            "{name}: {err}"
+        );
+        eprintln!(
+            "{name}: exit {:?} without the flag, {:?} with it",
+            refused.status.code(),
+            allowed.status.code()
+        );
+    }
 }

@@ -18,6 +18,7 @@ use rand_chacha::ChaCha20Rng;
 use sha2::{Digest as _, Sha256};
 use snark_verifier::loader::native::NativeLoader;
 use snark_verifier::system::halo2::transcript::evm::{ChallengeEvm, EvmTranscript};
+use std::io::{Read as _, Seek as _};
 use std::path::{Path, PathBuf};
 
 /// Errors of the halo2 backend.
@@ -48,6 +49,21 @@ pub struct KzgParams {
     pub sha256: String,
 }
 
+/// The `kzg_source` of parameters read from a file (a ceremony's, e.g. imported from a `.ptau`
+/// by `zkattr params import`), as opposed to `dev-unsafe`.
+pub const FILE_SOURCE: &str = "file";
+
+/// The source of development parameters: generated from a public seed, anyone can forge.
+pub const DEV_UNSAFE_SOURCE: &str = "dev-unsafe";
+
+/// The file in a parameter folder that lists each parameter file's sha256 and its source.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// The file in a parameter folder that pins the verifying-key digests of the project's circuits
+/// under that folder's parameters: `{source: {shape: digest}}` (the project's
+/// `params/halo2_vk_digests.json` has the same layout and is compiled into the verifier).
+pub const PINS_FILE: &str = "halo2_vk_digests.json";
+
 /// The seed of development parameters. Public, so their toxic waste is known: never settle
 /// anything proved with them.
 const DEV_SEED: [u8; 32] = *b"zkattr dev params: UNSAFE, known";
@@ -57,14 +73,36 @@ pub fn params_file_name(k: usize) -> String {
     format!("kzg_bn254_{k}.srs")
 }
 
+/// The length of halo2's raw parameter file for `2^k` rows: `k`, `2^k` G1 powers and their
+/// Lagrange form (64 bytes each), then two G2 points (128 bytes each).
+pub fn params_file_len(k: u32) -> u64 {
+    4 + (2u64 << k) * 64 + 2 * 128
+}
+
 fn read_params(path: &Path) -> Result<ParamsKZG<Bn256>, Halo2Error> {
     let bad = |reason: String| Halo2Error::Params {
         path: path.to_path_buf(),
         reason,
     };
-    let mut file = std::io::BufReader::new(
-        std::fs::File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?,
-    );
+    let file = std::fs::File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
+    // halo2 reads the points unchecked and panics on a short file: check the length its `k`
+    // implies first (which also bounds what a forged `k` would allocate).
+    let len = file
+        .metadata()
+        .map_err(|e| bad(format!("cannot read its length: {e}")))?
+        .len();
+    let mut header = [0u8; 4];
+    (&file)
+        .read_exact(&mut header)
+        .map_err(|e| bad(format!("no header: {e}")))?;
+    let k = u32::from_le_bytes(header);
+    if k > 28 || len != params_file_len(k) {
+        return Err(bad(format!(
+            "{len} bytes is not a halo2 parameter file for the 2^{k} rows its header states"
+        )));
+    }
+    let mut file = std::io::BufReader::new(file);
+    file.seek(std::io::SeekFrom::Start(0))?;
     ParamsKZG::<Bn256>::read(&mut file).map_err(|e| bad(format!("not halo2 KZG parameters: {e}")))
 }
 
@@ -94,7 +132,7 @@ impl KzgParams {
             params.write(&mut bytes)?;
             return Ok(Some(KzgParams {
                 params,
-                source: "file".into(),
+                source: FILE_SOURCE.into(),
                 path,
                 sha256: sha256_hex(&bytes),
             }));
@@ -123,7 +161,7 @@ impl KzgParams {
         params.write(&mut bytes)?;
         Ok(KzgParams {
             params,
-            source: "dev-unsafe".into(),
+            source: DEV_UNSAFE_SOURCE.into(),
             path,
             sha256: sha256_hex(&bytes),
         })

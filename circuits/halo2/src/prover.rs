@@ -6,19 +6,24 @@
 //! a Keccak transcript (snark-verifier's `EvmTranscript`, so the same proof verifies natively and
 //! in the generated Solidity verifier).
 
+#[cfg(feature = "mutation")]
+use crate::checks::Check;
+use crate::checks::{Attribution, CheckLayout, CheckLog, Refusal};
 use crate::chip::ROWS_PER_PERMUTATION;
 use crate::circuit::{usable_rows, AttributionCircuit, UNUSABLE_ROWS};
 pub use crate::keys::*;
 use crate::poseidon::Fr;
-use crate::statement::{build_statement, public_inputs, Halo2Shape, StatementWitness};
+use crate::statement::{
+    build_checked, build_statement, public_inputs, Halo2Shape, StatementWitness,
+};
 use crate::Bn254Family;
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::gates::circuit::{BaseCircuitParams, CircuitBuilderStage};
 use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
-use halo2_base::halo2_proofs::dev::MockProver;
+use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
 use halo2_base::halo2_proofs::plonk::{
-    create_proof, keygen_pk, keygen_vk, ProvingKey, VerifyingKey,
+    create_proof, keygen_pk, keygen_vk, Error, ProvingKey, VerifyingKey,
 };
 use halo2_base::halo2_proofs::poly::kzg::commitment::{KZGCommitmentScheme, ParamsKZG};
 use halo2_base::halo2_proofs::poly::kzg::multiopen::ProverSHPLONK;
@@ -27,6 +32,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use snark_verifier::loader::native::NativeLoader;
 use snark_verifier::system::halo2::transcript::evm::{ChallengeEvm, EvmTranscript};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 use zkattr_model::bundle::{
@@ -80,15 +86,26 @@ fn virtual_build(
     witness: &StatementWitness,
     k: usize,
 ) -> AttributionCircuit {
+    virtual_build_checked(stage, witness, k, CheckLog::off()).0
+}
+
+/// [`virtual_build`] through `log` ([`build_checked`]).
+fn virtual_build_checked(
+    stage: CircuitBuilderStage,
+    witness: &StatementWitness,
+    k: usize,
+    log: CheckLog,
+) -> (AttributionCircuit, Option<CheckLayout>) {
     let mut builder = BaseCircuitBuilder::from_stage(stage)
         .use_k(k)
         .use_lookup_bits(lookup_bits(k))
         .use_instance_columns(1);
-    let permutations = build_statement(&mut builder, witness);
-    AttributionCircuit {
+    let (permutations, checks) = build_checked(&mut builder, witness, log);
+    let circuit = AttributionCircuit {
         builder,
         permutations,
-    }
+    };
+    (circuit, checks)
 }
 
 impl Layout {
@@ -141,20 +158,140 @@ pub fn shape_for(queries: usize, payees: usize) -> Result<Halo2Shape, Halo2Error
     Halo2Shape::new(capacity, capacity).map_err(Halo2Error::Shape)
 }
 
-/// Runs halo2's MockProver on `witness` against `instances`; `Err` lists what failed.
+/// Why MockProver refused a witness.
+#[derive(Debug)]
+pub enum MockError {
+    /// Synthesis failed before any constraint was checked.
+    Synthesis(Error),
+    /// The constraints MockProver found unsatisfied, and the named checks (or custom gates) they
+    /// belong to ([`crate::checks`]).
+    Unsatisfied {
+        /// Every failure MockProver reports.
+        failures: Vec<VerifyFailure>,
+        /// The named checks (or custom gates) those failures belong to.
+        refused: BTreeSet<Refusal>,
+    },
+}
+
+impl MockError {
+    /// The named checks that refused, if synthesis succeeded.
+    pub fn refused(&self) -> Option<&BTreeSet<Refusal>> {
+        match self {
+            MockError::Synthesis(_) => None,
+            MockError::Unsatisfied { refused, .. } => Some(refused),
+        }
+    }
+}
+
+impl std::fmt::Display for MockError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MockError::Synthesis(e) => write!(f, "synthesis failed: {e:?}"),
+            MockError::Unsatisfied { failures, refused } => {
+                let names: Vec<String> = refused.iter().map(|r| r.to_string()).collect();
+                let first: Vec<String> = failures.iter().take(3).map(|f| f.to_string()).collect();
+                write!(
+                    f,
+                    "{} failures in {}; first: {}",
+                    failures.len(),
+                    names.join(", "),
+                    first.join("; ")
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for MockError {}
+
+/// A synthesized mock run: the prover and the circuit it laid out, with where each named
+/// check sits.
+#[derive(Debug)]
+pub struct MockRun {
+    /// MockProver after synthesis (its permutation holds the copy cycles).
+    pub prover: MockProver<Fr>,
+    /// The circuit synthesized (its builder knows where each virtual cell landed).
+    pub circuit: AttributionCircuit,
+    /// Where each named check sits.
+    pub checks: CheckLayout,
+    /// The public inputs the run was checked against.
+    pub instances: Vec<Fr>,
+}
+
+impl MockRun {
+    /// Lays out `witness` through `log` (which must record) and synthesizes it in MockProver.
+    pub fn new(
+        layout: &Layout,
+        witness: &StatementWitness,
+        instances: &[Fr],
+        log: CheckLog,
+    ) -> Result<Self, MockError> {
+        let (mut circuit, checks) =
+            virtual_build_checked(CircuitBuilderStage::Mock, witness, layout.k, log);
+        // A log that does not record returns no layout: nothing to attribute failures to.
+        let checks = checks.ok_or(MockError::Synthesis(Error::Synthesis))?;
+        circuit.builder.calculate_params(Some(UNUSABLE_ROWS));
+        let prover = MockProver::run(layout.k as u32, &circuit, vec![instances.to_vec()])
+            .map_err(MockError::Synthesis)?;
+        Ok(MockRun {
+            prover,
+            circuit,
+            checks,
+            instances: instances.to_vec(),
+        })
+    }
+
+    /// Maps this run's failures to the named checks ([`crate::checks::Attribution`]).
+    pub fn attribution(&self) -> Attribution<'_> {
+        Attribution::new(
+            &self.prover,
+            &self.circuit.builder,
+            &self.checks,
+            &self.instances,
+        )
+    }
+
+    /// MockProver's verdict, with each failure attributed to its named check.
+    pub fn verify(&self) -> Result<(), MockError> {
+        let failures = match self.prover.verify() {
+            Ok(()) => return Ok(()),
+            Err(failures) => failures,
+        };
+        let attribution = self.attribution();
+        let refused = failures
+            .iter()
+            .flat_map(|f| attribution.refusals(f))
+            .collect();
+        Err(MockError::Unsatisfied { failures, refused })
+    }
+}
+
+/// Runs halo2's MockProver on `witness` against `instances`; `Err` holds halo2's failures and
+/// the named checks they belong to.
 pub fn mock_prove(
     layout: &Layout,
     witness: &StatementWitness,
     instances: &[Fr],
-) -> Result<(), String> {
-    let mut circuit = virtual_build(CircuitBuilderStage::Mock, witness, layout.k);
-    circuit.builder.calculate_params(Some(UNUSABLE_ROWS));
-    let prover = MockProver::run(layout.k as u32, &circuit, vec![instances.to_vec()])
-        .map_err(|e| format!("synthesis failed: {e:?}"))?;
-    prover.verify().map_err(|failures| {
-        let shown: Vec<String> = failures.iter().take(3).map(|f| format!("{f}")).collect();
-        format!("{} failures, first: {}", failures.len(), shown.join("; "))
-    })
+) -> Result<(), MockError> {
+    MockRun::new(layout, witness, instances, CheckLog::recording())?.verify()
+}
+
+/// [`mock_prove`] on a circuit without the checks `off` (feature `mutation`, tests only): a
+/// public input whose binding is off takes its published value unconstrained.
+#[cfg(feature = "mutation")]
+pub fn mock_prove_mutated(
+    layout: &Layout,
+    witness: &StatementWitness,
+    instances: &[Fr],
+    off: &[Check],
+) -> Result<(), MockError> {
+    MockRun::new(
+        layout,
+        witness,
+        instances,
+        CheckLog::mutated(off, instances),
+    )?
+    .verify()
 }
 
 /// A proving key with what the prover needs to lay out witnesses the same way.

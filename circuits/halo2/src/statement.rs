@@ -38,6 +38,7 @@
 //! No second-phase columns are needed, which keeps the circuit within what snark-verifier's EVM
 //! verifier compiles.
 
+use crate::checks::{Check, CheckLayout, CheckLog};
 use crate::chip::{PermutationRequest, PoseidonChip, PoseidonInstructions};
 use crate::poseidon::Fr;
 use crate::Bn254Family;
@@ -101,6 +102,10 @@ pub struct QueryWitness {
     pub pool_remainder: Fr,
     pub share: [Fr; SLOTS],
     pub share_remainder: [Fr; SLOTS],
+    /// The adapter the influence leaf reads when a mutated build gives it a cell of its own
+    /// ([`Check::LeavesShareAdapter`] off); the same as `adapter` otherwise.
+    #[cfg(feature = "mutation")]
+    pub influence_adapter: [Fr; SLOTS],
 }
 
 impl QueryWitness {
@@ -121,6 +126,8 @@ impl QueryWitness {
             pool_remainder: Fr::from(shares.pool_remainder),
             share: slot(&|j| shares.shares[j]),
             share_remainder: slot(&|j| shares.share_remainders[j]),
+            #[cfg(feature = "mutation")]
+            influence_adapter: slot(&|j| u64::from(query.slots[j].adapter_id)),
         }
     }
 
@@ -244,10 +251,11 @@ fn pow2(bits: u32) -> Fr {
     Fr::from(2u64).pow_vartime([u64::from(bits)])
 }
 
-/// The gadgets the statement is written with.
+/// The gadgets the statement is written with, and the log of its named checks.
 struct Gadgets<'a> {
     range: &'a RangeChip<Fr>,
     poseidon: PoseidonChip,
+    log: CheckLog,
 }
 
 impl Gadgets<'_> {
@@ -255,17 +263,37 @@ impl Gadgets<'_> {
         self.range.gate()
     }
 
-    /// Loads `v` and constrains `v < 2^bits`.
-    fn checked(&self, ctx: &mut Context<Fr>, v: Fr, bits: usize) -> AssignedValue<Fr> {
+    /// Lays `check`'s constraints with `f` as one named scope (skipped when a mutated build
+    /// switches the check off).
+    fn check(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        check: Check,
+        f: impl FnOnce(&Self, &mut Context<Fr>),
+    ) {
+        if let Some(scope) = self.log.open(check, ctx) {
+            f(self, ctx);
+            self.log.close(scope, ctx);
+        }
+    }
+
+    /// Loads `v` and constrains `v < 2^bits` (the check `check`).
+    fn checked(
+        &mut self,
+        ctx: &mut Context<Fr>,
+        v: Fr,
+        bits: usize,
+        check: Check,
+    ) -> AssignedValue<Fr> {
         let cell = ctx.load_witness(v);
-        self.range.range_check(ctx, cell, bits);
+        self.check(ctx, check, |g, ctx| g.range.range_check(ctx, cell, bits));
         cell
     }
 
-    /// Loads `v` and constrains it to be 0 or 1.
-    fn bit(&self, ctx: &mut Context<Fr>, v: Fr) -> AssignedValue<Fr> {
+    /// Loads `v` and constrains it to be 0 or 1 (the check `check`).
+    fn bit(&mut self, ctx: &mut Context<Fr>, v: Fr, check: Check) -> AssignedValue<Fr> {
         let cell = ctx.load_witness(v);
-        self.gate().assert_bit(ctx, cell);
+        self.check(ctx, check, |g, ctx| g.gate().assert_bit(ctx, cell));
         cell
     }
 
@@ -285,16 +313,19 @@ impl Gadgets<'_> {
             .inner_product(ctx, values.iter().copied(), weights)
     }
 
-    /// Prefix flags: each a bit, never 1 after a 0. Returns their sum.
+    /// Prefix flags: each a bit (`bits`), never 1 after a 0 (`prefix`). Returns their sum.
     fn prefix(
-        &self,
+        &mut self,
         ctx: &mut Context<Fr>,
         real: &[Fr],
+        [bits, prefix]: [Check; 2],
     ) -> (Vec<AssignedValue<Fr>>, AssignedValue<Fr>) {
-        let flags: Vec<_> = real.iter().map(|v| self.bit(ctx, *v)).collect();
+        let flags: Vec<_> = real.iter().map(|v| self.bit(ctx, *v, bits)).collect();
         for pair in flags.windows(2) {
-            let rise = self.gate().mul_not(ctx, pair[0], pair[1]);
-            self.assert_zero(ctx, rise);
+            self.check(ctx, prefix, |g, ctx| {
+                let rise = g.gate().mul_not(ctx, pair[0], pair[1]);
+                g.assert_zero(ctx, rise);
+            });
         }
         let count = self.gate().sum(ctx, flags.iter().copied());
         (flags, count)
@@ -401,28 +432,40 @@ fn query_rule(
     w: &QueryWitness,
     rate: AssignedValue<Fr>,
 ) -> QueryCells {
-    let query_id = g.checked(ctx, w.query_id, 64);
-    let fee = g.checked(ctx, w.fee, 48);
-    let adapter = w.adapter.map(|v| g.checked(ctx, v, 32));
-    let gate_weight = w.gate.map(|v| g.checked(ctx, v, 16));
+    let query_id = g.checked(ctx, w.query_id, 64, Check::QueryIdBits);
+    let fee = g.checked(ctx, w.fee, 48, Check::FeeBits);
+    let adapter = w
+        .adapter
+        .map(|v| g.checked(ctx, v, 32, Check::SlotAdapterBits));
+    let gate_weight = w.gate.map(|v| g.checked(ctx, v, 16, Check::SlotGateBits));
     // Below 2^32 without a range check of its own: it equals `magnitude + negative · 2^31`.
     let score = w.score.map(|v| ctx.load_witness(v));
     let gate = g.gate().clone();
 
-    let pool = g.checked(ctx, w.pool, 48);
-    let pool_remainder = g.checked(ctx, w.pool_remainder, 16);
-    let slack = gate.sub(ctx, Constant(Fr::from(9_999)), pool_remainder);
-    g.range.range_check(ctx, slack, 16);
-    let paid_in = gate.mul(ctx, fee, rate);
-    let split = gate.mul_add(ctx, pool, Constant(Fr::from(10_000)), pool_remainder);
-    ctx.constrain_equal(&paid_in, &split);
+    let pool = g.checked(ctx, w.pool, 48, Check::PoolBits);
+    let pool_remainder = g.checked(ctx, w.pool_remainder, 16, Check::PoolRemainderBits);
+    g.check(ctx, Check::PoolRemainderAtMost9999, |g, ctx| {
+        let slack = g.gate().sub(ctx, Constant(Fr::from(9_999)), pool_remainder);
+        g.range.range_check(ctx, slack, 16);
+    });
+    g.check(ctx, Check::PoolDivision, |g, ctx| {
+        let paid_in = g.gate().mul(ctx, fee, rate);
+        let split = g
+            .gate()
+            .mul_add(ctx, pool, Constant(Fr::from(10_000)), pool_remainder);
+        ctx.constrain_equal(&paid_in, &split);
+    });
 
     let mut weight = Vec::with_capacity(SLOTS);
     for j in 0..SLOTS {
-        let negative = g.bit(ctx, w.negative[j]);
-        let magnitude = g.checked(ctx, w.magnitude[j], 31);
-        let pattern = gate.mul_add(ctx, negative, Constant(pow2(31)), magnitude);
-        ctx.constrain_equal(&pattern, &score[j]);
+        let negative = g.bit(ctx, w.negative[j], Check::ScoreSignBit);
+        let magnitude = g.checked(ctx, w.magnitude[j], 31, Check::MagnitudeBits);
+        g.check(ctx, Check::ScoreSplit, |g, ctx| {
+            let pattern = g
+                .gate()
+                .mul_add(ctx, negative, Constant(pow2(31)), magnitude);
+            ctx.constrain_equal(&pattern, &score[j]);
+        });
         let clipped = gate.mul_not(ctx, negative, magnitude);
         weight.push(gate.mul(ctx, gate_weight[j], clipped));
     }
@@ -434,47 +477,78 @@ fn query_rule(
 
     let mut share = Vec::with_capacity(SLOTS);
     for (j, &weight_j) in weight.iter().enumerate() {
-        let s = g.checked(ctx, w.share[j], 48);
+        let s = g.checked(ctx, w.share[j], 48, Check::ShareBits);
         // r >= 0 as well as r < W: without the first, r = r_true - W and share + 1 pass.
-        let r = g.checked(ctx, w.share_remainder[j], 64);
-        let lhs = gate.mul(ctx, pool, weight_j);
-        let rhs = gate.mul_add(ctx, s, total_weight, r);
-        ctx.constrain_equal(&lhs, &rhs);
-        let bound = gate.sub(ctx, remainder_cap, r);
-        g.range.range_check(ctx, bound, 64);
-        let stray = gate.mul(ctx, s, weight_zero);
-        g.assert_zero(ctx, stray);
+        let r = g.checked(ctx, w.share_remainder[j], 64, Check::ShareRemainderBits);
+        g.check(ctx, Check::ShareDivision, |g, ctx| {
+            let lhs = g.gate().mul(ctx, pool, weight_j);
+            let rhs = g.gate().mul_add(ctx, s, total_weight, r);
+            ctx.constrain_equal(&lhs, &rhs);
+        });
+        g.check(ctx, Check::ShareRemainderBelowWeight, |g, ctx| {
+            let bound = g.gate().sub(ctx, remainder_cap, r);
+            g.range.range_check(ctx, bound, 64);
+        });
+        g.check(ctx, Check::NoShareWithoutWeight, |g, ctx| {
+            let stray = g.gate().mul(ctx, s, weight_zero);
+            g.assert_zero(ctx, stray);
+        });
         share.push(s);
     }
     let paid = gate.sum(ctx, share.iter().copied());
     let residual = gate.sub(ctx, pool, paid);
-    g.range.range_check(ctx, residual, 48);
+    g.check(ctx, Check::ResidualBits, |g, ctx| {
+        g.range.range_check(ctx, residual, 48)
+    });
 
     // Canonical slots: an unused slot (adapter 0) has gate and score 0 and only unused slots
     // after it; used slots have strictly increasing adapters.
     let unused: Vec<_> = adapter.iter().map(|a| gate.is_zero(ctx, *a)).collect();
     for j in 0..SLOTS {
-        let stray_gate = gate.mul(ctx, unused[j], gate_weight[j]);
-        g.assert_zero(ctx, stray_gate);
-        let stray_score = gate.mul(ctx, unused[j], score[j]);
-        g.assert_zero(ctx, stray_score);
+        g.check(ctx, Check::UnusedSlotGateZero, |g, ctx| {
+            let stray_gate = g.gate().mul(ctx, unused[j], gate_weight[j]);
+            g.assert_zero(ctx, stray_gate);
+        });
+        g.check(ctx, Check::UnusedSlotScoreZero, |g, ctx| {
+            let stray_score = g.gate().mul(ctx, unused[j], score[j]);
+            g.assert_zero(ctx, stray_score);
+        });
         if j + 1 < SLOTS {
-            let gap = gate.mul_not(ctx, unused[j + 1], unused[j]);
-            g.assert_zero(ctx, gap);
-            let step = gate.sub(ctx, adapter[j + 1], adapter[j]);
-            let step = gate.sub(ctx, step, Constant(Fr::ONE));
-            let step = gate.mul_not(ctx, unused[j + 1], step);
-            g.range.range_check(ctx, step, 32);
+            g.check(ctx, Check::UsedSlotsFirst, |g, ctx| {
+                let gap = g.gate().mul_not(ctx, unused[j + 1], unused[j]);
+                g.assert_zero(ctx, gap);
+            });
+            g.check(ctx, Check::SlotAdaptersIncrease, |g, ctx| {
+                let step = g.gate().sub(ctx, adapter[j + 1], adapter[j]);
+                let step = g.gate().sub(ctx, step, Constant(Fr::ONE));
+                let step = g.gate().mul_not(ctx, unused[j + 1], step);
+                g.range.range_check(ctx, step, 32);
+            });
         }
     }
 
-    // SPEC's leaves.
-    let act: Vec<_> = (0..SLOTS)
-        .map(|j| gate.mul_add(ctx, gate_weight[j], Constant(pow2(32)), adapter[j]))
-        .collect();
-    let inf: Vec<_> = (0..SLOTS)
-        .map(|j| gate.mul_add(ctx, score[j], Constant(pow2(32)), adapter[j]))
-        .collect();
+    // SPEC's leaves. One adapter cell feeds both (SPEC's case 5 holds by construction): each
+    // leaf's packing gate reads a copy of it (`mul_add` lays `c, a, b, a·b + c`).
+    let mut act = Vec::with_capacity(SLOTS);
+    let mut act_adapter = Vec::with_capacity(SLOTS);
+    for j in 0..SLOTS {
+        act.push(gate.mul_add(ctx, gate_weight[j], Constant(pow2(32)), adapter[j]));
+        act_adapter.push(ctx.get(-4));
+    }
+    #[cfg(feature = "mutation")]
+    let influence_adapter = if g.log.enforced(Check::LeavesShareAdapter) {
+        adapter
+    } else {
+        w.influence_adapter.map(|v| ctx.load_witness(v))
+    };
+    #[cfg(not(feature = "mutation"))]
+    let influence_adapter = adapter;
+    let mut inf = Vec::with_capacity(SLOTS);
+    for j in 0..SLOTS {
+        inf.push(gate.mul_add(ctx, score[j], Constant(pow2(32)), influence_adapter[j]));
+        g.log
+            .leaf_adapter([adapter[j], act_adapter[j], ctx.get(-4)]);
+    }
     let id_fee = g.pack(ctx, &[query_id, fee], 64);
     let act_low = g.pack(ctx, &act[..5], 48);
     let act_high = g.pack(ctx, &act[5..], 48);
@@ -514,6 +588,18 @@ pub fn build_statement(
     builder: &mut BaseCircuitBuilder<Fr>,
     witness: &StatementWitness,
 ) -> Vec<PermutationRequest> {
+    build_checked(builder, witness, CheckLog::off()).0
+}
+
+/// [`build_statement`], laying each named check through `log`: a recording log also returns
+/// where each check sits (for [`crate::checks::Attribution`]); a mutated one (feature
+/// `mutation`) leaves out the checks it switches off. With [`CheckLog::off`] or
+/// [`CheckLog::recording`] the circuit is exactly [`build_statement`]'s.
+pub fn build_checked(
+    builder: &mut BaseCircuitBuilder<Fr>,
+    witness: &StatementWitness,
+    log: CheckLog,
+) -> (Vec<PermutationRequest>, Option<CheckLayout>) {
     let shape = witness.shape;
     assert_eq!(witness.queries.len(), shape.queries, "witness not padded");
     assert_eq!(witness.payees.len(), shape.payees, "witness not padded");
@@ -521,37 +607,52 @@ pub fn build_statement(
     let mut g = Gadgets {
         range: &range,
         poseidon: PoseidonChip::default(),
+        log,
     };
     let gate = range.gate().clone();
     let ctx = builder.main(0);
 
-    let epoch_id = g.checked(ctx, witness.epoch_id, 64);
-    let rate = g.checked(ctx, witness.rate, 16);
-    let rate_slack = gate.sub(ctx, Constant(Fr::from(10_000)), rate);
-    range.range_check(ctx, rate_slack, 16);
+    let epoch_id = g.checked(ctx, witness.epoch_id, 64, Check::EpochIdBits);
+    let rate = g.checked(ctx, witness.rate, 16, Check::RateBits);
+    g.check(ctx, Check::RateAtMost10000, |g, ctx| {
+        let rate_slack = g.gate().sub(ctx, Constant(Fr::from(10_000)), rate);
+        g.range.range_check(ctx, rate_slack, 16);
+    });
 
     let queries: Vec<QueryCells> = witness
         .queries
         .iter()
         .map(|q| query_rule(&mut g, ctx, q, rate))
         .collect();
-    let (real, n_queries) = g.prefix(ctx, &witness.real);
+    let (real, n_queries) = g.prefix(
+        ctx,
+        &witness.real,
+        [Check::QueryFlagBits, Check::QueryFlagsPrefix],
+    );
 
     // Padding records carry nothing: no fee (so no pool) and no adapter (so no slot, no payee).
     // Slot 0 unused leaves every slot unused (the canonical-slot constraints).
     for (i, q) in queries.iter().enumerate() {
-        let stray_pool = gate.mul_not(ctx, real[i], q.pool);
-        g.assert_zero(ctx, stray_pool);
-        let stray = gate.mul_not(ctx, real[i], q.adapter[0]);
-        g.assert_zero(ctx, stray);
+        g.check(ctx, Check::PaddingRecordNoPool, |g, ctx| {
+            let stray_pool = g.gate().mul_not(ctx, real[i], q.pool);
+            g.assert_zero(ctx, stray_pool);
+        });
+        g.check(ctx, Check::PaddingRecordNoSlot, |g, ctx| {
+            let stray = g.gate().mul_not(ctx, real[i], q.adapter[0]);
+            g.assert_zero(ctx, stray);
+        });
     }
 
     // Strictly increasing query ids over the real records.
     for i in 1..shape.queries {
-        let step = gate.sub(ctx, queries[i].query_id, queries[i - 1].query_id);
-        let step = gate.sub(ctx, step, Constant(Fr::ONE));
-        let step = gate.mul(ctx, step, real[i]);
-        range.range_check(ctx, step, 64);
+        g.check(ctx, Check::QueryIdsIncrease, |g, ctx| {
+            let step = g
+                .gate()
+                .sub(ctx, queries[i].query_id, queries[i - 1].query_id);
+            let step = g.gate().sub(ctx, step, Constant(Fr::ONE));
+            let step = g.gate().mul(ctx, step, real[i]);
+            g.range.range_check(ctx, step, 64);
+        });
     }
 
     // Log commitments.
@@ -567,20 +668,33 @@ pub fn build_statement(
     let payees: Vec<_> = witness
         .payees
         .iter()
-        .map(|&(a, v)| (g.checked(ctx, a, 32), g.checked(ctx, v, 64)))
+        .map(|&(a, v)| {
+            (
+                g.checked(ctx, a, 32, Check::PayeeAdapterBits),
+                g.checked(ctx, v, 64, Check::PayeeAmountBits),
+            )
+        })
         .collect();
-    let (payee_real, n_payees) = g.prefix(ctx, &witness.payee_real);
+    let (payee_real, n_payees) = g.prefix(
+        ctx,
+        &witness.payee_real,
+        [Check::PayeeFlagBits, Check::PayeeFlagsPrefix],
+    );
     let zero = ctx.load_zero();
     for (m, &(adapter, amount)) in payees.iter().enumerate() {
-        for value in [adapter, amount] {
-            let stray = gate.mul_not(ctx, payee_real[m], value);
-            g.assert_zero(ctx, stray);
-        }
+        g.check(ctx, Check::PaddingPayeeEmpty, |g, ctx| {
+            for value in [adapter, amount] {
+                let stray = g.gate().mul_not(ctx, payee_real[m], value);
+                g.assert_zero(ctx, stray);
+            }
+        });
         let previous = if m == 0 { zero } else { payees[m - 1].0 };
-        let step = gate.sub(ctx, adapter, previous);
-        let step = gate.sub(ctx, step, Constant(Fr::ONE));
-        let step = gate.mul(ctx, step, payee_real[m]);
-        range.range_check(ctx, step, 32);
+        g.check(ctx, Check::PayeeAdaptersIncrease, |g, ctx| {
+            let step = g.gate().sub(ctx, adapter, previous);
+            let step = g.gate().sub(ctx, step, Constant(Fr::ONE));
+            let step = g.gate().mul(ctx, step, payee_real[m]);
+            g.range.range_check(ctx, step, 32);
+        });
     }
     let payee_leaves: Vec<_> = payees
         .iter()
@@ -600,10 +714,12 @@ pub fn build_statement(
         .map(|&c| ctx.load_witness(c))
         .collect();
     for (count, flag) in counts.iter().zip(&payee_real) {
-        let surplus = gate.sub(ctx, *count, *flag);
-        range.range_check(ctx, surplus, 32);
+        g.check(ctx, Check::PayeeCountAtLeastFlag, |g, ctx| {
+            let surplus = g.gate().sub(ctx, *count, *flag);
+            g.range.range_check(ctx, surplus, 32);
+        });
     }
-    let unused_slots = g.checked(ctx, witness.unused_slots, 32);
+    let unused_slots = g.checked(ctx, witness.unused_slots, 32, Check::UnusedSlotCountBits);
 
     // γ after every list is fixed: the slots are a function of the committed logs and the rate,
     // the payout list is opened from its commitment, and the counts are hashed here (packed seven
@@ -636,37 +752,57 @@ pub fn build_statement(
         .collect();
     let zero_inverse = g.inverse_of_shift(ctx, neg_gamma, zero);
 
-    let slot_count_side = gate.sum(ctx, slot_inverses.iter().copied());
-    let payee_count_side = gate.inner_product(
-        ctx,
-        counts.iter().copied().chain([unused_slots]),
-        payee_inverses
-            .iter()
-            .chain([&zero_inverse])
-            .map(|v| Existing(*v)),
-    );
-    ctx.constrain_equal(&slot_count_side, &payee_count_side);
-    let slot_share_side =
-        gate.inner_product(ctx, slot_shares, slot_inverses.iter().map(|v| Existing(*v)));
-    let payee_share_side = gate.inner_product(
-        ctx,
-        payees.iter().map(|p| p.1),
-        payee_inverses.iter().map(|v| Existing(*v)),
-    );
-    ctx.constrain_equal(&slot_share_side, &payee_share_side);
+    g.check(ctx, Check::SlotCounts, |g, ctx| {
+        let slot_count_side = g.gate().sum(ctx, slot_inverses.iter().copied());
+        let payee_count_side = g.gate().inner_product(
+            ctx,
+            counts.iter().copied().chain([unused_slots]),
+            payee_inverses
+                .iter()
+                .chain([&zero_inverse])
+                .map(|v| Existing(*v)),
+        );
+        ctx.constrain_equal(&slot_count_side, &payee_count_side);
+    });
+    g.check(ctx, Check::SlotShares, |g, ctx| {
+        let slot_share_side =
+            g.gate()
+                .inner_product(ctx, slot_shares, slot_inverses.iter().map(|v| Existing(*v)));
+        let payee_share_side = g.gate().inner_product(
+            ctx,
+            payees.iter().map(|p| p.1),
+            payee_inverses.iter().map(|v| Existing(*v)),
+        );
+        ctx.constrain_equal(&slot_share_side, &payee_share_side);
+    });
 
     // Totals: conservation, and the pool fits in u64 (so the others, no larger, do too).
     let total_pool = gate.sum(ctx, queries.iter().map(|q| q.pool));
-    range.range_check(ctx, total_pool, 64);
+    g.check(ctx, Check::TotalPoolBits, |g, ctx| {
+        g.range.range_check(ctx, total_pool, 64)
+    });
     let treasury = gate.sum(ctx, queries.iter().map(|q| q.residual));
     let total_paid = gate.sum(ctx, payees.iter().map(|p| p.1));
-    let accounted = gate.add(ctx, total_paid, treasury);
-    ctx.constrain_equal(&accounted, &total_pool);
+    g.check(ctx, Check::Conservation, |g, ctx| {
+        let accounted = g.gate().add(ctx, total_paid, treasury);
+        ctx.constrain_equal(&accounted, &total_pool);
+    });
 
-    builder.assigned_instances[0].extend([
+    #[allow(unused_mut)]
+    let mut exposed = [
         epoch_id, rate, activation, influence, n_queries, total_pool, total_paid, treasury, payout,
-    ]);
-    g.poseidon.requests
+    ];
+    // A mutated build may unbind a public input: its row then takes the published value.
+    #[cfg(feature = "mutation")]
+    for (i, cell) in exposed.iter_mut().enumerate() {
+        if !g.log.enforced(Check::PublicInput(i)) {
+            *cell = ctx.load_witness(g.log.published(i));
+        }
+    }
+    let requests = std::mem::take(&mut g.poseidon.requests);
+    let layout = g.log.finish(ctx);
+    builder.assigned_instances[0].extend(exposed);
+    (requests, layout)
 }
 
 #[cfg(test)]

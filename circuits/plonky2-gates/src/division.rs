@@ -17,6 +17,8 @@
 
 use std::ops::{Add, Mul, Range, Sub};
 
+use crate::cases::{removed, Case};
+
 use anyhow::Result;
 use plonky2::field::extension::Extendable;
 use plonky2::field::packed::PackedField;
@@ -111,6 +113,29 @@ impl ShareDivisionGate {
     pub const fn num_digits() -> usize {
         NUM_WIRES - ROUTED_WIRES
     }
+
+    /// The constraints that make `r` a non-negative integer below 2^50 (its digits and the two
+    /// column equations that tie its limbs to the integer identity): a share above the floor
+    /// makes `r` negative and breaks them (SPEC case 1).
+    pub fn remainder_constraints() -> Vec<usize> {
+        [3, 4]
+            .into_iter()
+            .chain(digit_constraints(REMAINDER_DIGITS))
+            .collect()
+    }
+
+    /// The constraints of `r < W` (equation 5 and its room digits): a share below the floor
+    /// breaks them (SPEC case 2).
+    pub fn room_constraints() -> Vec<usize> {
+        [5].into_iter()
+            .chain(digit_constraints(ROOM_DIGITS))
+            .collect()
+    }
+}
+
+/// The digit constraints of the digit wires `wires`.
+fn digit_constraints(wires: Range<usize>) -> Range<usize> {
+    EQUATIONS + wires.start - ROUTED_WIRES..EQUATIONS + wires.end - ROUTED_WIRES
 }
 
 /// The operations the constraints need, so native, packed and recursive evaluation share one
@@ -279,6 +304,17 @@ fn constraints<A: Algebra>(alg: &mut A, wires: &[A::Value]) -> Vec<A::Value> {
     out.push(alg.mul(share, zero_weight));
     for digit in &wires[ROUTED_WIRES..NUM_WIRES] {
         out.push(alg.digit_product(*digit));
+    }
+    // Test-only (the `mutation` feature): a removed case's constraints are left out.
+    if removed(Case::ShareFloor) {
+        for i in ShareDivisionGate::remainder_constraints() {
+            out[i] = alg.constant(0);
+        }
+    }
+    if removed(Case::RemainderBound) {
+        for i in ShareDivisionGate::room_constraints() {
+            out[i] = alg.constant(0);
+        }
     }
     out
 }

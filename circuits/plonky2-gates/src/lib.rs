@@ -3,12 +3,15 @@
 //! This crate is circuit configuration: the prover builds circuits with it and the verifier reads
 //! verifying keys with [`AttributionGateSerializer`], without the prover's code.
 
+pub mod cases;
+mod digest;
 pub mod division;
 pub mod payout;
 pub mod range;
 #[cfg(test)]
 mod testing;
 
+pub use digest::verifying_key_digest;
 pub use division::{ShareDivisionGate, ShareDivisionInputs, ShareDivisionInstructions};
 pub use payout::{PayoutTermsGate, PayoutTermsInstructions};
 pub use range::{RangeCheckGate, RangeCheckInstructions, NATIVE_WIDTHS};

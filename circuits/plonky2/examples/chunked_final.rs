@@ -1,7 +1,7 @@
 //! The final layer over chunk proofs at the design's sizes, in real proofs:
 //! `cargo run --release -p zkattr-plonky2 --example chunked_final -- 4 16 32` builds the chunk
 //! circuit of 32,768 entries and, for each listed chunk count `K`, the final layer over `K`
-//! chunks and its size-tuned layer; proves a small epoch through them (its payees in chunk 0,
+//! chunks and its shrink layer; proves a small epoch through them (its payees in chunk 0,
 //! one proof of the empty chunk in every other place) and prints each circuit's rows, build and
 //! proving seconds, proof size and verify time. Run it under `/usr/bin/time -v` for the peak
 //! memory. The root is a merge over merges of batches of 4 (2^13 rows); the pinned layouts'
@@ -11,11 +11,11 @@
 
 use std::time::Instant;
 use zkattr_model::synth::{generate, SynthConfig};
-use zkattr_plonky2::chunked_final::ChunkedFinalCircuit;
-use zkattr_plonky2::epoch_prover::{AggregationCircuits, AggregationShape};
-use zkattr_plonky2::list_chunk::ChunkCircuit;
-use zkattr_plonky2::payout_chunks::{chunk_list, MAX_CHUNK_HEIGHT};
-use zkattr_plonky2::shrink::ShrinkCircuit;
+use zkattr_plonky2::aggregation::chunks::circuit::ChunkCircuit;
+use zkattr_plonky2::aggregation::chunks::final_layer::ChunkedFinalCircuit;
+use zkattr_plonky2::aggregation::chunks::native::{chunk_list, MAX_CHUNK_HEIGHT};
+use zkattr_plonky2::aggregation::shrink::ShrinkCircuit;
+use zkattr_plonky2::aggregation::{AggregationCircuits, AggregationShape, Resume};
 
 fn main() -> anyhow::Result<()> {
     let counts: Vec<usize> = std::env::args()
@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
     let prepared = circuits.prepare(&epoch)?;
     let root = circuits
         .tree
-        .prove_root(&epoch, prepared.challenges, &|_| {})?;
+        .prove_root(&epoch, prepared.challenges, Resume::none(), &|_| {})?;
     let root_data = circuits.tree.merges[1].data.verifier_data();
 
     let start = Instant::now();
@@ -93,7 +93,7 @@ fn main() -> anyhow::Result<()> {
         let start = Instant::now();
         shrink.data.verify(shrunk)?;
         println!(
-            "  size-tuned layer: 2^{} rows, built in {built:.1} s, proved in {proved:.1} s, \
+            "  shrink layer: 2^{} rows, built in {built:.1} s, proved in {proved:.1} s, \
              {bytes} bytes, verified in {:.1} ms",
             shrink.data.common.degree_bits(),
             start.elapsed().as_secs_f64() * 1e3

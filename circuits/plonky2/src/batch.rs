@@ -4,7 +4,7 @@
 //! batch only through the accumulator `Σ_used (share + β) / (α − adapter)`, whose challenges
 //! are public inputs that the final layer recomputes from the commitments and slot counts.
 
-use crate::aggregate::{BatchSummary, Challenges};
+use crate::aggregation::native::{BatchSummary, Challenges};
 use crate::gadgets::{
     set_order_borrows, CommitmentInstructions, OrderInstructions, PrefixTargets, QueryTargets,
 };

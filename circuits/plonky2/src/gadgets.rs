@@ -17,6 +17,7 @@ use plonky2::plonk::circuit_builder::CircuitBuilder;
 use zkattr_model::commit::tag;
 use zkattr_model::merkle::empty_subtrees;
 use zkattr_model::types::{Query, SLOTS};
+use zkattr_plonky2_gates::cases::{removed, Case};
 use zkattr_plonky2_gates::RangeCheckInstructions;
 
 use crate::GoldilocksFamily;
@@ -46,7 +47,9 @@ impl QueryTargets {
     {
         let mut checked = |bits: usize| {
             let t = builder.add_virtual_target();
-            builder.check_bits(t, bits);
+            if !removed(Case::FieldWrap) {
+                builder.check_bits(t, bits);
+            }
             t
         };
         QueryTargets {
@@ -55,6 +58,27 @@ impl QueryTargets {
             adapter: [(); SLOTS].map(|()| checked(32)),
             gate: [(); SLOTS].map(|()| checked(16)),
             score: [(); SLOTS].map(|()| checked(32)),
+        }
+    }
+
+    /// The same record with new adapter targets (range-checked below 2^32) in place of its
+    /// own: what the influence log would hash if case 5's constraint, one adapter target for
+    /// both logs, were removed (the `mutation` feature's switch).
+    pub(crate) fn with_new_adapters<const D: usize>(
+        &self,
+        builder: &mut CircuitBuilder<F, D>,
+    ) -> Self
+    where
+        F: Extendable<D>,
+    {
+        let adapter = [(); SLOTS].map(|()| {
+            let t = builder.add_virtual_target();
+            builder.check_bits(t, 32);
+            t
+        });
+        QueryTargets {
+            adapter,
+            ..self.clone()
         }
     }
 
@@ -122,14 +146,14 @@ pub trait OrderInstructions {
     /// witnessed `borrow` carried from the high limb into the low one, must be two 32-bit
     /// limbs. When `enabled` is 0 nothing is constrained. `borrow` must already be a boolean
     /// target (the caller allocates it, so its place in the circuit stays the caller's); its
-    /// value is [`order_borrow`]'s.
+    /// value is [`order_borrow`]'s. Returns the two range-checked limb targets.
     fn assert_increasing_if(
         &mut self,
         previous: [Target; 2],
         current: [Target; 2],
         borrow: BoolTarget,
         enabled: Target,
-    );
+    ) -> [Target; 2];
 }
 
 impl<const D: usize> OrderInstructions for CircuitBuilder<F, D>
@@ -142,7 +166,7 @@ where
         current: [Target; 2],
         borrow: BoolTarget,
         enabled: Target,
-    ) {
+    ) -> [Target; 2] {
         let one = self.one();
         let two_32 = self.constant(F::from_canonical_u64(1 << 32));
         let low = self.sub(current[0], previous[0]);
@@ -154,6 +178,7 @@ where
         let high = self.sub(high, borrow.target);
         let high = self.mul(high, enabled);
         self.check_bits(high, 32);
+        [low, high]
     }
 }
 

@@ -25,7 +25,7 @@ pub type Config = PoseidonGoldilocksConfig;
 /// query capacity. A fixed ladder keeps the set of verifying keys small enough to pin. It stops
 /// at 1024 (2^17 rows since range checks pack into `RangeCheckGate` rows: about 28 s and
 /// 4.4 GB on the 2-core machine); larger epochs are proved in aggregated batches
-/// (`crate::epoch_prover`), whose batch circuit has no sorted copy and no blinding and holds
+/// ([`crate::aggregation`]), whose batch circuit has no sorted copy and no blinding and holds
 /// 2048 queries in 2^16 rows.
 pub const SHAPE_LADDER: [usize; 4] = [16, 64, 256, 1024];
 
@@ -33,7 +33,7 @@ pub const SHAPE_LADDER: [usize; 4] = [16, 64, 256, 1024];
 pub fn shape_for(queries: usize, payees: usize) -> Result<StatementShape> {
     let Some(&capacity) = SHAPE_LADDER.iter().find(|&&c| c >= queries && c >= payees) else {
         bail!(
-            "an epoch of {queries} queries and {payees} payees exceeds the largest single-proof circuit ({} queries); prove it in aggregated batches (`epoch_prover`, `zkattr prove --backend plonky2`)",
+            "an epoch of {queries} queries and {payees} payees exceeds the largest single-proof circuit ({} queries); prove it in aggregated batches (`aggregation`, `zkattr prove --backend plonky2`)",
             SHAPE_LADDER[SHAPE_LADDER.len() - 1]
         );
     };
@@ -78,7 +78,7 @@ impl StatementCircuit {
 }
 
 /// The pinned digest of a serialised verifying key, computed exactly as the verifier does.
-pub use zkattr_verifier::bundle::verifying_key_digest;
+pub use zkattr_plonky2_gates::verifying_key_digest;
 
 /// Proves `epoch` in the smallest circuit that fits it and writes the bundle into `out`:
 /// `bundle.json`, `proof.bin` and `verifier.bin` (plonky2's verifier-only and common data,

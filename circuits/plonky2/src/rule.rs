@@ -9,6 +9,11 @@
 //!
 //! Range checks use [`RangeCheckGate`](zkattr_plonky2_gates::RangeCheckGate) rows (several
 //! checks a row) instead of plonky2's one-row-per-value `range_check`.
+//!
+//! Each constraint's targets are labeled with the SPEC case it rules out
+//! ([`QueryRuleTargets::checks`]); each case's constraint sits behind
+//! [`removed`](zkattr_plonky2_gates::cases::removed), constant `false` unless the test-only
+//! `mutation` feature is on and a test has switched that case off.
 
 use crate::gadgets::QueryTargets;
 use crate::native::F;
@@ -20,6 +25,7 @@ use plonky2::iop::witness::{PartialWitness, WitnessWrite};
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use zkattr_model::types::{Query, SLOTS};
 use zkattr_model::QueryShares;
+use zkattr_plonky2_gates::cases::{removed, Case};
 use zkattr_plonky2_gates::{
     RangeCheckInstructions, ShareDivisionInputs, ShareDivisionInstructions,
 };
@@ -52,6 +58,10 @@ pub struct QueryRuleTargets {
     pub total_weight: Target,
     /// Computed: `pool - Σ share_j`, range-checked below 2^48.
     pub residual: Target,
+    /// The targets of this query's constraints, each labeled with the SPEC case it rules out,
+    /// so a negative test can tell which check refused a witness (a constraint belongs to a
+    /// label when its gate operation outputs or checks a target in the label's copy class).
+    pub checks: Vec<(Case, Target)>,
 }
 
 /// Splits `x` (known below `2^bits`) into 24-bit limbs, low first; the last limb takes the rest.
@@ -76,15 +86,18 @@ where
 }
 
 /// Constrains that `rate_bps <= 10000`: `rate` and `10000 - rate` are both below 2^16 (a native
-/// width), so neither wrapped.
-pub fn check_rate<const D: usize>(b: &mut CircuitBuilder<F, D>, rate: Target)
+/// width), so neither wrapped. Returns `10000 - rate`, the target of the upper bound's check.
+pub fn check_rate<const D: usize>(b: &mut CircuitBuilder<F, D>, rate: Target) -> Target
 where
     F: Extendable<D>,
 {
     b.check_bits(rate, 16);
     let max = b.constant(F::from_canonical_u64(10_000));
     let slack = b.sub(max, rate);
-    assert_nonnegative(b, slack, 16);
+    if !removed(Case::FieldWrap) {
+        assert_nonnegative(b, slack, 16);
+    }
+    slack
 }
 
 /// Builds the rule for one query. `rate` must be checked with [`check_rate`] once per circuit;
@@ -107,6 +120,7 @@ where
 {
     let zero = b.zero();
     let one = b.one();
+    let mut checks = Vec::new();
 
     // Pool: fee * rate < 2^62 and pool * 10000 + remainder < 2^62: no wrap.
     let pool = b.add_virtual_target();
@@ -115,7 +129,11 @@ where
     b.check_bits(pool_remainder, 16);
     let max_remainder = b.constant(F::from_canonical_u64(9_999));
     let slack = b.sub(max_remainder, pool_remainder);
-    assert_nonnegative(b, slack, 16);
+    if !removed(Case::RemainderBound) {
+        assert_nonnegative(b, slack, 16);
+    }
+    checks.push((Case::RemainderBound, slack));
+    checks.extend([pool, pool_remainder].map(|t| (Case::FieldWrap, t)));
     let fee_rate = b.mul(query.fee(), rate);
     let ten_thousand = b.constant(F::from_canonical_u64(10_000));
     let pool_total = b.mul_add(pool, ten_thousand, pool_remainder);
@@ -124,29 +142,37 @@ where
     // Canonical slots.
     let used = [(); SLOTS].map(|()| b.add_virtual_bool_target_safe());
     let adapter_inverse = [(); SLOTS].map(|()| b.add_virtual_target());
+    let canonical = !removed(Case::CanonicalSlots);
     for j in 0..SLOTS {
         // adapter * inverse = used, adapter * (1 - used) = 0: used is exactly (adapter != 0).
         let product = b.mul(query.adapter()[j], adapter_inverse[j]);
-        b.connect(product, used[j].target);
         let unused = b.not(used[j]);
         let leftover = b.mul(query.adapter()[j], unused.target);
-        b.connect(leftover, zero);
         // Unused slots are all zero.
         let gate_left = b.mul(query.gate()[j], unused.target);
-        b.connect(gate_left, zero);
         let score_left = b.mul(query.score()[j], unused.target);
-        b.connect(score_left, zero);
+        if canonical {
+            b.connect(product, used[j].target);
+            for left in [leftover, gate_left, score_left] {
+                b.connect(left, zero);
+            }
+        }
+        checks
+            .extend([product, leftover, gate_left, score_left].map(|t| (Case::CanonicalSlots, t)));
     }
     for j in 0..SLOTS - 1 {
         // Used slots first: used_{j+1} implies used_j.
         let not_previous = b.not(used[j]);
         let hole = b.and(used[j + 1], not_previous);
-        b.connect(hole.target, zero);
         // Strictly increasing: used_{j+1} * (adapter_{j+1} - adapter_j - 1) in [0, 2^32).
         let step = b.sub(query.adapter()[j + 1], query.adapter()[j]);
         let step = b.sub(step, one);
         let gap = b.mul(step, used[j + 1].target);
-        assert_nonnegative(b, gap, 32);
+        if canonical {
+            b.connect(hole.target, zero);
+            assert_nonnegative(b, gap, 32);
+        }
+        checks.extend([hole.target, gap].map(|t| (Case::CanonicalSlots, t)));
     }
 
     // Clipped scores and weights: gate < 2^16, magnitude < 2^31, so w < 2^47 and W < 2^50.
@@ -160,7 +186,10 @@ where
         // 2^32 and score = magnitude + negative · 2^31, magnitude lies in [-2^31, 2^32) as an
         // integer, so doubling it cannot wrap into range (a negative one lands near p).
         let doubled = b.mul_const(two, magnitude[j]);
-        b.check_bits(doubled, 32);
+        if !removed(Case::NegativeScore) {
+            b.check_bits(doubled, 32);
+        }
+        checks.push((Case::NegativeScore, doubled));
         let pattern = b.mul_add(negative[j].target, sign_bit, magnitude[j]);
         b.connect(pattern, query.score()[j]);
         let positive = b.not(negative[j]);
@@ -191,10 +220,12 @@ where
             weight_nonzero: nonzero,
             share: share[j],
         });
+        checks.extend([Case::ShareFloor, Case::RemainderBound].map(|c| (c, share[j])));
     }
     let paid = b.add_many(share);
     let residual = b.sub(pool, paid);
     assert_nonnegative(b, residual, 48);
+    checks.push((Case::FieldWrap, residual));
 
     QueryRuleTargets {
         pool,
@@ -209,6 +240,7 @@ where
         weight,
         total_weight,
         residual,
+        checks,
     }
 }
 

@@ -12,6 +12,11 @@
 //! the three lists, computed in the circuit after all of them are fixed, so the prover cannot
 //! choose the lists after seeing the challenge (Fiat-Shamir inside the circuit). A false
 //! multiset equality survives with probability at most `(8C + P) / |F_p^2|`, about 2^-110.
+//!
+//! Each constraint's targets are labeled with the SPEC case it rules out
+//! ([`StatementTargets::checks`]), and each case's constraint sits behind
+//! [`removed`](zkattr_plonky2_gates::cases::removed), which is constant `false` unless the
+//! test-only `mutation` feature is on and a test has switched that case off.
 
 use crate::gadgets::{
     set_order_borrows, CommitmentInstructions, OrderInstructions, PrefixTargets, QueryTargets,
@@ -29,6 +34,7 @@ use plonky2::plonk::circuit_builder::CircuitBuilder;
 use zkattr_model::commit::{tag, EpochCommitments};
 use zkattr_model::types::{LOG_TREE_DEPTH, PAYOUT_TREE_DEPTH, SLOTS};
 use zkattr_model::{Epoch, Settlement};
+use zkattr_plonky2_gates::cases::{removed, Case};
 use zkattr_plonky2_gates::RangeCheckInstructions;
 
 /// Extension degree of the challenges.
@@ -153,6 +159,13 @@ pub struct StatementTargets {
     /// The payout list: `(adapter, amount)` for the first `n_payees` entries, zero after.
     pub payees: Vec<(Target, Target)>,
     pub payee_prefix: PrefixTargets,
+    /// The adapter targets each influence leaf hashes: the records' own (one target feeds both
+    /// logs, which is what rules out SPEC case 5), unless the `mutation` feature removed that.
+    pub influence_adapters: Vec<[Target; SLOTS]>,
+    /// The targets of the statement's own constraints, each labeled with the SPEC case it rules
+    /// out (the rule's are in each query's [`QueryRuleTargets::checks`]), so a negative test can
+    /// tell which check refused a witness.
+    pub checks: Vec<(Case, Target)>,
 }
 
 /// `u64` limbs of a value known below 2^63 (so the limb form is unique).
@@ -194,13 +207,15 @@ fn masked_product(
 pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> StatementTargets {
     let zero = b.zero();
     let one = b.one();
+    let mut checks = Vec::new();
 
     let epoch_id = [b.add_virtual_target(), b.add_virtual_target()];
     for limb in epoch_id {
         b.check_bits(limb, 32);
     }
     let rate = b.add_virtual_target();
-    check_rate(b, rate);
+    let rate_slack = check_rate(b, rate);
+    checks.push((Case::FieldWrap, rate_slack));
 
     // Query records and the rule per query.
     let queries: Vec<(QueryTargets, QueryRuleTargets)> = (0..shape.queries)
@@ -225,22 +240,52 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
     let order_borrows: Vec<BoolTarget> = (1..shape.queries)
         .map(|_| b.add_virtual_bool_target_safe())
         .collect();
-    for i in 1..shape.queries {
-        b.assert_increasing_if(
-            queries[i - 1].0.query_id(),
-            queries[i].0.query_id(),
-            order_borrows[i - 1],
-            query_prefix.real[i].target,
-        );
+    if !removed(Case::QueryOrder) {
+        for i in 1..shape.queries {
+            let limbs = b.assert_increasing_if(
+                queries[i - 1].0.query_id(),
+                queries[i].0.query_id(),
+                order_borrows[i - 1],
+                query_prefix.real[i].target,
+            );
+            checks.extend(limbs.map(|t| (Case::QueryOrder, t)));
+        }
     }
 
     // Log commitments.
     let act: Vec<HashOutTarget> = queries.iter().map(|(q, _)| b.activation_leaf(q)).collect();
-    let inf: Vec<HashOutTarget> = queries.iter().map(|(q, _)| b.influence_leaf(q)).collect();
+    let influence_records: Vec<QueryTargets> = queries
+        .iter()
+        .map(|(q, _)| {
+            if removed(Case::AdapterAcrossLogs) {
+                q.with_new_adapters(b)
+            } else {
+                q.clone()
+            }
+        })
+        .collect();
+    let influence_adapters = influence_records.iter().map(|q| q.adapter()).collect();
+    let inf: Vec<HashOutTarget> = influence_records
+        .iter()
+        .map(|q| b.influence_leaf(q))
+        .collect();
     let act_root = b.padded_root(&act, &query_prefix.real, LOG_TREE_DEPTH);
     let inf_root = b.padded_root(&inf, &query_prefix.real, LOG_TREE_DEPTH);
-    let activation = b.commitment(tag::LOG_COMMITMENT, act_root, query_prefix.count);
-    let influence = b.commitment(tag::LOG_COMMITMENT, inf_root, query_prefix.count);
+    let [activation, influence] = [act_root, inf_root].map(|root| {
+        if removed(Case::LogOpening) {
+            b.add_virtual_hash()
+        } else {
+            b.commitment(tag::LOG_COMMITMENT, root, query_prefix.count)
+        }
+    });
+    checks.extend(
+        activation
+            .elements
+            .into_iter()
+            .chain(influence.elements)
+            .map(|t| (Case::LogOpening, t)),
+    );
+    checks.extend(influence.elements.map(|t| (Case::AdapterAcrossLogs, t)));
 
     // The sorted copy of every slot, and its run totals.
     let slots: Vec<(Target, Target)> = queries
@@ -298,7 +343,10 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
         let step = b.sub(adapter, previous);
         let step = b.sub(step, one);
         let step = b.mul(step, real.target);
-        b.check_bits(step, 32);
+        if !removed(Case::PayoutOrder) {
+            b.check_bits(step, 32);
+        }
+        checks.push((Case::PayoutOrder, step));
     }
     let payee_leaves: Vec<HashOutTarget> = payees
         .iter()
@@ -331,7 +379,15 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
         .collect();
     let left = masked_product(b, slot_terms);
     let right = masked_product(b, sorted_terms);
-    b.connect_extension(left, right);
+    if !removed(Case::SlotMultiset) {
+        b.connect_extension(left, right);
+    }
+    checks.extend(
+        left.0
+            .into_iter()
+            .chain(right.0)
+            .map(|t| (Case::SlotMultiset, t)),
+    );
     let run_terms: Vec<_> = sorted
         .iter()
         .zip(&totals)
@@ -345,14 +401,26 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
         .collect();
     let runs = masked_product(b, run_terms);
     let listed = masked_product(b, payee_terms);
-    b.connect_extension(runs, listed);
+    if !removed(Case::PayoutTotals) {
+        b.connect_extension(runs, listed);
+    }
+    checks.extend(
+        runs.0
+            .into_iter()
+            .chain(listed.0)
+            .map(|t| (Case::PayoutTotals, t)),
+    );
 
     // Totals: every sum is below 2^15 * 2^48 = 2^63, so none wraps.
     let total_pool = b.add_many(queries.iter().map(|(_, r)| r.pool));
     let treasury = b.add_many(queries.iter().map(|(_, r)| r.residual));
     let total_paid = b.add_many(payees.iter().map(|&(_, v)| v));
     let accounted = b.add(total_paid, treasury);
-    b.connect(accounted, total_pool);
+    let totals_add_up = !removed(Case::Totals);
+    if totals_add_up {
+        b.connect(accounted, total_pool);
+    }
+    checks.extend([total_pool, total_paid, treasury, accounted].map(|t| (Case::Totals, t)));
 
     b.register_public_inputs(&epoch_id);
     b.register_public_input(rate);
@@ -360,7 +428,17 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
     b.register_public_inputs(&influence.elements);
     b.register_public_input(query_prefix.count);
     for total in [total_pool, total_paid, treasury] {
-        let limbs = split_u63(b, total);
+        let limbs = if totals_add_up {
+            split_u63(b, total)
+        } else {
+            // Case 11 removed (test-only): published limbs unrelated to the sums.
+            [(); 2].map(|()| {
+                let limb = b.add_virtual_target();
+                b.check_bits(limb, 32);
+                limb
+            })
+        };
+        checks.extend(limbs.map(|t| (Case::Totals, t)));
         b.register_public_inputs(&limbs);
     }
     b.register_public_inputs(&payout.elements);
@@ -375,6 +453,8 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
         sorted,
         payees,
         payee_prefix,
+        influence_adapters,
+        checks,
     }
 }
 
@@ -408,6 +488,12 @@ impl StatementTargets {
                 .unwrap_or_else(|| zkattr_model::QueryShares::compute(&empty, 0));
             qt.set(pw, query)?;
             rt.set(pw, query, &shares)?;
+            // Targets of their own only when the `mutation` feature removed case 5's constraint.
+            if self.influence_adapters[i] != qt.adapter() {
+                for (t, slot) in self.influence_adapters[i].iter().zip(&query.slots) {
+                    pw.set_target(*t, F::from_canonical_u32(slot.adapter_id))?;
+                }
+            }
             pairs.extend(
                 query
                     .slots

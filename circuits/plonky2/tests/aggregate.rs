@@ -7,7 +7,7 @@ use plonky2::field::types::{Field, Field64, PrimeField64};
 use zkattr_model::commit::commit_epoch;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::{Epoch, Payout, Settlement};
-use zkattr_plonky2::aggregate::{
+use zkattr_plonky2::aggregation::native::{
     aggregate_epoch, finalize, listed_payees, listed_slot_counts, merge_all, slot_count_digest,
     AggregateError, BatchSummary, Challenges, Ext, ListedPayee,
 };
@@ -235,7 +235,7 @@ fn an_altered_merged_payout_list_is_rejected() {
         AggregateError::PaidAboveModulus(F::ORDER)
     );
     // The pipeline's own check (service submission, `zkattr prove`) has the same threshold.
-    use zkattr_plonky2::epoch_prover::{check_total_paid, EpochProverError};
+    use zkattr_plonky2::aggregation::{check_total_paid, EpochProverError};
     assert!(check_total_paid(F::ORDER - 1).is_ok());
     for paid in [F::ORDER, u64::MAX] {
         assert!(matches!(

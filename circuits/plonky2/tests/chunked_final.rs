@@ -11,13 +11,15 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::Epoch;
-use zkattr_plonky2::aggregate::{aggregate_epoch, AggregateError, BatchSummary, Ext, ListedPayee};
-use zkattr_plonky2::chunked_final::ChunkedFinalCircuit;
-use zkattr_plonky2::list_chunk::ChunkCircuit;
-use zkattr_plonky2::native::F;
-use zkattr_plonky2::payout_chunks::{
+use zkattr_plonky2::aggregation::chunks::circuit::ChunkCircuit;
+use zkattr_plonky2::aggregation::chunks::final_layer::ChunkedFinalCircuit;
+use zkattr_plonky2::aggregation::chunks::native::{
     chunk_list, finalize_chunked, ChunkError, ChunkSummary, ListState,
 };
+use zkattr_plonky2::aggregation::native::{
+    aggregate_epoch, AggregateError, BatchSummary, Ext, ListedPayee,
+};
+use zkattr_plonky2::native::F;
 
 mod common;
 use common::{free_inputs, prove_free, prove_stand_in, stand_in, Proof, StandIn};

@@ -1,34 +1,33 @@
 //! The in-circuit commitments equal the native Goldilocks ones on every committed test vector,
-//! in a real plonky2 proof; tampering is caught. The harness is built without zero knowledge:
-//! blinding only adds random no-op rows (thousands: plonky2 sizes them by the FRI openings)
-//! and cannot change what the constraints accept; `tests/statement.rs` proves the published,
-//! blinded configuration.
+//! in a real plonky2 proof; a changed record is refused against the published commitment, and
+//! out-of-range values and non-prefix flags are refused, each by the named constraint alone
+//! (the constraint finder, `tests/common/constraints.rs`). The harness is built without zero
+//! knowledge: blinding only adds random no-op rows (thousands: plonky2 sizes them by the FRI
+//! openings) and cannot change what the constraints accept; `tests/statement.rs` proves the
+//! published, blinded configuration.
 
-mod overrides;
+#[path = "common/constraints.rs"]
+mod constraints;
+#[path = "common/harness.rs"]
+mod harness;
 
-use overrides::with_overrides;
+use constraints::{assert_accepted, assert_refused_by, Finder, Tamper};
+use harness::{prove_and_verify, vectors, Proof};
 use plonky2::field::types::Field;
 use plonky2::hash::hash_types::HashOutTarget;
 use plonky2::iop::target::Target;
 use plonky2::iop::witness::{PartialWitness, WitnessWrite};
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
-use plonky2::plonk::config::PoseidonGoldilocksConfig;
-use plonky2::plonk::proof::ProofWithPublicInputs;
-use serde_json::Value;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::OnceLock;
 use zkattr_model::commit::tag;
-use zkattr_model::io::read_epoch_json;
 use zkattr_model::types::{LOG_TREE_DEPTH, PAYOUT_TREE_DEPTH};
 use zkattr_model::{payout_report, CommitmentFamily, Epoch, Settlement};
 use zkattr_plonky2::gadgets::{CommitmentInstructions, PrefixTargets, QueryTargets};
 use zkattr_plonky2::native::{limbs, F};
 use zkattr_plonky2::GoldilocksFamily;
 
-const D: usize = 2;
-type C = PoseidonGoldilocksConfig;
+use constraints::{C, D};
 const QUERY_CAPACITY: usize = 64;
 const PAYEE_CAPACITY: usize = 64;
 
@@ -38,6 +37,10 @@ struct CommitCircuit {
     query_prefix: PrefixTargets,
     payees: Vec<(Target, [Target; 2])>,
     payee_prefix: PrefixTargets,
+    /// The activation, influence and payout commitments.
+    commitments: [HashOutTarget; 3],
+    /// The constant zero.
+    zero: Target,
 }
 
 /// Public inputs: activation (4), influence (4), payout (4) commitments, then n_queries, n_payees.
@@ -74,12 +77,15 @@ fn build() -> CommitCircuit {
     }
     builder.register_public_input(query_prefix.count);
     builder.register_public_input(payee_prefix.count);
+    let zero = builder.zero();
     CommitCircuit {
+        zero,
         data: builder.build::<C>(),
         queries,
         query_prefix,
         payees,
         payee_prefix,
+        commitments: [act_c, inf_c, pay_c],
     }
 }
 
@@ -118,14 +124,8 @@ fn witness(c: &CommitCircuit, epoch: &Epoch) -> PartialWitness<F> {
     pw
 }
 
-/// Proves and verifies; `None` when the prover refuses the witness (error or panic) or the
-/// proof does not verify (the prover does not check every constraint: an out-of-range limb of
-/// a range-check gate still yields a proof, which verification rejects).
-fn prove(c: &CommitCircuit, pw: PartialWitness<F>) -> Option<ProofWithPublicInputs<F, C, D>> {
-    catch_unwind(AssertUnwindSafe(|| c.data.prove(pw).ok()))
-        .ok()
-        .flatten()
-        .filter(|proof| c.data.verify(proof.clone()).is_ok())
+fn prove(c: &CommitCircuit, pw: PartialWitness<F>) -> Proof {
+    prove_and_verify(&c.data, pw).unwrap()
 }
 
 fn expected_public_inputs(epoch: &Epoch) -> Vec<F> {
@@ -143,34 +143,16 @@ fn expected_public_inputs(epoch: &Epoch) -> Vec<F> {
     pis
 }
 
-fn vectors() -> Vec<(String, Epoch, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testvectors");
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.file_name().unwrap() == "poseidon_bn254.json" {
-            continue;
-        }
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let epoch = read_epoch_json(v["epoch"].to_string().as_bytes()).unwrap();
-        out.push((
-            v["name"].as_str().unwrap().to_string(),
-            epoch,
-            v["goldilocks"].clone(),
-        ));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
 #[test]
 fn in_circuit_commitments_equal_the_vectors() {
     let c = circuit();
-    let all = vectors();
+    let all = vectors(64);
     assert!(all.len() >= 8);
+    let finder = Finder::new(&c.data);
     for (name, epoch, stored) in all {
-        let proof = prove(c, witness(c, &epoch)).unwrap_or_else(|| panic!("{name}: no proof"));
-        c.data.verify(proof.clone()).unwrap();
+        let pw = witness(c, &epoch);
+        assert_accepted(&finder, &pw, &Tamper::new(), &name);
+        let proof = prove(c, pw);
         let pis = proof.public_inputs;
         assert_eq!(pis, expected_public_inputs(&epoch), "{name}");
         // And the native hex in the committed file is the same digest.
@@ -184,30 +166,43 @@ fn in_circuit_commitments_equal_the_vectors() {
 }
 
 fn synthetic() -> Epoch {
-    vectors()
+    vectors(64)
         .into_iter()
         .find(|v| v.0 == "synthetic_40")
         .unwrap()
         .1
 }
 
+/// SPEC case 8: the witness carries a changed record and the published commitments of the
+/// unchanged logs; the activation commitment's hash refuses it (the fee is not in the
+/// influence log, whose commitment still opens).
 #[test]
 fn a_changed_record_does_not_open_to_the_published_commitment() {
     let c = circuit();
     let epoch = synthetic();
     let mut tampered = epoch.clone();
     tampered.queries[17].fee += 1;
-    let proof = prove(c, witness(c, &tampered)).unwrap();
     let expected = expected_public_inputs(&epoch);
-    assert_ne!(
-        &proof.public_inputs[..4],
-        &expected[..4],
-        "activation log moved"
+    let published: Vec<(Target, F)> = c
+        .commitments
+        .iter()
+        .take(2)
+        .flat_map(|h| h.elements)
+        .zip(expected[..8].iter().copied())
+        .collect();
+    let finder = Finder::new(&c.data);
+    let violations = assert_refused_by(
+        &finder,
+        &witness(c, &tampered),
+        &Tamper::new().set_all(published),
+        "PoseidonGate",
+        &c.commitments[0].elements,
+        "a changed fee against the published activation commitment",
     );
     assert_eq!(
-        &proof.public_inputs[4..8],
-        &expected[4..8],
-        "fee is not in the influence log"
+        violations.len(),
+        4,
+        "the four digest elements of one row: {violations:?}"
     );
 }
 
@@ -215,7 +210,7 @@ fn a_changed_record_does_not_open_to_the_published_commitment() {
 fn changed_public_inputs_are_rejected() {
     let c = circuit();
     let epoch = synthetic();
-    let proof = prove(c, witness(c, &epoch)).unwrap();
+    let proof = prove(c, witness(c, &epoch));
     for index in [0, 5, 11, 12, 13] {
         let mut bad = proof.clone();
         bad.public_inputs[index] += F::ONE;
@@ -223,33 +218,37 @@ fn changed_public_inputs_are_rejected() {
     }
 }
 
-/// The valid witness of `epoch` with some targets given other values.
-fn witness_with(c: &CommitCircuit, epoch: &Epoch, overrides: &[(Target, F)]) -> PartialWitness<F> {
-    with_overrides(witness(c, epoch), overrides)
-}
-
+/// The real-record flags (whose sum is the count a commitment hashes) must be a prefix: a count
+/// of 40 with a hole at 3 and an extra "real" record at 40 is refused by the prefix constraint
+/// `real_{i+1} * (1 - real_i) = 0` at the hole alone.
 #[test]
 fn flags_that_are_not_a_prefix_are_rejected() {
     let c = circuit();
     let epoch = synthetic();
-    // The count stays 40, but with a hole at 3 and an extra "real" record at 40.
     let flags = &c.query_prefix.real;
-    let pw = witness_with(
-        c,
-        &epoch,
-        &[(flags[3].target, F::ZERO), (flags[40].target, F::ONE)],
-    );
-    assert!(
-        prove(c, pw).is_none(),
-        "a non-prefix of real records was proven"
-    );
+    // The class of zero keeps zero, so the hole's `real_4 * (1 - real_3) = 1` shows as its op.
+    let finder = Finder::new(&c.data);
+    let violations = finder
+        .check(
+            &witness(c, &epoch),
+            &Tamper::new()
+                .set(flags[3].target, F::ZERO)
+                .set(flags[40].target, F::ONE)
+                .set(c.zero, F::ZERO),
+        )
+        .unwrap();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(violations[0].gate().starts_with("ArithmeticGate"));
 }
 
+/// SPEC case 12 in the records: each value one past its range is refused by its own range
+/// check alone (the commitments are recomputed from it, so nothing else breaks).
 #[test]
 fn out_of_range_values_are_rejected() {
     let c = circuit();
     let epoch = synthetic();
     let q = &c.queries[0];
+    let finder = Finder::new(&c.data);
     // A gate of 2^16 would alias the next adapter bit pattern in the packed slot value.
     for (target, value, what) in [
         (q.gate()[0], 1u64 << 16, "gate 2^16"),
@@ -257,7 +256,13 @@ fn out_of_range_values_are_rejected() {
         (q.adapter()[1], 1 << 32, "adapter 2^32"),
         (q.query_id()[1], 1 << 32, "query id limb 2^32"),
     ] {
-        let pw = witness_with(c, &epoch, &[(target, F::from_canonical_u64(value))]);
-        assert!(prove(c, pw).is_none(), "{what} was proven");
+        assert_refused_by(
+            &finder,
+            &witness(c, &epoch),
+            &Tamper::new().set(target, F::from_canonical_u64(value)),
+            "RangeCheckGate",
+            &[target],
+            what,
+        );
     }
 }

@@ -14,8 +14,10 @@ use zkattr_model::merkle;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::types::PAYOUT_TREE_DEPTH;
 use zkattr_model::{Epoch, Settlement};
-use zkattr_plonky2::aggregate::{listed_payees, slot_count_digest, BatchSummary, Challenges, Ext};
-use zkattr_plonky2::final_layer::{FinalCircuit, PayeeWitness};
+use zkattr_plonky2::aggregation::final_layer::{FinalCircuit, PayeeWitness};
+use zkattr_plonky2::aggregation::native::{
+    listed_payees, slot_count_digest, BatchSummary, Challenges, Ext,
+};
 use zkattr_plonky2::native::F;
 use zkattr_plonky2::statement::StatementPublicInputs;
 use zkattr_plonky2::GoldilocksFamily;

@@ -8,10 +8,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use zkattr_model::commit::commit_epoch;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::Settlement;
-use zkattr_plonky2::aggregate::{listed_payees, listed_slot_counts, Challenges, ListedPayee};
-use zkattr_plonky2::final_layer::PayeeWitness;
-use zkattr_plonky2::list_chunk::ChunkCircuit;
-use zkattr_plonky2::payout_chunks::{chunk_list, ChunkSummary, ListState};
+use zkattr_plonky2::aggregation::chunks::circuit::ChunkCircuit;
+use zkattr_plonky2::aggregation::chunks::native::{chunk_list, ChunkSummary, ListState};
+use zkattr_plonky2::aggregation::final_layer::PayeeWitness;
+use zkattr_plonky2::aggregation::native::{
+    listed_payees, listed_slot_counts, Challenges, ListedPayee,
+};
 use zkattr_plonky2::GoldilocksFamily;
 
 /// Chunks of 8 entries.

@@ -7,8 +7,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use zkattr_model::commit::commit_epoch;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::Settlement;
-use zkattr_plonky2::aggregate::{listed_payees, listed_slot_counts, BatchSummary, Challenges};
-use zkattr_plonky2::merge::MergeCircuit;
+use zkattr_plonky2::aggregation::merge::MergeCircuit;
+use zkattr_plonky2::aggregation::native::{
+    listed_payees, listed_slot_counts, BatchSummary, Challenges,
+};
 use zkattr_plonky2::GoldilocksFamily;
 
 mod common;

@@ -8,13 +8,13 @@ use plonky2::field::goldilocks_field::GoldilocksField;
 use plonky2::field::types::Field;
 use zkattr_model::merkle::empty_subtrees;
 use zkattr_model::Epoch;
-use zkattr_plonky2::aggregate::{
-    aggregate_epoch, finalize, AggregateError, BatchSummary, Ext, ListedPayee,
-};
-use zkattr_plonky2::epoch_prover::SMALL_CHUNK_HEIGHT;
-use zkattr_plonky2::payout_chunks::{
+use zkattr_plonky2::aggregation::chunks::native::{
     chunk_list, finalize_chunked, ChunkError, ChunkSummary, ListState, MAX_CHUNK_HEIGHT,
 };
+use zkattr_plonky2::aggregation::native::{
+    aggregate_epoch, finalize, AggregateError, BatchSummary, Ext, ListedPayee,
+};
+use zkattr_plonky2::aggregation::SMALL_CHUNK_HEIGHT;
 use zkattr_plonky2::GoldilocksFamily;
 
 #[path = "common/chunk_cheats.rs"]

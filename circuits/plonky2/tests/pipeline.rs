@@ -24,16 +24,16 @@ use zkattr_model::bundle::{BundleManifest, PublicStatement, MANIFEST};
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::types::SLOTS;
 use zkattr_model::{payout_report, Epoch, Slot};
-use zkattr_plonky2::aggregate::{aggregate_epoch, Challenges};
-use zkattr_plonky2::batch::expected_summary;
-use zkattr_plonky2::epoch_prover::{
+use zkattr_plonky2::aggregation::native::{aggregate_epoch, Challenges};
+use zkattr_plonky2::aggregation::{
     layout_digests, shape_for_epoch, AggregationCircuits, AggregationShape, AggregationStage,
     CheckpointDir, CheckpointNode, Checkpoints, EpochProverError, NoCheckpoints, Progress, Resume,
 };
+use zkattr_plonky2::batch::expected_summary;
 use zkattr_plonky2::native::F;
 use zkattr_plonky2::prover::Config;
 use zkattr_plonky2::GoldilocksFamily;
-use zkattr_verifier::bundle::{verify_bundle, BundleError};
+use zkattr_verifier::bundle::{verify_bundle, BundleError, VerifyOptions};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("zkattr-pipeline-{}-{name}", std::process::id()));
@@ -173,8 +173,7 @@ fn shapes_follow_the_epoch_and_refuse_bad_sizes() {
         matches!(bad(2, 1, 1 << 21), EpochProverError::Layout(m) if m.contains("payee capacity 2097152"))
     );
     // Chunks must hold whole slot-count groups, at most the design's 32,768 entries, and be 2
-    // to 32 (the final layer verifies each; 64 chunks of 16,384, stop 29's largest layout, no
-    // longer).
+    // to 32 (the final layer verifies each; 64 chunks of 16,384 would put it at 2^19 rows).
     for (capacity, chunk_height) in [
         (16, 1),
         (1 << 17, 16),
@@ -237,9 +236,9 @@ fn three_batches_prove_verify_and_reject_tampering() {
     let start = Instant::now();
     let root = circuits
         .tree
-        .prove_root(&epoch, prepared.challenges, &record)
+        .prove_root(&epoch, prepared.challenges, Resume::none(), &record)
         .unwrap();
-    // Cancelled before the final layer, or by its report (before the size-tuned layer): no
+    // Cancelled before the final layer, or by its report (before the shrink layer): no
     // bundle either way.
     let stop = AtomicBool::new(false);
     let stop_after_final = |s: &AggregationStage| {
@@ -271,7 +270,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
         .unwrap();
     let prove_seconds = start.elapsed().as_secs_f64();
 
-    // One report per batch and per merge (padding merges too), then the final and size-tuned
+    // One report per batch and per merge (padding merges too), then the final and shrink
     // layers.
     let bundle_bytes = {
         let stages = stages.lock().unwrap();
@@ -308,21 +307,21 @@ fn three_batches_prove_verify_and_reject_tampering() {
             })
             .expect("a final-layer stage");
         match stages.last() {
-            // The size-tuned layer is what makes the bundle's proof small.
+            // The shrink layer is what makes the bundle's proof small.
             Some(AggregationStage::Shrunk { proof_bytes, .. }) => {
                 assert!(
                     *proof_bytes < final_bytes * 2 / 3,
-                    "size-tuned proof {proof_bytes} B against the final layer's {final_bytes} B"
+                    "shrink proof {proof_bytes} B against the final layer's {final_bytes} B"
                 );
                 *proof_bytes
             }
-            other => panic!("the last stage is {other:?}, not the size-tuned layer"),
+            other => panic!("the last stage is {other:?}, not the shrink layer"),
         }
     };
 
     // The verifier crate accepts it; payouts and statement are the reference's, and the
     // native twin of the pipeline gives the same public inputs.
-    let verified = verify_bundle(&dir).unwrap();
+    let verified = verify_bundle(&dir, &VerifyOptions::strict()).unwrap();
     assert_eq!(verified.shape, "agg-b4-t2-p8");
     let (_, _, report) = payout_report(&GoldilocksFamily, &epoch).unwrap();
     assert_eq!(verified.statement, PublicStatement::from_report(&report));
@@ -346,14 +345,14 @@ fn three_batches_prove_verify_and_reject_tampering() {
     m.payouts.epoch_id += 1;
     write_manifest(&flipped, &m);
     assert!(matches!(
-        verify_bundle(&flipped),
+        verify_bundle(&flipped, &VerifyOptions::strict()),
         Err(BundleError::Proof(_))
     ));
     // The same proof under the honest bundle.json: the claimed statement differs.
     let claimed = copy_bundle(&flipped, "claimed");
     write_manifest(&claimed, &manifest(&dir));
     assert!(matches!(
-        verify_bundle(&claimed),
+        verify_bundle(&claimed, &VerifyOptions::strict()),
         Err(BundleError::PublicInput {
             name: "epoch_id",
             ..
@@ -372,7 +371,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     std::fs::write(foreign.join("verifier.bin"), key).unwrap();
     write_manifest(&foreign, &m);
     assert!(matches!(
-        verify_bundle(&foreign),
+        verify_bundle(&foreign, &VerifyOptions::strict()),
         Err(BundleError::KeyDigest { .. })
     ));
     // A layout nobody pinned.
@@ -382,7 +381,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     m.shape.queries = 32;
     write_manifest(&unpinned, &m);
     assert!(matches!(
-        verify_bundle(&unpinned),
+        verify_bundle(&unpinned, &VerifyOptions::strict()),
         Err(BundleError::UnknownShape { .. })
     ));
 
@@ -410,7 +409,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     m.shape.queries = 64;
     write_manifest(&inconsistent, &m);
     assert!(matches!(
-        verify_bundle(&inconsistent),
+        verify_bundle(&inconsistent, &VerifyOptions::strict()),
         Err(BundleError::Manifest(message)) if message.contains("agg-b4-t2-p8")
     ));
 
@@ -420,7 +419,9 @@ fn three_batches_prove_verify_and_reject_tampering() {
     let to = (from + 1) % moved.len();
     moved[from].payout.amount -= 1;
     moved[to].payout.amount += 1;
-    let forged = catch_unwind(AssertUnwindSafe(|| circuits.prove_final(&root, &moved)));
+    let forged = catch_unwind(AssertUnwindSafe(|| {
+        circuits.prove_final(&root, &moved, Resume::none(), &|_| {})
+    }));
     let accepted =
         matches!(forged, Ok(Ok(proof)) if circuits.last.data().verify(proof.clone()).is_ok());
     assert!(!accepted, "an altered payout list was accepted");
@@ -436,7 +437,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
         left: AtomicUsize::new(2),
     };
     let go_on = AtomicBool::new(false);
-    let died = circuits.tree.prove_root_resumable(
+    let died = circuits.tree.prove_root(
         &epoch,
         prepared.challenges,
         resume(&crashing, &go_on),
@@ -452,7 +453,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
         let stages = Mutex::new(Vec::new());
         let root = circuits
             .tree
-            .prove_root_resumable(
+            .prove_root(
                 &epoch,
                 prepared.challenges,
                 resume(checkpoints, &go_on),
@@ -481,7 +482,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
     assert_eq!((batches, merges, proved), (3, 3, vec![1]), "{stages:?}");
     // A cancelled run stops before its next node.
     std::fs::remove_file(folder.join("L2-0.proof")).unwrap();
-    let cancelled = circuits.tree.prove_root_resumable(
+    let cancelled = circuits.tree.prove_root(
         &epoch,
         prepared.challenges,
         resume(&saved, &AtomicBool::new(true)),
@@ -522,7 +523,7 @@ fn three_batches_prove_verify_and_reject_tampering() {
         let _ = std::fs::remove_dir_all(scratch(name));
     }
     eprintln!(
-        "agg-b4-t2-p8: circuits built in {build_seconds:.1} s, 3 batches + 3 merges + final + size-tuned layer proved in {prove_seconds:.1} s, bundle proof {} bytes, final layer 2^{} rows, size-tuned layer 2^{} rows",
+        "agg-b4-t2-p8: circuits built in {build_seconds:.1} s, 3 batches + 3 merges + final + shrink layer proved in {prove_seconds:.1} s, bundle proof {} bytes, final layer 2^{} rows, shrink layer 2^{} rows",
         bundle_bytes,
         circuits.last.data().common.degree_bits(),
         circuits.shrink.data.common.degree_bits()

@@ -9,7 +9,7 @@
 //! checkpointed and cancellable: a run cancelled before the chunks proves none, one cancelled
 //! by its first chunk's report proves no other, a run that dies after two chunk proofs resumes
 //! with them, and a damaged kept proof or a kept proof of another chunk is proved again. The
-//! resumed run is the stage-by-stage path (`prove_into_staged`): each circuit built when its
+//! resumed run is the stage-by-stage path (`Circuits::Staged`): each circuit built when its
 //! stage begins, the same key as the circuits built at once.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -20,13 +20,13 @@ use std::time::Instant;
 use zkattr_model::bundle::PublicStatement;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::{payout_report, Epoch, Settlement};
-use zkattr_plonky2::epoch_prover::{
-    prove_into_staged, staged_verifying_key_bytes, AggregationCircuits, AggregationShape,
+use zkattr_plonky2::aggregation::{
+    prove_epoch, staged_verifying_key_bytes, AggregationCircuits, AggregationShape,
     AggregationStage, CheckpointDir, CheckpointNode, Checkpoints, EpochProverError, Progress,
-    Resume,
+    ProveOptions, Resume,
 };
 use zkattr_plonky2::GoldilocksFamily;
-use zkattr_verifier::bundle::verify_bundle;
+use zkattr_verifier::bundle::{verify_bundle, VerifyOptions};
 
 /// Dies, like a killed process, when the proof of chunk `.1` or a later one is to be kept.
 struct CrashAtChunk<'a>(&'a CheckpointDir, usize);
@@ -41,6 +41,15 @@ impl Checkpoints for CrashAtChunk<'_> {
             panic!("simulated crash");
         }
         self.0.store(node, proof)
+    }
+}
+
+/// A run keeping checkpoints in `kept`, stopped by `cancel`, reporting to `progress`.
+fn options<'a>(kept: &'a Path, cancel: &'a AtomicBool, progress: Progress<'a>) -> ProveOptions<'a> {
+    ProveOptions {
+        checkpoints: Some(kept),
+        cancel,
+        progress,
     }
 }
 
@@ -95,7 +104,7 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
     let (folder, _) = CheckpointDir::open(&kept, &circuits.checkpoint_identity(&prepared)).unwrap();
     let root = circuits
         .tree
-        .prove_root_resumable(
+        .prove_root(
             &epoch,
             prepared.challenges,
             Resume {
@@ -156,13 +165,13 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
     // Cancelled before it starts, the stage-by-stage path builds no circuit.
     stages.lock().unwrap().clear();
     let cancel = AtomicBool::new(true);
-    let cancelled = prove_into_staged(SHAPE, &epoch, &dir, Some(&kept), &cancel, &record);
+    let cancelled = prove_epoch(SHAPE, &epoch, &dir, &options(&kept, &cancel, &record));
     assert!(matches!(cancelled, Err(EpochProverError::Cancelled)));
     assert!(stages.lock().unwrap().is_empty());
 
     // Resumed stage by stage, as `zkattr prove` and the service prove chunked lists: the tree
     // and chunk 0 come from the checkpoints, every other chunk is proved.
-    let manifest = prove_into_staged(SHAPE, &epoch, &dir, Some(&kept), &never, &record).unwrap();
+    let manifest = prove_epoch(SHAPE, &epoch, &dir, &options(&kept, &never, &record)).unwrap();
     assert_eq!(manifest.shape.key(), SHAPE.key());
     // The same circuits as those built at once, each built when its stage begins.
     assert_eq!(
@@ -179,7 +188,7 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
                 "chunk proofs".into()
             }
             AggregationStage::Final { .. } => "final proof".into(),
-            AggregationStage::Shrunk { .. } => "size-tuned proof".into(),
+            AggregationStage::Shrunk { .. } => "shrink proof".into(),
             other => panic!("a resumed run of the kept tree: {other}"),
         };
         if order.last() != Some(&step) {
@@ -198,8 +207,8 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
             "chunk proofs",
             "final over 8 chunks (32 payees)",
             "final proof",
-            "size-tuned layer",
-            "size-tuned proof",
+            "shrink layer",
+            "shrink proof",
         ]
     );
     let with_payees = payees.div_ceil(4);
@@ -241,7 +250,7 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
 
     // The bundle verifies against the pinned key of this layout, with the reference's
     // statement and payouts.
-    let verified = verify_bundle(&dir).unwrap();
+    let verified = verify_bundle(&dir, &VerifyOptions::strict()).unwrap();
     assert_eq!(verified.shape, SHAPE.key());
     let (_, _, report) = payout_report(&GoldilocksFamily, &epoch).unwrap();
     assert_eq!(verified.statement, PublicStatement::from_report(&report));

@@ -4,16 +4,15 @@
 //! rebuilds every shape of the ladder and the pinned aggregation layouts and rewrites the file
 //! (`ZKATTR_REGEN_VK=aggregation`: the aggregation layouts only; about 50 minutes on the 2-core
 //! machine, most of it the 130 default layouts' final circuits, 10-29 s each up to 16,384
-//! payees and about 150 s each at 32,768; then the 30 chunked layouts, 15-30 minutes more
-//! (stop 30 built all 30 with chunks of 32,768 in 913 s, 15-65 s each, peak 6.8 GiB; stops
-//! 26-27 with chunks of 16,384, 64 of them at 2^20, about 30 minutes);
+//! payees and about 150 s each at 32,768; then the 30 chunked layouts, 15-30 minutes more,
+//! peak about 7 GiB);
 //! `ZKATTR_REGEN_VK=aggregation-missing`: only default layouts the file lacks, as after raising
 //! `PINNED_CHUNKED_CAPACITY`, when the circuits of the pinned ones have not changed).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use zkattr_plonky2::epoch_prover::{
+use zkattr_plonky2::aggregation::{
     default_layout_digests, default_layouts, layout_digests, AggregationCircuits, AggregationShape,
     PINNED_DEFAULT_LEVELS,
 };
@@ -142,8 +141,8 @@ fn aggregation_layouts_are_pinned() {
             "no pinned digest for {key} in params/plonky2_vk_digests.json"
         );
     }
-    // A pin of a layout these circuits no longer build (64 chunks of 16,384 before stop 30)
-    // would have zkattr-verify accept bundles nothing here can reproduce.
+    // A pin of a layout these circuits no longer build (say 64 chunks of 16,384) would have
+    // zkattr-verify accept bundles nothing here can reproduce.
     for key in pinned.keys().filter(|key| key.starts_with("agg-")) {
         assert!(
             layouts.contains(key),

@@ -1,15 +1,17 @@
-//! The `attribution.v1` handlers. Thin: uploads stream into the artifact folder, store calls and
-//! validation run on the blocking pool, proving happens on the worker threads.
+//! The `attribution.v1` handlers. Thin: uploads stream into the artifact folder, a submission's
+//! checks and its job are [`super::submit`]'s, store calls and validation run on the blocking
+//! pool, proving happens on the worker threads.
 
-use super::artifacts::{is_hex_digest, PartWriter};
+use super::artifacts::PartWriter;
 use super::backend::{BackendError, BackendKind};
-use super::store::{JobRecord, JobState, NewJob, Phase, StoreError, StoredPart};
-use super::{
-    load_epoch, Core, EpochFormat, LoadError, PART_ACTIVATIONS, PART_EPOCH_JSON, PART_INFLUENCE,
+use super::store::{JobRecord, JobState, Phase, StoreError, StoredPart};
+use super::submit::{
+    backend_kind, check_finish, check_parts, known, on_store, part_of, referenced_parts, response,
+    submit, Settings,
 };
+use super::{Core, EpochFormat};
 use crate::proto;
 use crate::proto::attribution_service_server::AttributionService;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -40,11 +42,7 @@ impl Api {
         &self,
         f: impl FnOnce(&dyn super::store::JobStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, Status> {
-        let core = Arc::clone(&self.core);
-        tokio::task::spawn_blocking(move || f(core.store.as_ref()))
-            .await
-            .map_err(|e| Status::internal(format!("store task failed: {e}")))?
-            .map_err(store_status)
+        on_store(&self.core, f).await
     }
 
     async fn job(&self, id: &str) -> Result<JobRecord, Status> {
@@ -55,7 +53,8 @@ impl Api {
     }
 }
 
-fn store_status(e: StoreError) -> Status {
+/// The status a store error answers with.
+pub(super) fn store_status(e: StoreError) -> Status {
     match e {
         StoreError::QueueFull { .. } => Status::resource_exhausted(e.to_string()),
         other => {
@@ -65,7 +64,8 @@ fn store_status(e: StoreError) -> Status {
     }
 }
 
-fn backend_status(e: BackendError) -> Status {
+/// The status a backend error answers with.
+pub(super) fn backend_status(e: BackendError) -> Status {
     match e {
         BackendError::TooLarge(m) => Status::failed_precondition(m),
         BackendError::UnknownShape(m) => Status::invalid_argument(m),
@@ -78,41 +78,12 @@ fn io_status(what: &str, e: std::io::Error) -> Status {
     Status::internal(format!("{what}: {e}"))
 }
 
-fn backend_kind(b: proto::Backend) -> BackendKind {
-    match b {
-        proto::Backend::Unspecified | proto::Backend::Plonky2 => BackendKind::Plonky2,
-        proto::Backend::Halo2 => BackendKind::Halo2,
-    }
-}
-
 fn backend_proto(s: &str) -> proto::Backend {
     match BackendKind::parse(s) {
         Some(BackendKind::Plonky2) => proto::Backend::Plonky2,
         Some(BackendKind::Halo2) => proto::Backend::Halo2,
         None => proto::Backend::Unspecified,
     }
-}
-
-fn part_name(p: proto::Part) -> Option<&'static str> {
-    match p {
-        proto::Part::EpochJson => Some(PART_EPOCH_JSON),
-        proto::Part::ActivationsCsv => Some(PART_ACTIVATIONS),
-        proto::Part::InfluenceCsv => Some(PART_INFLUENCE),
-        proto::Part::Unspecified => None,
-    }
-}
-
-/// An enum field's value, refusing numbers this API does not define: prost's getters would read
-/// them as the default (`UNSPECIFIED`), so `backend = 7` would quietly mean plonky2.
-fn known<E: TryFrom<i32>>(raw: i32, field: &str) -> Result<E, Status> {
-    E::try_from(raw).map_err(|_| Status::invalid_argument(format!("{field} {raw} is not defined")))
-}
-
-fn part_of(raw: i32) -> Result<&'static str, Status> {
-    proto::Part::try_from(raw)
-        .ok()
-        .and_then(part_name)
-        .ok_or_else(|| Status::invalid_argument(format!("unknown part {raw}")))
 }
 
 /// The API's view of a stored job.
@@ -270,26 +241,6 @@ fn truncated() -> Status {
     )
 }
 
-/// The idempotency key of a submission: settings and every part's digest.
-fn content_hash(
-    backend: BackendKind,
-    format: EpochFormat,
-    epoch_id: u64,
-    rate_bps: u16,
-    parts: &[StoredPart],
-) -> String {
-    let mut h = Sha256::new();
-    h.update(b"zkattr attribution.v1 submission\n");
-    h.update(format!("{}\n{}\n", backend.as_str(), format.as_str()));
-    if format == EpochFormat::CsvPair {
-        h.update(format!("{epoch_id}\n{rate_bps}\n"));
-    }
-    for p in parts {
-        h.update(format!("{} {} {}\n", p.part, p.size, p.sha256));
-    }
-    format!("sha256:{}", hex::encode(h.finalize()))
-}
-
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 #[tonic::async_trait]
@@ -312,56 +263,8 @@ impl AttributionService for Api {
                 ))
             }
         };
-        let kind = backend_kind(known(header.backend, "backend")?);
-        // Refuse what cannot run before reading the upload.
-        self.core.backends.get(kind).map_err(backend_status)?;
-        let format = match known(header.format, "format")? {
-            proto::EpochFormat::Json => EpochFormat::Json,
-            proto::EpochFormat::CsvPair => EpochFormat::CsvPair,
-            proto::EpochFormat::Unspecified => {
-                return Err(Status::invalid_argument(
-                    "the header must name the epoch format (JSON or CSV_PAIR)",
-                ))
-            }
-        };
-        let (epoch_id, rate_bps) = match format {
-            EpochFormat::Json => (0, 0),
-            EpochFormat::CsvPair => (
-                header.epoch_id,
-                u16::try_from(header.rate_bps).map_err(|_| {
-                    Status::invalid_argument(format!("rate_bps {} is above 10000", header.rate_bps))
-                })?,
-            ),
-        };
-        // The queue limit is checked when the job is inserted, after the upload: a resubmission
-        // of a known job is answered with that job even when the queue is full.
-        let limit = self.core.config.queue_limit;
-
-        // Parts uploaded earlier, by content id.
-        let mut parts: BTreeMap<&'static str, StoredPart> = BTreeMap::new();
-        for r in &header.uploaded_parts {
-            let name = part_of(r.part)?;
-            let hex = r.part_id.strip_prefix("sha256:").unwrap_or(&r.part_id);
-            let path = self.core.artifacts.part_path(hex);
-            let meta = match is_hex_digest(hex) {
-                true => tokio::fs::metadata(&path).await.ok(),
-                false => None,
-            };
-            let meta = meta.ok_or_else(|| {
-                Status::not_found(format!(
-                    "no uploaded part {:?} (UploadPart it first)",
-                    r.part_id
-                ))
-            })?;
-            parts.insert(
-                name,
-                StoredPart {
-                    part: name.into(),
-                    sha256: hex.into(),
-                    size: meta.len(),
-                },
-            );
-        }
+        let settings = Settings::from_header(&header, &self.core.backends)?;
+        let mut parts = referenced_parts(&self.core.artifacts, &header.uploaded_parts).await?;
 
         // The streamed parts, then finish.
         let mut upload = Upload::new(&self.core);
@@ -386,28 +289,13 @@ impl AttributionService for Api {
                 },
             }
         };
-        let mut declared: BTreeMap<&'static str, u64> = BTreeMap::new();
-        for s in &finish.sizes {
-            declared.insert(part_of(s.part)?, s.size);
-        }
-        for (name, size) in &declared {
-            let received = upload.parts.get(name).map_or(0, PartWriter::size);
-            if received != *size {
-                return Err(Status::invalid_argument(format!(
-                    "truncated upload: part {name} has {received} bytes but finish says {size}"
-                )));
-            }
-        }
-        if let Some(name) = upload.parts.keys().find(|n| !declared.contains_key(*n)) {
-            return Err(Status::invalid_argument(format!(
-                "finish does not give the size of the streamed part {name}"
-            )));
-        }
-        for name in declared.keys() {
-            if !upload.parts.contains_key(name) {
-                // A declared empty part.
-                upload.write(name, &[]).await?;
-            }
+        let received = upload
+            .parts
+            .iter()
+            .map(|(name, writer)| (*name, writer.size()))
+            .collect();
+        for name in check_finish(&finish, &received)? {
+            upload.write(name, &[]).await?;
         }
         for (name, writer) in std::mem::take(&mut upload.parts) {
             let committed = writer
@@ -423,86 +311,9 @@ impl AttributionService for Api {
                 },
             );
         }
-        let expected: &[&str] = match format {
-            EpochFormat::Json => &[PART_EPOCH_JSON],
-            EpochFormat::CsvPair => &[PART_ACTIVATIONS, PART_INFLUENCE],
-        };
-        if parts.keys().copied().ne(expected
-            .iter()
-            .copied()
-            .collect::<std::collections::BTreeSet<_>>())
-        {
-            return Err(Status::invalid_argument(format!(
-                "a {} upload needs exactly the parts {expected:?}; got {:?}",
-                format.as_str(),
-                parts.keys().collect::<Vec<_>>()
-            )));
-        }
-        let parts: Vec<StoredPart> = parts.into_values().collect();
-        let hash = content_hash(kind, format, epoch_id, rate_bps, &parts);
-        let id = format!("job-{}", &hash["sha256:".len()..][..32]);
-
-        let existing_id = id.clone();
-        if let Some(existing) = self.store(move |s| s.get(&existing_id)).await? {
-            return Ok(Response::new(proto::SubmitEpochResponse {
-                job: Some(job_proto(&existing)),
-                deduplicated: true,
-            }));
-        }
-
-        // Validate before acknowledging, one epoch at a time (see `Core::validating`).
-        let _validating = self
-            .core
-            .validating
-            .acquire()
-            .await
-            .map_err(|_| Status::unavailable("the service is shutting down"))?;
-        let core = Arc::clone(&self.core);
-        let parts_for_check = parts.clone();
-        let (epoch_id, n_queries, plan) = tokio::task::spawn_blocking(move || {
-            let (epoch, settlement) = load_epoch(
-                &core.artifacts,
-                format,
-                epoch_id,
-                rate_bps,
-                &parts_for_check,
-            )
-            .map_err(|e| match e {
-                // The part was stored a moment ago: failing to open it is the server's fault.
-                LoadError::Open { .. } => Status::internal(format!("reading the upload back: {e}")),
-                e => Status::invalid_argument(format!("not a valid epoch: {e}")),
-            })?;
-            let plan = core
-                .backends
-                .get(kind)
-                .and_then(|b| b.plan(&epoch, &settlement))
-                .map_err(backend_status)?;
-            Ok::<_, Status>((epoch.params.epoch_id, epoch.queries.len() as u64, plan))
-        })
-        .await
-        .map_err(|e| Status::internal(format!("validation task failed: {e}")))??;
-
-        let new = NewJob {
-            id,
-            content_hash: hash,
-            backend: kind.as_str().into(),
-            format: format.as_str().into(),
-            epoch_id,
-            rate_bps,
-            n_queries,
-            shape: plan.shape,
-            parts,
-        };
-        let (job, created) = self.store(move |s| s.insert_or_get(&new, limit)).await?;
-        if created {
-            tracing::info!(id = %job.id, queries = job.n_queries, shape = %job.shape, "job queued");
-            self.core.publish(&job);
-            self.core.wake.notify();
-        }
-        Ok(Response::new(proto::SubmitEpochResponse {
-            job: Some(job_proto(&job)),
-            deduplicated: !created,
-        }))
+        check_parts(&settings, &parts)?;
+        let (job, created) = submit(&self.core, settings, parts.into_values().collect()).await?;
+        Ok(Response::new(response(&job, created)))
     }
 
     async fn upload_part(
@@ -807,6 +618,8 @@ impl AttributionService for Api {
             verifying_key: key.bytes,
             digest: key.digest,
             pinned_digest: key.pinned.unwrap_or_default(),
+            setup: key.setup.name().to_string(),
+            unsafe_setup: key.setup.is_unsafe(),
         }))
     }
 }

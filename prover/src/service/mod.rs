@@ -11,6 +11,7 @@ pub mod artifacts;
 pub mod auth;
 pub mod backend;
 pub mod store;
+pub mod submit;
 pub mod worker;
 
 use artifacts::Artifacts;
@@ -115,7 +116,7 @@ pub enum ServiceError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("--batch-size {0} is not a power of two from 1 to {max}", max = zkattr_plonky2::epoch_prover::MAX_BATCH)]
+    #[error("--batch-size {0} is not a power of two from 1 to {max}", max = zkattr_plonky2::aggregation::MAX_BATCH)]
     BatchSize(usize),
     #[error("cannot start the worker threads: {0}")]
     Workers(std::io::Error),
@@ -351,7 +352,7 @@ pub async fn start(
         source,
     };
     if let Some(batch) = config.batch_size {
-        if !batch.is_power_of_two() || batch > zkattr_plonky2::epoch_prover::MAX_BATCH {
+        if !batch.is_power_of_two() || batch > zkattr_plonky2::aggregation::MAX_BATCH {
             return Err(ServiceError::BatchSize(batch));
         }
     }

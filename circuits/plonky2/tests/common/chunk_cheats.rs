@@ -8,10 +8,12 @@
 use zkattr_model::commit::{commit_epoch, EpochCommitments};
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::{Epoch, Payout, Settlement};
-use zkattr_plonky2::aggregate::{
+use zkattr_plonky2::aggregation::chunks::native::{
+    chunked_payout_commitment, ChunkSummary, ListState,
+};
+use zkattr_plonky2::aggregation::native::{
     listed_payees, listed_slot_counts, merge_all, BatchSummary, Challenges, ListedPayee,
 };
-use zkattr_plonky2::payout_chunks::{chunked_payout_commitment, ChunkSummary, ListState};
 use zkattr_plonky2::GoldilocksFamily;
 
 /// The epoch's root summary (batches of 8) with the accumulator under `ch`.

@@ -8,7 +8,7 @@ use plonky2::iop::witness::{PartialWitness, WitnessWrite};
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
 use plonky2::plonk::proof::ProofWithPublicInputs;
-use zkattr_plonky2::aggregate::BatchSummary;
+use zkattr_plonky2::aggregation::native::BatchSummary;
 use zkattr_plonky2::native::F;
 use zkattr_plonky2::prover::Config;
 

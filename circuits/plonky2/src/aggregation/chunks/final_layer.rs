@@ -1,11 +1,13 @@
 //! The final layer over a payout list proved in chunks (docs/aggregation.md, "Payout lists
-//! above 32,768 payees"): verifies the root summary's proof as [`crate::final_layer`] does and
-//! `K` proofs of one pinned chunk circuit ([`crate::list_chunk`]), links the chunks, and exposes
-//! the same 22 public inputs. Its native twin is [`crate::payout_chunks::finalize_chunked`].
+//! above 32,768 payees"): verifies the root summary's proof as [`crate::aggregation::final_layer`]
+//! does and `K` proofs of one pinned chunk circuit ([`super::circuit`]), links the chunks, and
+//! exposes the same 22 public inputs. Its native twin is [`super::native::finalize_chunked`].
 
-use crate::final_layer::{close_statement, final_config, verify_root, ListCommitments};
+use crate::aggregation::chunks::circuit::ChunkTargets;
+use crate::aggregation::final_layer::{
+    close_statement, final_config, verify_root, ListCommitments,
+};
 use crate::gadgets::CommitmentInstructions;
-use crate::list_chunk::ChunkTargets;
 use crate::native::F;
 use crate::prover::Config;
 use crate::statement::D;

@@ -2,13 +2,15 @@
 //! above 32,768 payees"): one aligned subtree of the depth-20 payout tree, continuing the list
 //! from a start state it takes as public input. Its public inputs are
 //! [`ChunkSummary::to_fields`]; the final layer over chunk proofs that links them is
-//! [`crate::chunked_final`], and the epoch prover uses both for lists above 32,768 payees.
+//! [`super::final_layer`], and the pipeline uses both for lists above 32,768 payees.
 
-use crate::aggregate::{ListedPayee, SLOT_COUNT_CHUNK};
-use crate::final_layer::{payee_entry, set_payees, ListChallenges, PayeeTargets, PayeeWitness};
+use crate::aggregation::chunks::native::ChunkSummary;
+use crate::aggregation::final_layer::{
+    payee_entry, set_payees, ListChallenges, PayeeTargets, PayeeWitness,
+};
+use crate::aggregation::native::{ListedPayee, SLOT_COUNT_CHUNK};
 use crate::gadgets::{CommitmentInstructions, PrefixTargets};
 use crate::native::F;
-use crate::payout_chunks::ChunkSummary;
 use crate::prover::Config;
 use crate::statement::D;
 use anyhow::{ensure, Result};

@@ -3,9 +3,9 @@
 //! accumulator with `α, β` recomputed from the commitments, and exposes exactly SPEC's 22
 //! public inputs in the single-proof encoding.
 
-use crate::aggregate::{BatchSummary, ListedPayee, SLOT_COUNT_CHUNK};
+use crate::aggregation::merge::{add_u64, SummaryTargets};
+use crate::aggregation::native::{BatchSummary, ListedPayee, SLOT_COUNT_CHUNK};
 use crate::gadgets::{CommitmentInstructions, PrefixTargets};
-use crate::merge::{add_u64, SummaryTargets};
 use crate::native::{limbs, F};
 use crate::prover::Config;
 use crate::statement::D;
@@ -144,7 +144,7 @@ pub(crate) fn set_payees(
 }
 
 /// The final layer's configuration: zero knowledge, since its witness (the payout list and the
-/// root proof) is hidden only by this proof; the size-tuned layer above adds no blinding. One
+/// root proof) is hidden only by this proof; the shrink layer above adds no blinding. One
 /// function, so [`payout_list_gates`] measures the circuit the final layer builds.
 pub(crate) fn final_config() -> CircuitConfig {
     CircuitConfig::standard_recursion_zk_config()

@@ -10,7 +10,7 @@
 //! an empty subtree there, so the epoch's commitments are no longer the logs' (and the prefix
 //! rule forbids queries after the padding).
 
-use crate::aggregate::BatchSummary;
+use crate::aggregation::native::BatchSummary;
 use crate::gadgets::{order_borrow, CommitmentInstructions, OrderInstructions};
 use crate::native::F;
 use crate::prover::Config;

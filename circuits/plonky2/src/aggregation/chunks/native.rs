@@ -1,9 +1,8 @@
 //! The native twin of a payout list proved in chunks (docs/aggregation.md, "Payout lists above
 //! 32,768 payees"): what each chunk proof exposes and what the final layer over `K` chunk
-//! proofs checks: the reference the circuits ([`crate::list_chunk`] and
-//! [`crate::chunked_final`]) are checked against. Its tests pin the
-//! split: an honest list cut into chunks gives exactly [`crate::aggregate::finalize`]'s
-//! statement, and the cross-chunk cheats (seams, prefix, empty chunks, sums) are refused here.
+//! proofs checks: the reference the circuits ([`super::circuit`] and [`super::final_layer`]) are
+//! checked against. Its tests pin the split: an honest list cut into chunks gives exactly
+//! [`crate::aggregation::native::finalize`]'s statement, and the cross-chunk cheats (seams, prefix, empty chunks, sums) are refused here.
 //! Within a chunk, [`ChunkSummary::of_chunk`] stands for the chunk circuit.
 //!
 //! A chunk is an aligned subtree of the depth-20 payout tree, so the list splits into
@@ -11,7 +10,7 @@
 //! digest chain (which splits exactly there because a chunk's capacity is a multiple of
 //! [`SLOT_COUNT_CHUNK`]) and the prefix of real entries.
 
-use crate::aggregate::{
+use crate::aggregation::native::{
     close_statement, continue_slot_counts, log_commitments, AggregateError, BatchSummary,
     Challenges, Ext, ListedPayee, SLOT_COUNT_CHUNK,
 };
@@ -26,7 +25,7 @@ use zkattr_model::types::PAYOUT_TREE_DEPTH;
 
 /// Entries the largest chunk of the design holds: 2^15 = 32,768 (a 2^18-row chunk circuit),
 /// SPEC's largest list in 32 chunks; smaller lists use smaller chunks
-/// ([`crate::epoch_prover::chunk_height_for`]).
+/// ([`crate::aggregation::chunk_height_for`]).
 pub const MAX_CHUNK_HEIGHT: u32 = 15;
 
 /// Why a chunked payout list is refused.
@@ -282,15 +281,15 @@ pub fn chunked_payout_commitment(chunks: &[ChunkSummary]) -> Result<Digest, Chun
 }
 
 /// What the final layer over `chunks.len()` chunk proofs checks and exposes: the same statement
-/// as [`crate::aggregate::finalize`] over the whole list. Chunks are placed by their order here
-/// (a chunk proof holds for any position; [`ChunkSummary::index`] is not checked). Checks every
+/// as [`crate::aggregation::native::finalize`] over the whole list. Chunks are placed by their
+/// order here (a chunk proof holds for any position; [`ChunkSummary::index`] is not checked). Checks every
 /// chunk's height and challenges against the root summary's, each seam (chunk 0 starts empty,
 /// chunk `i + 1` where chunk `i` ends: previous adapter and slot-count digest), the prefix of
 /// real entries across chunks, and that a chunk without real entries is the empty chunk (end
 /// equal to start, empty subtree, zero sums: the chunk circuit implies it, the final layer can
 /// afford to say it); then the payout commitment from the chunk roots
-/// ([`chunked_payout_commitment`]) and the checks [`crate::aggregate::finalize`] makes after
-/// the list, over the summed accumulators and column sums.
+/// ([`chunked_payout_commitment`]) and the checks [`crate::aggregation::native::finalize`] makes
+/// after the list, over the summed accumulators and column sums.
 pub fn finalize_chunked(
     root: &BatchSummary,
     chunks: &[ChunkSummary],

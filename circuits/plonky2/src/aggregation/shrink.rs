@@ -1,4 +1,4 @@
-//! The size-tuned last layer of aggregation: one more recursion step that verifies the final
+//! The shrink layer, the last layer of aggregation: one more recursion step that verifies the final
 //! layer's proof and re-exposes its public inputs unchanged, under a FRI configuration traded
 //! towards a small proof: a higher rate (blowup 2^7 instead of 2^3), fewer queries (12 instead
 //! of 28), more grinding (20 bits instead of 16), Merkle caps of one root, and the reduction
@@ -28,7 +28,7 @@ use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData, VerifierCircuitData};
 use plonky2::plonk::proof::{ProofWithPublicInputs, ProofWithPublicInputsTarget};
 
-/// The size-tuned configuration (see the module doc).
+/// The shrink layer's configuration (see the module doc).
 pub fn shrink_config() -> CircuitConfig {
     CircuitConfig {
         fri_config: FriConfig {
@@ -55,7 +55,7 @@ impl ShrinkCircuit {
         // The argument in the module doc needs a zero-knowledge inner proof.
         assert!(
             inner.common.config.zero_knowledge,
-            "the size-tuned layer only wraps zero-knowledge proofs"
+            "the shrink layer only wraps zero-knowledge proofs"
         );
         let mut b = CircuitBuilder::<F, D>::new(shrink_config());
         let verifier_data = b.constant_verifier_data(&inner.verifier_only);
