@@ -7,13 +7,13 @@
 
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::CircuitConfig;
+use zkattr_plonky2::aggregation::batch::BatchCircuit;
 use zkattr_plonky2::aggregation::chunks::circuit::ChunkCircuit;
 use zkattr_plonky2::aggregation::final_layer::payout_list_gates;
-use zkattr_plonky2::batch::BatchCircuit;
 use zkattr_plonky2::gadgets::{CommitmentInstructions, QueryTargets};
 use zkattr_plonky2::native::F;
 use zkattr_plonky2::prover::{Config, StatementCircuit, SHAPE_LADDER};
-use zkattr_plonky2::rule::{check_rate, query_rule};
+use zkattr_plonky2::statement::rule::{check_rate, query_rule};
 use zkattr_plonky2::statement::{StatementShape, D};
 
 fn main() {

@@ -24,12 +24,12 @@ use zkattr_model::bundle::{BundleManifest, PublicStatement, MANIFEST};
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::types::SLOTS;
 use zkattr_model::{payout_report, Epoch, Slot};
+use zkattr_plonky2::aggregation::batch::expected_summary;
 use zkattr_plonky2::aggregation::native::{aggregate_epoch, Challenges};
 use zkattr_plonky2::aggregation::{
     layout_digests, shape_for_epoch, AggregationCircuits, AggregationShape, AggregationStage,
     CheckpointDir, CheckpointNode, Checkpoints, EpochProverError, NoCheckpoints, Progress, Resume,
 };
-use zkattr_plonky2::batch::expected_summary;
 use zkattr_plonky2::native::F;
 use zkattr_plonky2::prover::Config;
 use zkattr_plonky2::GoldilocksFamily;

@@ -1,4 +1,4 @@
-//! Aggregation (docs/aggregation.md): an epoch of any size proved as [`crate::batch`] proofs
+//! Aggregation (docs/aggregation.md): an epoch of any size proved as [`crate::aggregation::batch`] proofs
 //! merged pairwise by recursion ([`merge`]), closed by the [`final_layer`] (SPEC's 22 public
 //! inputs) and the [`shrink`] layer over it, whose proof and key are the bundle's. Payout lists
 //! above 32,768 payees are proved in [`chunks`] under a final layer over the chunk proofs.
@@ -10,6 +10,7 @@
 //! progress reports ([`progress`]), the entry point [`prove_epoch`] ([`prove`]) and the pinned
 //! layouts ([`pins`]).
 
+pub mod batch;
 pub mod checkpoint;
 pub mod chunks;
 pub mod error;
@@ -30,17 +31,16 @@ pub use checkpoint::{
 pub use error::EpochProverError;
 pub use last_layers::{FinalLayer, LastCircuit};
 pub use layout::{
-    check_total_paid, chunk_height_for, AggregationShape, DEFAULT_BATCH_CAP, MAX_BATCH, MAX_CHUNKS,
-    MAX_PAYEE_CAPACITY, MAX_WHOLE_LIST, MIN_PAYEE_CAPACITY, SMALL_CHUNK_HEIGHT,
+    check_total_paid, chunk_height_for, shape_for_epoch, AggregationShape, DEFAULT_BATCH_CAP,
+    MAX_BATCH, MAX_CHUNKS, MAX_PAYEE_CAPACITY, MAX_WHOLE_LIST, MIN_PAYEE_CAPACITY,
+    SMALL_CHUNK_HEIGHT,
 };
 pub use pins::{
     default_layout_digests, default_layouts, layout_digests, staged_verifying_key_bytes,
     PINNED_CHUNKED_CAPACITY, PINNED_DEFAULT_LEVELS,
 };
 pub use progress::{AggregationStage, Progress};
-pub use prove::{
-    prove_epoch, shape_for_epoch, AggregationCircuits, Circuits, Prepared, ProveOptions,
-};
+pub use prove::{prove_epoch, AggregationCircuits, Circuits, Prepared, ProveOptions};
 pub use tree::TreeCircuits;
 
 use crate::native::F;

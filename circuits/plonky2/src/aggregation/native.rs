@@ -1,6 +1,6 @@
 //! The native twin of batch aggregation (docs/aggregation.md): what a batch proof, a merge
 //! proof and the final layer each establish, computed in plain Rust over the same Goldilocks
-//! values the circuits expose ([`crate::batch`], [`super::merge`], [`super::final_layer`]);
+//! values the circuits expose ([`crate::aggregation::batch`], [`super::merge`], [`super::final_layer`]);
 //! their tests compare public inputs with [`BatchSummary`] and [`finalize`].
 //!
 //! Per-adapter payouts aggregate additively: each batch contributes

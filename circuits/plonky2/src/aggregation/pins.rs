@@ -16,7 +16,7 @@ use super::merge::MergeCircuit;
 use super::progress::{AggregationStage, Progress};
 use super::shrink::ShrinkCircuit;
 use super::tree::TreeCircuits;
-use crate::batch::BatchCircuit;
+use crate::aggregation::batch::BatchCircuit;
 use crate::prover::verifying_key_digest;
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -193,17 +193,6 @@ fn prove_staged(
     )
 }
 
-/// The shape `epoch` needs with batches of at most `batch_cap` queries.
-pub fn shape_for_epoch(
-    epoch: &Epoch,
-    batch_cap: usize,
-) -> Result<AggregationShape, EpochProverError> {
-    let settlement = zkattr_model::Settlement::compute(epoch)?;
-    // Refused here, before minutes of circuit building, not only in `prepare`.
-    check_total_paid(settlement.total_paid)?;
-    AggregationShape::for_epoch(epoch.queries.len(), settlement.payouts.len(), batch_cap)
-}
-
 /// What the native pass computes before proving.
 #[derive(Clone, Debug)]
 pub struct Prepared {

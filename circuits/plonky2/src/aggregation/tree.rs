@@ -12,7 +12,7 @@ use super::merge::MergeCircuit;
 use super::native::{BatchSummary, Challenges};
 use super::progress::{report_built, AggregationStage, Progress};
 use super::Proof;
-use crate::batch::BatchCircuit;
+use crate::aggregation::batch::BatchCircuit;
 use crate::native::F;
 use crate::prover::Config;
 use crate::statement::D;

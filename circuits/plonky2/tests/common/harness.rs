@@ -24,7 +24,7 @@ use zkattr_model::types::{Query, Slot, FEE_BOUND, SLOTS};
 use zkattr_model::{Epoch, QueryShares, Settlement};
 use zkattr_plonky2::gadgets::QueryTargets;
 use zkattr_plonky2::native::{limbs, F};
-use zkattr_plonky2::rule::{check_rate, query_rule, QueryRuleTargets};
+use zkattr_plonky2::statement::rule::{check_rate, query_rule, QueryRuleTargets};
 use zkattr_plonky2::statement::{
     build_statement, StatementPublicInputs, StatementShape, StatementTargets,
 };

@@ -18,11 +18,13 @@
 //! [`removed`](zkattr_plonky2_gates::cases::removed), which is constant `false` unless the
 //! test-only `mutation` feature is on and a test has switched that case off.
 
+pub mod rule;
+
 use crate::gadgets::{
     set_order_borrows, CommitmentInstructions, OrderInstructions, PrefixTargets, QueryTargets,
 };
 use crate::native::{limbs, Digest, F};
-use crate::rule::{check_rate, query_rule, QueryRuleTargets};
+use crate::statement::rule::{check_rate, query_rule, QueryRuleTargets};
 use anyhow::{ensure, Result};
 use plonky2::field::types::{Field, PrimeField64};
 use plonky2::hash::hash_types::{HashOut, HashOutTarget};

@@ -10,7 +10,7 @@ use crate::gadgets::{
 };
 use crate::native::{limbs, F};
 use crate::prover::Config;
-use crate::rule::{check_rate, query_rule, QueryRuleTargets};
+use crate::statement::rule::{check_rate, query_rule, QueryRuleTargets};
 use crate::statement::D;
 use anyhow::{ensure, Result};
 use plonky2::field::extension::quadratic::QuadraticExtension;

@@ -1,10 +1,10 @@
 //! Where a plonky2 batch circuit's rows go, per query.
 //!
 //! ```sh
-//! cargo run --release -p zkattr-benches --example rows -- 256
+//! cargo run --release -p zkattr-benches --example batch_rows -- 256
 //! ```
 //!
-//! Builds the per-query parts of the batch circuit (`batch.rs`) for `N` queries in the batch
+//! Builds the per-query parts of the batch circuit (`aggregation/batch.rs`) for `N` queries in the batch
 //! circuits' configuration and prints the rows each part adds, divided by `N`: the query record
 //! and its range checks, SPEC's rule, the two leaf hashes, the two subtree roots (with the
 //! prefix flags that pad them), the payout accumulator terms. Range-check rows are counted
@@ -14,10 +14,10 @@
 
 use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::CircuitConfig;
-use zkattr_plonky2::batch::accumulate_payout_terms;
+use zkattr_plonky2::aggregation::batch::accumulate_payout_terms;
 use zkattr_plonky2::gadgets::{CommitmentInstructions, QueryTargets};
 use zkattr_plonky2::native::F;
-use zkattr_plonky2::rule::{check_rate, query_rule};
+use zkattr_plonky2::statement::rule::{check_rate, query_rule};
 use zkattr_plonky2::statement::D;
 
 fn main() {
