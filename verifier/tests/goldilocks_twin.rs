@@ -12,12 +12,12 @@ use proptest::prelude::*;
 use serde_json::Value;
 use std::path::PathBuf;
 use zkattr_model::commit::{commit_epoch, tag, CommitmentFamily};
-use zkattr_model::io::read_epoch_json;
 use zkattr_model::merkle::TreeHasher;
 use zkattr_model::rule::Payout;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::types::Query;
-use zkattr_model::{payout_report, PayoutReport, Settlement};
+use zkattr_model::vectors::read_epoch_vectors;
+use zkattr_model::{payout_report, Settlement};
 use zkattr_verifier::goldilocks::poseidon::{
     self, Digest, MDS_CIRCULANT, MDS_DIAGONAL, ORDER, ROUND_CONSTANTS, WIDTH,
 };
@@ -246,24 +246,19 @@ impl CommitmentFamily for Plonky2Family {
 /// computes, and what the plonky2-hash reference computes.
 #[test]
 fn epoch_vectors_agree() {
-    let mut checked = 0;
-    for entry in std::fs::read_dir(root().join("testvectors")).unwrap() {
-        let path = entry.unwrap().path();
-        let vector = load(path.clone());
-        if vector.get("epoch").is_none() {
-            continue;
-        }
-        let epoch =
-            read_epoch_json(serde_json::to_vec(&vector["epoch"]).unwrap().as_slice()).unwrap();
-        let stored: PayoutReport = serde_json::from_value(vector["goldilocks"].clone()).unwrap();
-        assert_eq!(stored.family, "goldilocks", "{}", path.display());
-        let twin = payout_report(&GoldilocksTwin, &epoch).unwrap().2;
-        assert_eq!(twin, stored, "twin, {}", path.display());
-        let reference = payout_report(&Plonky2Family, &epoch).unwrap().2;
-        assert_eq!(reference, stored, "plonky2, {}", path.display());
-        checked += 1;
+    let vectors = read_epoch_vectors(&root().join("testvectors")).unwrap();
+    for v in &vectors {
+        assert_eq!(v.goldilocks.family, "goldilocks", "{}", v.name);
+        let twin = payout_report(&GoldilocksTwin, &v.epoch).unwrap().2;
+        assert_eq!(twin, v.goldilocks, "twin, {}", v.name);
+        let reference = payout_report(&Plonky2Family, &v.epoch).unwrap().2;
+        assert_eq!(reference, v.goldilocks, "plonky2, {}", v.name);
     }
-    assert!(checked >= 8, "only {checked} epoch vectors found");
+    assert!(
+        vectors.len() >= 8,
+        "only {} epoch vectors found",
+        vectors.len()
+    );
 }
 
 /// A synthetic epoch of 300 queries: the three commitments agree with the plonky2-hash

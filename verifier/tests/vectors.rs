@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 use std::path::PathBuf;
-use zkattr_model::io::read_epoch_json;
-use zkattr_model::{payout_report, CommitmentFamily, PayoutReport};
+use zkattr_model::vectors::read_epoch_vectors;
+use zkattr_model::{payout_report, CommitmentFamily};
 use zkattr_verifier::poseidon::params;
 use zkattr_verifier::ArkBn254Family;
 
@@ -18,21 +18,16 @@ fn load(path: &std::path::Path) -> Value {
 
 #[test]
 fn epoch_vectors_agree() {
-    let mut checked = 0;
-    for entry in std::fs::read_dir(vectors_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.file_name().unwrap() == "poseidon_bn254.json" {
-            continue;
-        }
-        let vector = load(&path);
-        let epoch =
-            read_epoch_json(serde_json::to_vec(&vector["epoch"]).unwrap().as_slice()).unwrap();
-        let stored: PayoutReport = serde_json::from_value(vector["bn254"].clone()).unwrap();
-        let ours = payout_report(&ArkBn254Family, &epoch).unwrap().2;
-        assert_eq!(ours, stored, "{}", path.display());
-        checked += 1;
+    let vectors = read_epoch_vectors(&vectors_dir()).unwrap();
+    for v in &vectors {
+        let ours = payout_report(&ArkBn254Family, &v.epoch).unwrap().2;
+        assert_eq!(ours, v.bn254, "{}", v.name);
     }
-    assert!(checked >= 8, "only {checked} epoch vectors found");
+    assert!(
+        vectors.len() >= 8,
+        "only {} epoch vectors found",
+        vectors.len()
+    );
 }
 
 #[test]

@@ -7,31 +7,14 @@ use common::{honest_in, refusals};
 use std::path::PathBuf;
 use zkattr_halo2::Bn254Family;
 use zkattr_model::commit::CommitmentFamily;
-use zkattr_model::io::read_epoch_json;
-use zkattr_model::Epoch;
+use zkattr_model::vectors::{read_epoch_vectors, EpochVector};
 
-/// The committed vectors of at most 16 queries: name, epoch, and the BN254 section.
-fn vectors() -> Vec<(String, Epoch, serde_json::Value)> {
+/// The committed vectors of at most 16 queries.
+fn vectors() -> Vec<EpochVector> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testvectors");
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let Some(epoch) = v.get("epoch") else {
-            continue;
-        };
-        let epoch = read_epoch_json(epoch.to_string().as_bytes()).unwrap();
-        if epoch.queries.len() <= 16 {
-            out.push((
-                v["name"].as_str().unwrap().to_string(),
-                epoch,
-                v["bn254"].clone(),
-            ));
-        }
-    }
-    assert!(out.len() >= 7, "the committed vectors are missing");
-    out
+    let mut all = read_epoch_vectors(&dir).unwrap();
+    all.retain(|v| v.epoch.queries.len() <= 16);
+    all
 }
 
 #[test]
@@ -41,18 +24,24 @@ fn committed_vectors_satisfy_the_16_query_circuit() {
         "16x16: k = {}, {} permutations, {} base cells, params {:?}",
         layout.k, layout.permutations, layout.base_cells, layout.params
     );
-    for (name, epoch, expected) in vectors() {
+    for EpochVector {
+        name,
+        epoch,
+        bn254: expected,
+        ..
+    } in vectors()
+    {
         let (w, instances) = honest_in(layout.shape, &epoch);
         // The public inputs the circuit constrains its in-circuit commitments to are the
         // committed vectors' (so in-circuit and native hashing agree on them).
-        for (index, field) in [
-            (2, "activation_commitment"),
-            (3, "influence_commitment"),
-            (8, "payout_commitment"),
+        for (index, field, hex) in [
+            (2, "activation_commitment", &expected.activation_commitment),
+            (3, "influence_commitment", &expected.influence_commitment),
+            (8, "payout_commitment", &expected.payout_commitment),
         ] {
             assert_eq!(
-                Bn254Family::to_hex(&instances[index]),
-                expected[field].as_str().unwrap(),
+                &Bn254Family::to_hex(&instances[index]),
+                hex,
                 "{name}: {field}"
             );
         }

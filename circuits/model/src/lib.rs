@@ -2,7 +2,8 @@
 //!
 //! Types and canonical form ([`types`], [`validate`]), the reference royalty rule ([`rule`]),
 //! the commitment structure over any hash family ([`commit`], [`merkle`]), the interchange
-//! formats ([`io`]), the payout table ([`report`]) and a synthetic workload ([`synth`]).
+//! formats ([`io`]), the payout table ([`report`]), a synthetic workload ([`synth`]) and the
+//! reader of the committed test vectors ([`vectors`]).
 //! Both proof backends, the service and the verifier consume this crate; it has no proof-system
 //! dependency, so the verifier stays small.
 
@@ -16,6 +17,7 @@ pub mod rule;
 pub mod synth;
 pub mod types;
 pub mod validate;
+pub mod vectors;
 
 pub use commit::{CommitmentFamily, EpochCommitments, Log};
 pub use io::InputError;

@@ -22,6 +22,7 @@ use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
 use std::sync::OnceLock;
 use zkattr_model::commit::tag;
 use zkattr_model::types::{LOG_TREE_DEPTH, PAYOUT_TREE_DEPTH};
+use zkattr_model::vectors::EpochVector;
 use zkattr_model::{payout_report, CommitmentFamily, Epoch, Settlement};
 use zkattr_plonky2::gadgets::{CommitmentInstructions, PrefixTargets, QueryTargets};
 use zkattr_plonky2::native::{limbs, F};
@@ -149,18 +150,22 @@ fn in_circuit_commitments_equal_the_vectors() {
     let all = vectors(64);
     assert!(all.len() >= 8);
     let finder = Finder::new(&c.data);
-    for (name, epoch, stored) in all {
+    for EpochVector {
+        name,
+        epoch,
+        goldilocks: stored,
+        ..
+    } in all
+    {
         let pw = witness(c, &epoch);
         assert_accepted(&finder, &pw, &Tamper::new(), &name);
         let proof = prove(c, pw);
         let pis = proof.public_inputs;
         assert_eq!(pis, expected_public_inputs(&epoch), "{name}");
         // And the native hex in the committed file is the same digest.
-        let from_file =
-            GoldilocksFamily::from_hex(stored["activation_commitment"].as_str().unwrap()).unwrap();
+        let from_file = GoldilocksFamily::from_hex(&stored.activation_commitment).unwrap();
         assert_eq!(&pis[..4], &from_file.elements, "{name}");
-        let from_file =
-            GoldilocksFamily::from_hex(stored["payout_commitment"].as_str().unwrap()).unwrap();
+        let from_file = GoldilocksFamily::from_hex(&stored.payout_commitment).unwrap();
         assert_eq!(&pis[8..12], &from_file.elements, "{name}");
     }
 }
@@ -168,9 +173,9 @@ fn in_circuit_commitments_equal_the_vectors() {
 fn synthetic() -> Epoch {
     vectors(64)
         .into_iter()
-        .find(|v| v.0 == "synthetic_40")
+        .find(|v| v.name == "synthetic_40")
         .unwrap()
-        .1
+        .epoch
 }
 
 /// SPEC case 8: the witness carries a changed record and the published commitments of the

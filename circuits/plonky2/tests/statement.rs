@@ -36,7 +36,7 @@ fn circuit() -> &'static Statement {
 fn valid_epochs_prove_with_specs_public_inputs() {
     let c = circuit();
     let finder = Finder::new(&c.data);
-    let mut epochs: Vec<_> = vectors(16).into_iter().map(|(n, e, _)| (n, e)).collect();
+    let mut epochs: Vec<_> = vectors(16).into_iter().map(|v| (v.name, v.epoch)).collect();
     assert!(epochs.len() >= 7, "vectors that fit: {}", epochs.len());
     epochs.push(("synthetic".into(), small()));
     for (name, epoch) in epochs {

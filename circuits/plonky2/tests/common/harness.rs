@@ -18,9 +18,9 @@ use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use std::path::PathBuf;
 use zkattr_model::commit::commit_epoch;
-use zkattr_model::io::read_epoch_json;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::types::{Query, Slot, FEE_BOUND, SLOTS};
+use zkattr_model::vectors::{read_epoch_vectors, EpochVector};
 use zkattr_model::{Epoch, QueryShares, Settlement};
 use zkattr_plonky2::gadgets::QueryTargets;
 use zkattr_plonky2::native::{limbs, F};
@@ -42,26 +42,12 @@ pub fn prove_and_verify(data: &CircuitData<F, C, D>, pw: PartialWitness<F>) -> R
     Ok(proof)
 }
 
-/// The committed test vectors with at most `max_queries` queries: name, epoch, and the file's
-/// `goldilocks` section.
-pub fn vectors(max_queries: usize) -> Vec<(String, Epoch, serde_json::Value)> {
+/// The committed test vectors with at most `max_queries` queries, sorted by name.
+pub fn vectors(max_queries: usize) -> Vec<EpochVector> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testvectors");
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let v: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        if v.get("epoch").is_none() {
-            continue;
-        }
-        let epoch = read_epoch_json(v["epoch"].to_string().as_bytes()).unwrap();
-        if epoch.queries.len() <= max_queries {
-            let name = v["name"].as_str().unwrap().to_string();
-            out.push((name, epoch, v["goldilocks"].clone()));
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    let mut all = read_epoch_vectors(&dir).unwrap();
+    all.retain(|v| v.epoch.queries.len() <= max_queries);
+    all
 }
 
 /// One tampered witness of a SPEC case and the check that must refuse it.
