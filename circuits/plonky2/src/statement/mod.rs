@@ -204,6 +204,21 @@ fn masked_product(
     acc
 }
 
+/// Constrains two grand products equal (the multiset check of SPEC case `case`, unless a
+/// mutation test removed it) and labels both products' targets with the case.
+fn connect_products(
+    b: &mut CircuitBuilder<F, D>,
+    case: Case,
+    left: ExtensionTarget<D>,
+    right: ExtensionTarget<D>,
+    checks: &mut Vec<(Case, Target)>,
+) {
+    if !removed(case) {
+        b.connect_extension(left, right);
+    }
+    checks.extend(left.0.into_iter().chain(right.0).map(|t| (case, t)));
+}
+
 /// Builds the statement for `shape`; returns the assignable targets. Public inputs are
 /// registered in [`StatementPublicInputs`]' order.
 pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> StatementTargets {
@@ -381,15 +396,7 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
         .collect();
     let left = masked_product(b, slot_terms);
     let right = masked_product(b, sorted_terms);
-    if !removed(Case::SlotMultiset) {
-        b.connect_extension(left, right);
-    }
-    checks.extend(
-        left.0
-            .into_iter()
-            .chain(right.0)
-            .map(|t| (Case::SlotMultiset, t)),
-    );
+    connect_products(b, Case::SlotMultiset, left, right, &mut checks);
     let run_terms: Vec<_> = sorted
         .iter()
         .zip(&totals)
@@ -403,15 +410,7 @@ pub fn build_statement(b: &mut CircuitBuilder<F, D>, shape: StatementShape) -> S
         .collect();
     let runs = masked_product(b, run_terms);
     let listed = masked_product(b, payee_terms);
-    if !removed(Case::PayoutTotals) {
-        b.connect_extension(runs, listed);
-    }
-    checks.extend(
-        runs.0
-            .into_iter()
-            .chain(listed.0)
-            .map(|t| (Case::PayoutTotals, t)),
-    );
+    connect_products(b, Case::PayoutTotals, runs, listed, &mut checks);
 
     // Totals: every sum is below 2^15 * 2^48 = 2^63, so none wraps.
     let total_pool = b.add_many(queries.iter().map(|(_, r)| r.pool));
