@@ -5,15 +5,15 @@
 //! `--features evm`.
 #![cfg(feature = "evm")]
 
+mod common;
+
+use common::{copy_fixture, fixture};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn fixture() -> PathBuf {
-    root().join("verifier/evm/fixtures/halo2-16x16")
 }
 
 /// `zkattr-verify evm DIR EXTRA... --allow-unsafe-setup`: the fixture is proved under the
@@ -53,17 +53,6 @@ fn figure(stdout: &str, label: &str) -> u64 {
         .unwrap_or_else(|| panic!("no number in {line:?}"))
 }
 
-fn copy_fixture(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zkattr-evm-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(fixture()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
-    }
-    dir
-}
-
 #[test]
 fn evm_flow_on_a_real_bundle_and_its_failures() {
     // Without --allow-unsafe-setup the development bundle is refused before anything runs.
@@ -98,7 +87,7 @@ fn evm_flow_on_a_real_bundle_and_its_failures() {
     assert!(err.contains("adapter 99 is not a payee"), "{err}");
 
     // One flipped proof byte: refused before anything is deployed.
-    let bent = copy_fixture("bent");
+    let bent = copy_fixture("evm-cli", "bent");
     let proof = bent.join("proof.bin");
     let mut bytes = std::fs::read(&proof).unwrap();
     let middle = bytes.len() / 2;
@@ -116,7 +105,7 @@ fn evm_flow_on_a_real_bundle_and_its_failures() {
     assert!(!out.contains("settle"), "{out}");
 
     // A bundle of the other backend.
-    let other = copy_fixture("backend");
+    let other = copy_fixture("evm-cli", "backend");
     let manifest = other.join("bundle.json");
     let json = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(
@@ -129,7 +118,7 @@ fn evm_flow_on_a_real_bundle_and_its_failures() {
     assert!(!o.status.success());
     assert!(err.contains("a halo2 bundle is needed here"), "{err}");
     // A payout table that no longer opens the proven commitment, and a changed public input.
-    let table = copy_fixture("table");
+    let table = copy_fixture("evm-cli", "table");
     let manifest = table.join("bundle.json");
     let json = std::fs::read_to_string(&manifest).unwrap();
     assert!(json.contains("\"amount\": 621602"));
@@ -142,7 +131,7 @@ fn evm_flow_on_a_real_bundle_and_its_failures() {
     let (out, err) = text(&o);
     assert!(!o.status.success(), "{out}");
     assert!(err.contains("payout table"), "{err}");
-    let input = copy_fixture("input");
+    let input = copy_fixture("evm-cli", "input");
     let manifest = input.join("bundle.json");
     let json = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(

@@ -4,7 +4,11 @@
 //! the curve, and a key with bytes appended, cut or written otherwise. Each is refused before
 //! any cryptography, so no KZG parameters are read here.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{copy_fixture, fixture};
+
+use std::path::Path;
 use zkattr_halo2::keys::read_verifying_key;
 use zkattr_verifier::bundle::{verify_bundle_with_params, BundleError};
 use zkattr_verifier::halo2::ProofLayout;
@@ -14,29 +18,11 @@ use zkattr_verifier::VerifyOptions;
 const Q: &str = "30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47";
 const R: &str = "30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001";
 
-fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("evm/fixtures/halo2-16x16")
-}
-
-fn copy_fixture(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "zkattr-halo2-encoding-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(fixture()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
-    }
-    dir
-}
-
 /// The fixture with `file` changed by `change`, verified with unsafe setups allowed (the
 /// fixture is a development bundle) and a file in place of the KZG parameter folder: an error
 /// about the parameters would mean the encoding passed.
 fn refusal(name: &str, file: &str, change: impl FnOnce(&mut Vec<u8>)) -> BundleError {
-    let dir = copy_fixture(name);
+    let dir = copy_fixture("halo2-encoding", name);
     let mut bytes = std::fs::read(dir.join(file)).unwrap();
     change(&mut bytes);
     std::fs::write(dir.join(file), bytes).unwrap();
@@ -179,7 +165,7 @@ fn a_key_written_otherwise_is_refused() {
 fn the_untouched_fixture_passes_the_encoding_checks() {
     // Only the parameters cannot be had (their folder is a file, so development parameters
     // are neither read nor generated): everything before them, encodings included, passed.
-    let dir = copy_fixture("untouched");
+    let dir = copy_fixture("halo2-encoding", "untouched");
     let options = VerifyOptions::strict().allow_unsafe_setup(true);
     let not_a_folder: &Path = &dir.join("bundle.json");
     let err = verify_bundle_with_params(&dir, not_a_folder, &options).unwrap_err();
