@@ -12,8 +12,11 @@ bash scripts/ptau/setup.sh
 # `zkattr-verify evm` sits behind the verifier's off-by-default `evm` feature; enabling it here
 # (one build) also runs its test, verifier/tests/evm_cli.rs.
 cargo test --workspace --locked --features zkattr-verifier/evm
-cargo test --locked -p zkattr-plonky2 --features mutation --test mutation # SPEC cases' switches
-cargo test --locked -p zkattr-halo2 --features mutation --test mutation --test vk_digest # switches; same vk
+# The SPEC cases' switches (test-only `mutation` features) and, with them compiled in, the same
+# pinned keys. `--workspace` keeps the main run's feature resolution, so only our circuit crates
+# compile again (a `-p` run would rebuild every dependency whose features it resolves apart).
+cargo test --workspace --locked --features zkattr-verifier/evm,zkattr-plonky2/mutation,zkattr-halo2/mutation \
+    --test mutation --test vk_digest
 bash scripts/circomlib-check/run.sh
 # The Goldilocks hash, its round constants and commitments, recomputed in Python (stdlib only).
 python3 scripts/goldilocks-check/check.py

@@ -1,5 +1,5 @@
 //! A real setup a user brings: snarkjs (npm, `scripts/ptau`) makes a Powers of Tau file at
-//! power 15 (the smallest statement circuit, 16x16, has 2^15 rows) with two contributions and a
+//! power 15 (the smallest statement circuit, 16x16, has 2^15 rows) with a contribution and a
 //! beacon; `zkattr params import` converts it, records it in the folder's manifest and pins the
 //! verifying key; a halo2 proof made under it verifies natively and in the generated Solidity
 //! verifier (revm), and the verifier reports a ceremony setup under its strict options. The same
@@ -44,7 +44,7 @@ fn zkattr(args: &[&str], params: &Path) -> Output {
         .expect("zkattr runs")
 }
 
-/// new, two contributions with given entropy, a beacon: all non-interactive.
+/// new, a contribution with given entropy, a beacon: all non-interactive.
 fn make_ptau(dir: &Path) -> PathBuf {
     let setup = root().join("scripts/ptau/setup.sh");
     check(
@@ -63,16 +63,8 @@ fn make_ptau(dir: &Path) -> PathBuf {
     ]);
     snarkjs(&[
         "powersoftau",
-        "contribute",
-        &file("p1.ptau"),
-        &file("p2.ptau"),
-        "--name=second",
-        "-e=zkattr test entropy two",
-    ]);
-    snarkjs(&[
-        "powersoftau",
         "beacon",
-        &file("p2.ptau"),
+        &file("p1.ptau"),
         &file("final.ptau"),
         "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20",
         "10",
@@ -120,7 +112,7 @@ fn imported_ptau_setup_proves_and_verifies_natively_and_on_the_evm() {
     check("zkattr params import", &import);
     let stderr = String::from_utf8_lossy(&import.stderr);
     assert!(
-        stderr.contains("3 contribution(s), the last a beacon"),
+        stderr.contains("2 contribution(s), the last a beacon"),
         "{stderr}"
     );
     assert!(stderr.contains("pairing check passed"), "{stderr}");
