@@ -3,16 +3,60 @@
 //! bearer-token auth and TLS; epochs above one circuit planned as aggregated; an epoch whose
 //! total the aggregation cannot prove refused at submission. Retry, cancel and the queue limit:
 //! tests/service_jobs.rs.
+//!
+//! Proving is the slow part, so two services run once each and record what they answered
+//! ([`journey`], [`refusals`]); each test then asserts one behaviour of that record.
 
 mod common;
 
 use common::*;
+use std::sync::OnceLock;
+use std::time::Duration;
 use tonic::Code;
 use zkattr_prover::client::{self, PartData};
 use zkattr_prover::proto;
+use zkattr_verifier::bundle::Verified;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn submit_watch_fetch_verify_and_resubmit() {
+/// Runs `scenario` to its end on a runtime of its own (the services it starts end with it).
+fn run<T>(scenario: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(scenario)
+}
+
+/// What one service answered along a job's life: a plonky2 job submitted twice, watched,
+/// fetched and verified, and its verifying key; the same epoch with halo2; the CSV pair from
+/// an uploaded part and a streamed one, then cancelled; the job list one job a page.
+struct Journey {
+    first: proto::SubmitEpochResponse,
+    again: proto::SubmitEpochResponse,
+    states: Vec<proto::JobState>,
+    done: proto::Job,
+    verified: Verified,
+    key: proto::GetVerifyingKeyResponse,
+    bad_shape: Option<Code>,
+    halo2_job: proto::Job,
+    halo2_done: proto::Job,
+    halo2_verified: Verified,
+    halo2_key: proto::GetVerifyingKeyResponse,
+    activations_len: u64,
+    part: proto::UploadPartResponse,
+    csv_job: proto::Job,
+    cancelled: proto::Job,
+    csv_end: proto::Job,
+    csv_fetch: Code,
+    pages: Vec<proto::ListJobsResponse>,
+}
+
+fn journey() -> &'static Journey {
+    static JOURNEY: OnceLock<Journey> = OnceLock::new();
+    JOURNEY.get_or_init(|| run(record_journey()))
+}
+
+async fn record_journey() -> Journey {
     let (running, dir) = start(|_| {}).await;
     let mut client = connect(&running, None).await;
     let epoch = small_epoch(1, 12);
@@ -21,25 +65,11 @@ async fn submit_watch_fetch_verify_and_resubmit() {
         .await
         .expect("submit");
     let job = job_of(&first);
-    assert!(!first.deduplicated);
-    assert_eq!(job.n_queries, 12);
-    assert_eq!(job.shape, "16x16");
     let again = submit_json(&mut client, json_bytes(&epoch))
         .await
         .expect("resubmit");
-    assert!(again.deduplicated);
-    assert_eq!(job_of(&again).job_id, job.job_id);
-
     let (states, done) = watch_states(&mut client, &job.job_id).await;
-    assert_eq!(done.state(), proto::JobState::Done, "{done:?}");
-    assert!(states.contains(&proto::JobState::Proving), "{states:?}");
-    assert_eq!(done.batch_count, 1);
-
     let verified = fetch_and_verify(&mut client, &job.job_id, &dir.path().join("bundle")).await;
-    assert_eq!(verified.statement.epoch_id, 1);
-    assert_eq!(verified.statement.n_queries, 12);
-
-    // The key the service hands out is the pinned one, and the one the bundle names.
     let key = client
         .get_verifying_key(proto::GetVerifyingKeyRequest {
             queries: 12,
@@ -48,27 +78,15 @@ async fn submit_watch_fetch_verify_and_resubmit() {
         .await
         .expect("verifying key")
         .into_inner();
-    assert_eq!(key.shape, "16x16");
-    assert_eq!(key.digest, key.pinned_digest);
-    assert_eq!(key.digest, done.verifying_key_digest);
-    // plonky2 has no setup.
-    assert_eq!((key.setup.as_str(), key.unsafe_setup), ("", false));
-    assert_eq!(
-        key.digest,
-        zkattr_verifier::bundle::verifying_key_digest(&key.verifying_key)
-    );
     let bad_shape = client
         .get_verifying_key(proto::GetVerifyingKeyRequest {
             shape: "17x17".into(),
             ..Default::default()
         })
-        .await;
-    assert_eq!(
-        bad_shape.map_err(|s| s.code()).err(),
-        Some(Code::InvalidArgument)
-    );
+        .await
+        .map_err(|s| s.code())
+        .err();
 
-    // The same epoch proved with halo2: the bundle verifies and names the pinned key.
     let mut header = json_header();
     header.backend = proto::Backend::Halo2.into();
     let halo2 = client::submit(
@@ -80,21 +98,13 @@ async fn submit_watch_fetch_verify_and_resubmit() {
     .await
     .expect("submit halo2");
     let halo2_job = job_of(&halo2);
-    assert_eq!(halo2_job.shape, "16x16");
-    assert_ne!(
-        halo2_job.job_id, job.job_id,
-        "another backend is another job"
-    );
     let (_, halo2_done) = watch_states(&mut client, &halo2_job.job_id).await;
-    assert_eq!(halo2_done.state(), proto::JobState::Done, "{halo2_done:?}");
-    let verified = fetch_and_verify(
+    let halo2_verified = fetch_and_verify(
         &mut client,
         &halo2_job.job_id,
         &dir.path().join("halo2-bundle"),
     )
     .await;
-    assert_eq!(verified.backend, "halo2");
-    assert_eq!(verified.statement.n_queries, 12);
     let halo2_key = client
         .get_verifying_key(proto::GetVerifyingKeyRequest {
             backend: proto::Backend::Halo2.into(),
@@ -104,24 +114,16 @@ async fn submit_watch_fetch_verify_and_resubmit() {
         .await
         .expect("halo2 verifying key")
         .into_inner();
-    assert_eq!(halo2_key.shape, "16x16");
-    assert_eq!(halo2_key.digest, halo2_key.pinned_digest);
-    assert_eq!(halo2_key.digest, halo2_done.verifying_key_digest);
-    // Made under development parameters here: the response says the setup is unsafe.
-    assert_eq!(
-        (halo2_key.setup.as_str(), halo2_key.unsafe_setup),
-        ("dev-unsafe", true)
-    );
 
     // The CSV pair from two parties: activations uploaded on their own, influence streamed.
     let (act, inf) = csv_bytes(&epoch);
-    let act_len = act.len() as u64;
+    let activations_len = act.len() as u64;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     use proto::upload_part_request::Msg;
     for msg in [
         Msg::Part(proto::Part::ActivationsCsv.into()),
         Msg::Data(act),
-        Msg::FinishSize(act_len),
+        Msg::FinishSize(activations_len),
     ] {
         tx.send(proto::UploadPartRequest { msg: Some(msg) })
             .await
@@ -133,7 +135,6 @@ async fn submit_watch_fetch_verify_and_resubmit() {
         .await
         .expect("upload part")
         .into_inner();
-    assert_eq!(part.size, act_len);
     let header = proto::SubmitHeader {
         backend: proto::Backend::Plonky2.into(),
         format: proto::EpochFormat::CsvPair.into(),
@@ -142,7 +143,7 @@ async fn submit_watch_fetch_verify_and_resubmit() {
         rate_bps: 2500,
         uploaded_parts: vec![proto::PartRef {
             part: proto::Part::ActivationsCsv.into(),
-            part_id: part.part_id,
+            part_id: part.part_id.clone(),
         }],
     };
     let csv = client::submit(
@@ -154,11 +155,6 @@ async fn submit_watch_fetch_verify_and_resubmit() {
     .await
     .expect("CSV pair submission");
     let csv_job = job_of(&csv);
-    assert_ne!(csv_job.job_id, job.job_id, "another format is another job");
-    assert_eq!(csv_job.n_queries, 12);
-    assert_eq!(csv_job.epoch_id, u64::MAX);
-
-    // Cancel it; the watch ends CANCELLED and no bundle is served.
     let cancelled = client
         .cancel_job(proto::CancelJobRequest {
             job_id: csv_job.job_id.clone(),
@@ -166,47 +162,183 @@ async fn submit_watch_fetch_verify_and_resubmit() {
         .await
         .expect("cancel")
         .into_inner();
-    assert_eq!(cancelled.state(), proto::JobState::Cancelled);
-    let (_, end) = watch_states(&mut client, &csv_job.job_id).await;
-    assert_eq!(end.state(), proto::JobState::Cancelled);
+    let (_, csv_end) = watch_states(&mut client, &csv_job.job_id).await;
     let fetch = client::fetch(&mut client, &csv_job.job_id, &dir.path().join("none")).await;
-    assert_eq!(code_of(fetch).0, Code::FailedPrecondition);
+    let csv_fetch = code_of(fetch).0;
 
-    // Paging: two jobs, one a page, newest first.
-    let page1 = client
-        .list_jobs(proto::ListJobsRequest {
-            page_size: 1,
-            ..Default::default()
-        })
-        .await
-        .expect("list")
-        .into_inner();
-    assert_eq!(page1.jobs.len(), 1);
-    assert_eq!(page1.jobs[0].job_id, csv_job.job_id);
-    let page2 = client
-        .list_jobs(proto::ListJobsRequest {
-            page_size: 1,
-            page_token: page1.next_page_token,
-            ..Default::default()
-        })
-        .await
-        .expect("list")
-        .into_inner();
-    assert_eq!(page2.jobs.len(), 1);
-    assert_eq!(page2.jobs[0].job_id, halo2_job.job_id);
-    let page3 = client
-        .list_jobs(proto::ListJobsRequest {
-            page_size: 1,
-            page_token: page2.next_page_token,
-            ..Default::default()
-        })
-        .await
-        .expect("list")
-        .into_inner();
-    assert_eq!(page3.jobs.len(), 1);
-    assert_eq!(page3.jobs[0].job_id, job.job_id);
-    assert!(page3.next_page_token.is_empty());
+    // Three jobs, one a page.
+    let mut pages: Vec<proto::ListJobsResponse> = Vec::new();
+    for _ in 0..3 {
+        let page_token = pages
+            .last()
+            .map(|p| p.next_page_token.clone())
+            .unwrap_or_default();
+        let page = client
+            .list_jobs(proto::ListJobsRequest {
+                page_size: 1,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .into_inner();
+        pages.push(page);
+    }
     running.shutdown().await.expect("shutdown");
+    Journey {
+        first,
+        again,
+        states,
+        done,
+        verified,
+        key,
+        bad_shape,
+        halo2_job,
+        halo2_done,
+        halo2_verified,
+        halo2_key,
+        activations_len,
+        part,
+        csv_job,
+        cancelled,
+        csv_end,
+        csv_fetch,
+        pages,
+    }
+}
+
+#[test]
+fn a_submission_is_answered_with_a_new_job_of_its_shape() {
+    let j = journey();
+    let job = job_of(&j.first);
+    assert!(!j.first.deduplicated);
+    assert_eq!(job.n_queries, 12);
+    assert_eq!(job.shape, "16x16");
+}
+
+#[test]
+fn the_same_bytes_again_are_answered_with_the_same_job() {
+    let j = journey();
+    assert!(j.again.deduplicated);
+    assert_eq!(job_of(&j.again).job_id, job_of(&j.first).job_id);
+}
+
+#[test]
+fn a_watched_job_is_proved_to_done_in_one_batch() {
+    let j = journey();
+    assert_eq!(j.done.state(), proto::JobState::Done, "{:?}", j.done);
+    assert!(
+        j.states.contains(&proto::JobState::Proving),
+        "{:?}",
+        j.states
+    );
+    assert_eq!(j.done.batch_count, 1);
+}
+
+#[test]
+fn the_fetched_bundle_verifies_with_the_epoch_statement() {
+    let j = journey();
+    assert_eq!(j.verified.statement.epoch_id, 1);
+    assert_eq!(j.verified.statement.n_queries, 12);
+}
+
+/// The key the service hands out is the pinned one, and the one the bundle names.
+#[test]
+fn the_plonky2_verifying_key_is_the_pinned_one_the_bundle_names() {
+    let (j, key) = (journey(), &journey().key);
+    assert_eq!(key.shape, "16x16");
+    assert_eq!(key.digest, key.pinned_digest);
+    assert_eq!(key.digest, j.done.verifying_key_digest);
+    // plonky2 has no setup.
+    assert_eq!((key.setup.as_str(), key.unsafe_setup), ("", false));
+    assert_eq!(
+        key.digest,
+        zkattr_verifier::bundle::verifying_key_digest(&key.verifying_key)
+    );
+}
+
+#[test]
+fn a_verifying_key_of_an_unknown_shape_is_refused() {
+    assert_eq!(journey().bad_shape, Some(Code::InvalidArgument));
+}
+
+#[test]
+fn the_same_epoch_for_halo2_is_another_job_of_the_same_shape() {
+    let j = journey();
+    assert_eq!(j.halo2_job.shape, "16x16");
+    assert_ne!(
+        j.halo2_job.job_id,
+        job_of(&j.first).job_id,
+        "another backend is another job"
+    );
+}
+
+/// The same epoch proved with halo2: the bundle verifies and names the pinned key.
+#[test]
+fn a_halo2_job_is_proved_and_its_bundle_verifies() {
+    let j = journey();
+    assert_eq!(
+        j.halo2_done.state(),
+        proto::JobState::Done,
+        "{:?}",
+        j.halo2_done
+    );
+    assert_eq!(j.halo2_verified.backend, "halo2");
+    assert_eq!(j.halo2_verified.statement.n_queries, 12);
+}
+
+#[test]
+fn the_halo2_verifying_key_is_the_pinned_one_under_an_unsafe_setup() {
+    let (j, key) = (journey(), &journey().halo2_key);
+    assert_eq!(key.shape, "16x16");
+    assert_eq!(key.digest, key.pinned_digest);
+    assert_eq!(key.digest, j.halo2_done.verifying_key_digest);
+    // Made under development parameters here: the response says the setup is unsafe.
+    assert_eq!((key.setup.as_str(), key.unsafe_setup), ("dev-unsafe", true));
+}
+
+#[test]
+fn an_uploaded_part_reports_its_size() {
+    let j = journey();
+    assert_eq!(j.part.size, j.activations_len);
+}
+
+/// The CSV pair from two parties: activations uploaded on their own, influence streamed.
+#[test]
+fn the_csv_pair_from_an_uploaded_and_a_streamed_part_is_another_job() {
+    let j = journey();
+    assert_ne!(
+        j.csv_job.job_id,
+        job_of(&j.first).job_id,
+        "another format is another job"
+    );
+    assert_eq!(j.csv_job.n_queries, 12);
+    assert_eq!(j.csv_job.epoch_id, u64::MAX);
+}
+
+/// Cancelled: the watch ends CANCELLED and no bundle is served.
+#[test]
+fn a_cancelled_job_ends_cancelled_without_a_bundle() {
+    let j = journey();
+    assert_eq!(j.cancelled.state(), proto::JobState::Cancelled);
+    assert_eq!(j.csv_end.state(), proto::JobState::Cancelled);
+    assert_eq!(j.csv_fetch, Code::FailedPrecondition);
+}
+
+/// Three jobs, one a page, newest first.
+#[test]
+fn jobs_are_listed_newest_first_one_a_page() {
+    let j = journey();
+    let expected = [
+        &j.csv_job.job_id,
+        &j.halo2_job.job_id,
+        &job_of(&j.first).job_id,
+    ];
+    for (page, id) in j.pages.iter().zip(expected) {
+        assert_eq!(page.jobs.len(), 1);
+        assert_eq!(&page.jobs[0].job_id, id);
+    }
+    assert!(j.pages[2].next_page_token.is_empty());
 }
 
 /// Streams raw messages as one SubmitEpoch call.
@@ -225,14 +357,48 @@ async fn submit_raw(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
+/// A refused call's status code and message.
+type Refused = (Code, String);
+
+/// The upload limit of the [`refusals`] service.
+const LIMIT: u64 = 64 * 1024;
+
+/// What a service with small upload limits (64 KiB, idle 2 s, 5 s in all) answered to bad and
+/// truncated uploads thrown at it while it proved a good job, and the good job's end.
+struct Refusals {
+    half_json: Refused,
+    no_finish: Refused,
+    short_finish: Refused,
+    no_header: Code,
+    undefined_backend: Refused,
+    undefined_format: Refused,
+    undefined_state_filter: Code,
+    undefined_key_backend: String,
+    unsorted: Refused,
+    swapped: [u64; 2],
+    over_limit: Refused,
+    huge_message: Code,
+    empty_chunks: Refused,
+    silent: Refused,
+    silent_took: Duration,
+    endless: Refused,
+    endless_took: Duration,
+    good_done: proto::Job,
+    jobs: Vec<proto::Job>,
+    tmp_files: usize,
+}
+
+fn refusals() -> &'static Refusals {
+    static REFUSALS: OnceLock<Refusals> = OnceLock::new();
+    REFUSALS.get_or_init(|| run(record_refusals()))
+}
+
+async fn record_refusals() -> Refusals {
     use proto::submit_epoch_request::Msg;
-    let limit = 64 * 1024;
     let (running, dir) = start(|c| {
-        c.max_upload_bytes = limit;
-        c.upload_idle_timeout = std::time::Duration::from_secs(2);
-        c.upload_max_duration = std::time::Duration::from_secs(5);
+        c.max_upload_bytes = LIMIT;
+        c.upload_idle_timeout = Duration::from_secs(2);
+        c.upload_max_duration = Duration::from_secs(5);
     })
     .await;
     let mut client = connect(&running, None).await;
@@ -262,91 +428,62 @@ async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
     let epoch = json_bytes(&small_epoch(3, 12));
     let half = &epoch[..epoch.len() / 2];
 
-    // Invalid JSON (a complete upload of half a file).
-    let (code, message) = submit_json(&mut client, half.to_vec())
-        .await
-        .map(|r| panic!("accepted {r:?}"))
-        .unwrap_or_else(|e| match e {
-            zkattr_prover::client::ClientError::Status(s) => (s.code(), s.message().to_string()),
-            other => panic!("{other}"),
-        });
-    assert_eq!(code, Code::InvalidArgument);
-    assert!(message.contains("malformed epoch JSON"), "{message}");
-
+    // A complete upload of half a file.
+    let half_json = code_of(submit_json(&mut client, half.to_vec()).await);
     // The stream ends mid-epoch, without finish.
-    let (code, message) =
-        submit_raw(&mut client, vec![Msg::Header(json_header()), chunk(half)]).await;
-    assert_eq!(code, Code::InvalidArgument);
-    assert!(message.contains("truncated"), "{message}");
-
+    let no_finish = submit_raw(&mut client, vec![Msg::Header(json_header()), chunk(half)]).await;
     // finish claims more bytes than arrived.
-    let (code, message) = submit_raw(
+    let short_finish = submit_raw(
         &mut client,
         vec![Msg::Header(json_header()), chunk(half), finish(epoch.len())],
     )
     .await;
-    assert_eq!(code, Code::InvalidArgument);
-    assert!(message.contains("truncated upload"), "{message}");
+    let (no_header, _) = submit_raw(&mut client, vec![chunk(&epoch), finish(epoch.len())]).await;
 
-    // No header.
-    let (code, _) = submit_raw(&mut client, vec![chunk(&epoch), finish(epoch.len())]).await;
-    assert_eq!(code, Code::InvalidArgument);
-
-    // Enum values the API does not define (prost would read them as UNSPECIFIED, so backend 7
-    // would have been proved with plonky2 and state 99 would have listed every job).
-    for (header, field) in [
-        (
-            proto::SubmitHeader {
-                backend: 7,
-                ..json_header()
-            },
-            "backend 7",
-        ),
-        (
-            proto::SubmitHeader {
-                format: 9,
-                ..json_header()
-            },
-            "format 9",
-        ),
-    ] {
-        let (code, message) = submit_raw(
-            &mut client,
-            vec![Msg::Header(header), chunk(&epoch), finish(epoch.len())],
-        )
-        .await;
-        assert_eq!(code, Code::InvalidArgument, "{message}");
-        assert!(
-            message.contains(&format!("{field} is not defined")),
-            "{message}"
-        );
-    }
-    let listed = client
+    let with_header = |header| vec![Msg::Header(header), chunk(&epoch), finish(epoch.len())];
+    let undefined_backend = submit_raw(
+        &mut client,
+        with_header(proto::SubmitHeader {
+            backend: 7,
+            ..json_header()
+        }),
+    )
+    .await;
+    let undefined_format = submit_raw(
+        &mut client,
+        with_header(proto::SubmitHeader {
+            format: 9,
+            ..json_header()
+        }),
+    )
+    .await;
+    let undefined_state_filter = client
         .list_jobs(proto::ListJobsRequest {
             state: 99,
             ..Default::default()
         })
         .await
-        .expect_err("an undefined state filter");
-    assert_eq!(listed.code(), Code::InvalidArgument);
-    let key = client
+        .expect_err("an undefined state filter")
+        .code();
+    let undefined_key_backend = client
         .get_verifying_key(proto::GetVerifyingKeyRequest {
             backend: 7,
             shape: "16x16".into(),
             ..Default::default()
         })
         .await
-        .expect_err("an undefined backend");
-    assert!(
-        key.message().contains("backend 7 is not defined"),
-        "{key:?}"
-    );
+        .expect_err("an undefined backend")
+        .message()
+        .to_string();
 
-    // Unsorted logs: the CSV pair with two queries swapped names the query and the rule.
-    let mut unsorted = small_epoch(4, 6);
-    unsorted.queries.swap(2, 3);
-    let swapped = [unsorted.queries[2].query_id, unsorted.queries[3].query_id];
-    let (act, inf) = csv_bytes(&unsorted);
+    // The CSV pair with two queries swapped.
+    let mut unsorted_epoch = small_epoch(4, 6);
+    unsorted_epoch.queries.swap(2, 3);
+    let swapped = [
+        unsorted_epoch.queries[2].query_id,
+        unsorted_epoch.queries[3].query_id,
+    ];
+    let (act, inf) = csv_bytes(&unsorted_epoch);
     let header = proto::SubmitHeader {
         backend: proto::Backend::Plonky2.into(),
         format: proto::EpochFormat::CsvPair.into(),
@@ -354,7 +491,7 @@ async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
         rate_bps: 2500,
         uploaded_parts: vec![],
     };
-    let (code, message) = code_of(
+    let unsorted = code_of(
         client::submit(
             &mut client,
             header,
@@ -366,39 +503,19 @@ async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
         )
         .await,
     );
-    assert_eq!(code, Code::InvalidArgument);
-    assert!(
-        swapped
-            .iter()
-            .any(|q| message.contains(&format!("query {q}")))
-            && message.contains("increasing"),
-        "{message}"
-    );
 
-    // Over the upload limit: refused naming the limit.
-    let big = vec![b' '; limit as usize + 1];
-    let (code, message) = code_of(submit_json(&mut client, big).await);
-    assert_eq!(code, Code::ResourceExhausted);
-    assert!(message.contains(&limit.to_string()), "{message}");
-
-    // One message above the decoder's limit.
+    let over_limit = code_of(submit_json(&mut client, vec![b' '; LIMIT as usize + 1]).await);
     let huge = vec![b' '; zkattr_prover::service::MAX_MESSAGE_BYTES + 1];
-    let (code, _) = submit_raw(&mut client, vec![Msg::Header(json_header()), chunk(&huge)]).await;
-    assert!(
-        matches!(code, Code::ResourceExhausted | Code::OutOfRange),
-        "{code:?}"
-    );
-
-    // Empty chunks are not free: each counts UPLOAD_MESSAGE_COST, so a stream of them ends.
-    let empties = (0..=limit / zkattr_prover::service::UPLOAD_MESSAGE_COST).map(|_| chunk(&[]));
+    let (huge_message, _) =
+        submit_raw(&mut client, vec![Msg::Header(json_header()), chunk(&huge)]).await;
+    // Each empty chunk counts UPLOAD_MESSAGE_COST.
+    let empties = (0..=LIMIT / zkattr_prover::service::UPLOAD_MESSAGE_COST).map(|_| chunk(&[]));
     let messages = std::iter::once(Msg::Header(json_header()))
         .chain(empties)
         .collect();
-    let (code, message) = submit_raw(&mut client, messages).await;
-    assert_eq!(code, Code::ResourceExhausted, "{message}");
+    let empty_chunks = submit_raw(&mut client, messages).await;
 
-    // A stream that goes silent after its header is refused after the idle timeout (2 s
-    // here), while the client still holds it open.
+    // A stream that goes silent after its header, while the client still holds it open.
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     tx.send(proto::SubmitEpochRequest {
         msg: Some(Msg::Header(json_header())),
@@ -410,16 +527,11 @@ async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
         .submit_epoch(tokio_stream::wrappers::ReceiverStream::new(rx))
         .await
         .expect_err("a silent upload");
-    assert_eq!(silent.code(), Code::DeadlineExceeded, "{silent:?}");
-    assert!(
-        silent.message().contains("sent nothing for 2 s"),
-        "{silent:?}"
-    );
-    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+    let silent_took = started.elapsed();
+    let silent = (silent.code(), silent.message().to_string());
     drop(tx);
 
-    // A stream that keeps sending a byte every half second, never silent for the idle
-    // timeout, is refused once the whole upload has taken 5 s (--upload-max-secs).
+    // A stream that keeps sending a byte every half second, never silent for the idle timeout.
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     let trickle = tokio::spawn(async move {
         let mut messages =
@@ -435,7 +547,7 @@ async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
             if tx.send(proto::SubmitEpochRequest { msg }).await.is_err() {
                 break;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
     let started = std::time::Instant::now();
@@ -443,34 +555,180 @@ async fn bad_and_truncated_uploads_are_refused_while_a_job_runs() {
         .submit_epoch(tokio_stream::wrappers::ReceiverStream::new(rx))
         .await
         .expect_err("an upload that never ends");
-    let took = started.elapsed();
-    assert_eq!(endless.code(), Code::DeadlineExceeded, "{endless:?}");
-    assert!(
-        endless.message().contains("took longer than 5 s"),
-        "{endless:?}"
-    );
-    assert!(took >= std::time::Duration::from_secs(5), "{took:?}");
-    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    let endless_took = started.elapsed();
+    let endless = (endless.code(), endless.message().to_string());
     trickle.abort();
 
-    // The job that was running meanwhile finishes and verifies; no bad upload made a job.
-    let (_, done) = watch_states(&mut client, &good.job_id).await;
-    assert_eq!(done.state(), proto::JobState::Done, "{done:?}");
+    // The job that was running meanwhile.
+    let (_, good_done) = watch_states(&mut client, &good.job_id).await;
     fetch_and_verify(&mut client, &good.job_id, &dir.path().join("bundle")).await;
-    let all = client
+    let jobs = client
         .list_jobs(proto::ListJobsRequest::default())
         .await
         .expect("list")
-        .into_inner();
-    assert_eq!(all.jobs.len(), 1, "{:?}", all.jobs);
-    // And nothing was left behind in tmp/.
-    let tmp = std::fs::read_dir(dir.path().join("data/tmp"))
+        .into_inner()
+        .jobs;
+    let tmp_files = std::fs::read_dir(dir.path().join("data/tmp"))
         .expect("tmp")
         .count();
-    assert_eq!(tmp, 0);
     running.shutdown().await.expect("shutdown");
+    Refusals {
+        half_json,
+        no_finish,
+        short_finish,
+        no_header,
+        undefined_backend,
+        undefined_format,
+        undefined_state_filter,
+        undefined_key_backend,
+        unsorted,
+        swapped,
+        over_limit,
+        huge_message,
+        empty_chunks,
+        silent,
+        silent_took,
+        endless,
+        endless_took,
+        good_done,
+        jobs,
+        tmp_files,
+    }
 }
 
+#[test]
+fn invalid_json_is_refused_as_malformed() {
+    let (code, message) = &refusals().half_json;
+    assert_eq!(*code, Code::InvalidArgument);
+    assert!(message.contains("malformed epoch JSON"), "{message}");
+}
+
+#[test]
+fn a_stream_ending_without_finish_is_refused_as_truncated() {
+    let (code, message) = &refusals().no_finish;
+    assert_eq!(*code, Code::InvalidArgument);
+    assert!(message.contains("truncated"), "{message}");
+}
+
+#[test]
+fn a_finish_claiming_more_bytes_than_arrived_is_refused_as_truncated() {
+    let (code, message) = &refusals().short_finish;
+    assert_eq!(*code, Code::InvalidArgument);
+    assert!(message.contains("truncated upload"), "{message}");
+}
+
+#[test]
+fn an_upload_without_a_header_is_refused() {
+    assert_eq!(refusals().no_header, Code::InvalidArgument);
+}
+
+/// Enum values the API does not define (prost would read them as UNSPECIFIED, so backend 7
+/// would have been proved with plonky2 and state 99 would have listed every job).
+#[test]
+fn undefined_backend_and_format_values_are_refused_by_name() {
+    let r = refusals();
+    for ((code, message), field) in [
+        (&r.undefined_backend, "backend 7"),
+        (&r.undefined_format, "format 9"),
+    ] {
+        assert_eq!(*code, Code::InvalidArgument, "{message}");
+        assert!(
+            message.contains(&format!("{field} is not defined")),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn an_undefined_state_filter_is_refused() {
+    assert_eq!(refusals().undefined_state_filter, Code::InvalidArgument);
+}
+
+#[test]
+fn a_verifying_key_of_an_undefined_backend_is_refused_by_name() {
+    let message = &refusals().undefined_key_backend;
+    assert!(message.contains("backend 7 is not defined"), "{message}");
+}
+
+/// Unsorted logs: the CSV pair with two queries swapped names the query and the rule.
+#[test]
+fn unsorted_logs_are_refused_naming_the_query_and_the_rule() {
+    let r = refusals();
+    let (code, message) = &r.unsorted;
+    assert_eq!(*code, Code::InvalidArgument);
+    assert!(
+        r.swapped
+            .iter()
+            .any(|q| message.contains(&format!("query {q}")))
+            && message.contains("increasing"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_upload_over_the_limit_is_refused_naming_the_limit() {
+    let (code, message) = &refusals().over_limit;
+    assert_eq!(*code, Code::ResourceExhausted);
+    assert!(message.contains(&LIMIT.to_string()), "{message}");
+}
+
+#[test]
+fn one_message_above_the_decoder_limit_is_refused() {
+    let code = refusals().huge_message;
+    assert!(
+        matches!(code, Code::ResourceExhausted | Code::OutOfRange),
+        "{code:?}"
+    );
+}
+
+/// Empty chunks are not free: each counts UPLOAD_MESSAGE_COST, so a stream of them ends.
+#[test]
+fn a_stream_of_empty_chunks_is_refused() {
+    let (code, message) = &refusals().empty_chunks;
+    assert_eq!(*code, Code::ResourceExhausted, "{message}");
+}
+
+/// A stream that goes silent after its header is refused after the idle timeout (2 s here),
+/// while the client still holds it open.
+#[test]
+fn a_silent_upload_is_refused_after_the_idle_timeout() {
+    let r = refusals();
+    let (code, message) = &r.silent;
+    assert_eq!(*code, Code::DeadlineExceeded, "{message}");
+    assert!(message.contains("sent nothing for 2 s"), "{message}");
+    assert!(r.silent_took >= Duration::from_secs(2));
+}
+
+/// A stream that keeps sending a byte every half second, never silent for the idle timeout,
+/// is refused once the whole upload has taken 5 s (--upload-max-secs).
+#[test]
+fn a_trickling_upload_is_refused_after_the_upload_time_limit() {
+    let r = refusals();
+    let (code, message) = &r.endless;
+    assert_eq!(*code, Code::DeadlineExceeded, "{message}");
+    assert!(message.contains("took longer than 5 s"), "{message}");
+    let took = r.endless_took;
+    assert!(took >= Duration::from_secs(5), "{took:?}");
+    assert!(took < Duration::from_secs(20), "{took:?}");
+}
+
+/// The job that was running meanwhile finishes and verifies (in the recording).
+#[test]
+fn the_job_proving_meanwhile_finishes() {
+    let done = &refusals().good_done;
+    assert_eq!(done.state(), proto::JobState::Done, "{done:?}");
+}
+
+#[test]
+fn no_bad_upload_made_a_job() {
+    let jobs = &refusals().jobs;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+}
+
+#[test]
+fn no_bad_upload_left_files_in_tmp() {
+    assert_eq!(refusals().tmp_files, 0);
+}
 /// `queries` queries, each paying its whole fee to adapter 1: the largest fee, but `last_fee`
 /// for the last.
 fn epoch_paying_whole_fees(queries: u64, last_fee: u64) -> zkattr_model::Epoch {

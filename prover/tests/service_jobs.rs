@@ -126,10 +126,16 @@ async fn a_cancelled_job_is_retried_once_its_worker_lets_go() {
     running.shutdown().await.expect("shutdown");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queue_limit_cancel_and_unknown_jobs() {
-    // No workers: jobs stay queued (an API-only node).
-    let (running, _dir) = start(|c| {
+/// A service without workers (an API-only node: jobs stay queued) and a queue limit of two,
+/// holding jobs `a` and `b`.
+async fn full_queue() -> (
+    service::RunningService,
+    tempfile::TempDir,
+    zkattr_prover::client::Client,
+    proto::Job,
+    proto::Job,
+) {
+    let (running, dir) = start(|c| {
         c.workers = 0;
         c.queue_limit = 2;
     })
@@ -145,30 +151,64 @@ async fn queue_limit_cancel_and_unknown_jobs() {
             .await
             .expect("b"),
     );
+    (running, dir, client, a, b)
+}
+
+async fn cancel(client: &mut zkattr_prover::client::Client, job: &proto::Job) -> proto::Job {
+    client
+        .cancel_job(proto::CancelJobRequest {
+            job_id: job.job_id.clone(),
+        })
+        .await
+        .expect("cancel")
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_refuses_a_new_job_naming_its_limit() {
+    let (running, _dir, mut client, a, b) = full_queue().await;
     assert_eq!(a.state(), proto::JobState::Queued);
     assert_eq!(b.state(), proto::JobState::Queued);
     let (code, message) = code_of(submit_json(&mut client, json_bytes(&small_epoch(12, 5))).await);
     assert_eq!(code, Code::ResourceExhausted);
     assert!(message.contains("limit 2"), "{message}");
-    // A resubmission of a queued job is not a new job, even with the queue full.
+    running.shutdown().await.expect("shutdown");
+}
+
+/// A resubmission of a queued job is not a new job, even with the queue full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_job_resubmitted_to_a_full_queue_is_the_same_job() {
+    let (running, _dir, mut client, a, _) = full_queue().await;
     let again = submit_json(&mut client, json_bytes(&small_epoch(10, 5))).await;
     assert_eq!(
         again.map(|r| job_of(&r).job_id).ok(),
         Some(a.job_id.clone())
     );
+    running.shutdown().await.expect("shutdown");
+}
 
-    let cancelled = client
-        .cancel_job(proto::CancelJobRequest {
-            job_id: a.job_id.clone(),
-        })
-        .await
-        .expect("cancel")
-        .into_inner();
-    assert_eq!(cancelled.state(), proto::JobState::Cancelled);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_queued_job_makes_room() {
+    let (running, _dir, mut client, a, _) = full_queue().await;
+    assert_eq!(
+        cancel(&mut client, &a).await.state(),
+        proto::JobState::Cancelled
+    );
     submit_json(&mut client, json_bytes(&small_epoch(12, 5)))
         .await
         .expect("room again after a cancel");
-    // Retrying the cancelled job would make three: refused, and it stays cancelled.
+    running.shutdown().await.expect("shutdown");
+}
+
+/// Retrying a cancelled job when the queue is full again would make three: refused, and it
+/// stays cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrying_a_cancelled_job_into_a_full_queue_is_refused() {
+    let (running, _dir, mut client, a, _) = full_queue().await;
+    cancel(&mut client, &a).await;
+    submit_json(&mut client, json_bytes(&small_epoch(12, 5)))
+        .await
+        .expect("room again after a cancel");
     let retry = client
         .retry_job(proto::RetryJobRequest {
             job_id: a.job_id.clone(),
@@ -186,13 +226,30 @@ async fn queue_limit_cancel_and_unknown_jobs() {
         .expect("get")
         .into_inner();
     assert_eq!(still.state(), proto::JobState::Cancelled);
+    running.shutdown().await.expect("shutdown");
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_job_is_not_found() {
+    let (running, _dir) = start(|c| c.workers = 0).await;
+    let mut client = connect(&running, None).await;
     let missing = client
         .get_job(proto::GetJobRequest {
             job_id: "job-nope".into(),
         })
         .await;
     assert_eq!(missing.map_err(|s| s.code()).err(), Some(Code::NotFound));
+    running.shutdown().await.expect("shutdown");
+}
+
+/// Of `a` (cancelled), `b` and a third job, the filter lists the two queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_filter_lists_only_the_jobs_in_that_state() {
+    let (running, _dir, mut client, a, _) = full_queue().await;
+    cancel(&mut client, &a).await;
+    submit_json(&mut client, json_bytes(&small_epoch(12, 5)))
+        .await
+        .expect("room again after a cancel");
     let queued = client
         .list_jobs(proto::ListJobsRequest {
             state: proto::JobState::Queued.into(),
@@ -202,15 +259,15 @@ async fn queue_limit_cancel_and_unknown_jobs() {
         .expect("list")
         .into_inner();
     assert_eq!(queued.jobs.len(), 2);
+    running.shutdown().await.expect("shutdown");
+}
 
-    // Above the largest single circuit (1,024 queries) plonky2 jobs are planned as aggregated
-    // batches of 2,048 (the pinned layouts); halo2 keeps its own limit.
-    client
-        .cancel_job(proto::CancelJobRequest {
-            job_id: b.job_id.clone(),
-        })
-        .await
-        .expect("cancel b (the queue is full)");
+/// Above the largest single circuit (1,024 queries) plonky2 jobs are planned as aggregated
+/// batches of 2,048 (the pinned layouts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_epoch_above_one_circuit_is_planned_as_aggregated() {
+    let (running, _dir) = start(|c| c.workers = 0).await;
+    let mut client = connect(&running, None).await;
     let large = small_epoch(13, 1100);
     let aggregated = job_of(
         &submit_json(&mut client, json_bytes(&large))
@@ -220,7 +277,10 @@ async fn queue_limit_cancel_and_unknown_jobs() {
     assert_eq!(aggregated.shape, "agg-b2048-t0-p8");
     assert_eq!(aggregated.state(), proto::JobState::Queued);
     running.shutdown().await.expect("shutdown");
-    // A batch size that is not a power of two is refused at start-up.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_size_not_a_power_of_two_is_refused_at_start_up() {
     let refused = service::start(
         ServiceConfig {
             batch_size: Some(3),
@@ -234,7 +294,11 @@ async fn queue_limit_cancel_and_unknown_jobs() {
         "{:?}",
         refused.err()
     );
-    // An empty bearer token would switch authentication off without a word: refused.
+}
+
+/// An empty bearer token would switch authentication off without a word: refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_bearer_token_is_refused_at_start_up() {
     let refused = service::start(
         ServiceConfig {
             token: Some(" ".into()),

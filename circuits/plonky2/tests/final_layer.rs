@@ -1,20 +1,27 @@
-//! The final layer in real proofs, over a stand-in root (tests/common: a circuit that only
-//! exposes a summary), so each cheat below carries a root summary consistent with it (the
-//! challenges hashed from the cheat's own payout commitment, the accumulator of its own list)
-//! and only the one constraint it aims at can reject it. Honest aggregation runs end to end in
+//! The final layer over a stand-in root (tests/common: a circuit that only exposes a summary):
+//! the honest list in a real proof with SPEC's public inputs; each cheat carries a root summary
+//! consistent with it (the challenges hashed from the cheat's own payout commitment, the
+//! accumulator of its own list) and is refused by the one labeled check it aims at and by
+//! nothing else, found by evaluating every gate of the built circuit on the generated witness
+//! (tests/common/constraints.rs) without proving. Honest aggregation runs end to end in
 //! tests/pipeline.rs.
 
 use plonky2::field::extension::quadratic::QuadraticExtension;
 use plonky2::field::types::{Field, Field64, PrimeField64};
 use plonky2::hash::poseidon::PoseidonHash;
+use plonky2::iop::ext_target::ExtensionTarget;
+use plonky2::iop::target::Target;
+use plonky2::iop::witness::PartialWitness;
 use plonky2::plonk::config::Hasher;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 use zkattr_model::commit::{commit_epoch, tag, CommitmentFamily, EpochCommitments};
 use zkattr_model::merkle;
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::types::PAYOUT_TREE_DEPTH;
 use zkattr_model::{Epoch, Settlement};
-use zkattr_plonky2::aggregation::final_layer::{FinalCircuit, PayeeWitness};
+use zkattr_plonky2::aggregation::final_layer::{
+    FinalCircuit, PayeeLabels, PayeeWitness, StatementLabels,
+};
 use zkattr_plonky2::aggregation::native::{
     listed_payees, slot_count_digest, BatchSummary, Challenges, Ext,
 };
@@ -23,7 +30,10 @@ use zkattr_plonky2::statement::StatementPublicInputs;
 use zkattr_plonky2::GoldilocksFamily;
 
 mod common;
-use common::{prove_stand_in, stand_in, Proof, StandIn};
+#[path = "common/constraints.rs"]
+mod constraints;
+use common::{prove_stand_in, stand_in, StandIn};
+use constraints::{assert_accepted, assert_refused_by, Finder, Tamper, Violation};
 
 /// The stand-in root covers the whole 16-query epoch: one subtree of height 4.
 const HEIGHT: u32 = 4;
@@ -103,36 +113,72 @@ impl Setup {
         summary
     }
 
-    /// Proves the final layer over `summary`; `Some` only if the proof also verifies.
-    fn prove(
+    /// The final layer's inputs: a stand-in root proof exposing `summary`, `entries[..count]`
+    /// as the list and any further entries in padding positions.
+    fn inputs(
         &self,
         summary: &BatchSummary,
         entries: &[PayeeWitness],
         count: usize,
-    ) -> Option<Proof> {
+    ) -> PartialWitness<F> {
         let root = prove_stand_in(&self.root_circuit, summary);
-        match catch_unwind(AssertUnwindSafe(|| {
-            self.last.prove_entries(&root, entries, count)
-        })) {
-            Ok(Ok(proof)) => self
-                .last
-                .data
-                .verify(proof.clone())
-                .is_ok()
-                .then_some(proof),
-            Err(_) | Ok(Err(_)) => None,
-        }
+        self.last.witness(&root, entries, count).unwrap()
     }
 
-    /// `entries[..count]` with a consistent root summary (its own challenges and
-    /// accumulator) must be rejected.
-    fn assert_rejected(&self, entries: &[PayeeWitness], count: usize, what: &str) {
-        let summary = self.summary(entries, count);
-        assert!(
-            self.prove(&summary, entries, count).is_none(),
-            "{what} was accepted"
-        );
+    /// Asserts the list over `summary`, changed by `tamper`, is refused by `gate` constraints
+    /// of the check labeled `labels` and by nothing else; returns the violations.
+    #[allow(clippy::too_many_arguments)]
+    fn refused(
+        &self,
+        summary: &BatchSummary,
+        entries: &[PayeeWitness],
+        count: usize,
+        tamper: Tamper,
+        gate: &str,
+        labels: &[Target],
+        what: &str,
+    ) -> Vec<Violation> {
+        let inputs = self.inputs(summary, entries, count);
+        assert_refused_by(finder(), &inputs, &tamper, gate, labels, what)
     }
+
+    /// Asserts the list over `summary` satisfies every constraint.
+    fn accepted(&self, summary: &BatchSummary, entries: &[PayeeWitness], count: usize, what: &str) {
+        let inputs = self.inputs(summary, entries, count);
+        assert_accepted(finder(), &inputs, &Tamper::new(), what);
+    }
+
+    fn payee(&self, m: usize) -> PayeeLabels {
+        self.last.payee_labels()[m]
+    }
+
+    fn checks(&self) -> StatementLabels {
+        self.last.statement_labels()
+    }
+}
+
+fn setup() -> &'static Setup {
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+    SETUP.get_or_init(Setup::new)
+}
+
+fn finder() -> &'static Finder<'static> {
+    static FINDER: OnceLock<Finder<'static>> = OnceLock::new();
+    FINDER.get_or_init(|| Finder::new(&setup().last.data))
+}
+
+/// A tamper that lets each of `targets`' copy classes keep its first value: where a connected
+/// check's two sides are both computed (or one is the root proof's public input), the check's
+/// own gate is then the one left unsatisfied instead of a witness-generation conflict.
+fn first_wins(targets: &[Target]) -> Tamper {
+    targets
+        .iter()
+        .fold(Tamper::new(), |t, target| t.first_write_wins(*target))
+}
+
+/// The targets of an extension target.
+fn ext_targets(t: ExtensionTarget<2>) -> Vec<Target> {
+    t.0.to_vec()
 }
 
 fn small(x: u64) -> F {
@@ -166,19 +212,26 @@ fn list_paying(adapters: &[PayeeWitness], total: u64) -> Vec<PayeeWitness> {
 }
 
 #[test]
-fn final_layer_accepts_the_list_and_rejects_each_cheat() {
-    let s = Setup::new();
+fn the_honest_list_proves_specs_public_inputs() {
+    let s = setup();
+    let n = s.honest.len();
+    let summary = s.summary(&s.honest, n);
+    s.accepted(&summary, &s.honest, n, "the honest list");
+    let root = prove_stand_in(&s.root_circuit, &summary);
+    let proof = s.last.prove_entries(&root, &s.honest, n).unwrap();
+    s.last.data.verify(proof.clone()).unwrap();
+    assert_eq!(proof.public_inputs, s.expected);
+}
+
+/// Amounts are two 32-bit limbs. Each cheat keeps the field value of every amount and both
+/// limb-column sums once carried (so the accumulator and the totals hold); only the limbs'
+/// 32-bit checks refuse it.
+#[test]
+fn amount_limbs_must_be_below_2_32() {
+    let s = setup();
     let n = s.honest.len();
 
-    // Honest: SPEC's public inputs, exactly those of the single-proof statement.
-    let summary = s.summary(&s.honest, n);
-    let proof = s
-        .prove(&summary, &s.honest, n)
-        .expect("the honest list proves");
-    assert_eq!(proof.public_inputs, s.expected);
-
-    // An amount in non-canonical limbs: low limb + 2^32, high limb - 1. Same field value, same
-    // limb sums once carried, same accumulator; only the low limb's 32-bit check refuses it.
+    // Low limb + 2^32, high limb - 1 on a payee paid at least 2^32.
     let mut limbs = s.honest.clone();
     let large = limbs
         .iter()
@@ -186,8 +239,17 @@ fn final_layer_accepts_the_list_and_rejects_each_cheat() {
         .expect("the large fee pays someone at least 2^32");
     limbs[large].amount[0] += small(1 << 32);
     limbs[large].amount[1] -= F::ONE;
-    s.assert_rejected(&limbs, n, "a low amount limb of 2^32 or more");
-    // The same with a high limb of 0, which wraps to p - 1: both limb checks refuse it.
+    s.refused(
+        &s.summary(&limbs, n),
+        &limbs,
+        n,
+        Tamper::new(),
+        "RangeCheckGate",
+        &[s.payee(large).amount[0]],
+        "a low amount limb of 2^32 or more",
+    );
+
+    // The same on a payee paid below 2^32: the high limb wraps to p - 1, both checks refuse.
     let mut wrapped = s.honest.clone();
     let below = wrapped
         .iter()
@@ -195,92 +257,24 @@ fn final_layer_accepts_the_list_and_rejects_each_cheat() {
         .expect("a payee paid below 2^32");
     wrapped[below].amount[0] += small(1 << 32);
     wrapped[below].amount[1] -= F::ONE;
-    s.assert_rejected(&wrapped, n, "a high amount limb of p - 1");
-
-    // Two payees out of order (the accumulator is a sum, so order matters to nothing else).
-    let mut swapped = s.honest.clone();
-    swapped.swap(0, 1);
-    s.assert_rejected(&swapped, n, "a payout list out of order");
-
-    // An adapter that appears in no slot, listed with amount 0 and slot count 0: its
-    // accumulator term is zero, so only `slots >= 1` refuses it.
-    let mut extra = s.honest.clone();
-    let unused = extra[n - 1].adapter + small(1000);
-    extra.push(PayeeWitness {
-        adapter: unused,
-        amount: [F::ZERO; 2],
-        slots: F::ZERO,
-    });
-    s.assert_rejected(&extra, n + 1, "a payee in no slot");
-
-    // A listed adapter of 2^32 or more (2^32 - 1 after the last one, so the step check passes),
-    // with a root summary that agrees with the list: only the adapter's 32-bit check refuses it.
-    let mut wide = s.honest.clone();
-    wide.push(PayeeWitness {
-        adapter: s.honest[n - 1].adapter + small(u32::MAX.into()),
-        amount: [F::ZERO; 2],
-        slots: F::ONE,
-    });
-    let paid = summary.total_paid;
-    assert!(
-        s.prove(&s.agreeing(&s.honest, n, paid), &s.honest, n)
-            .is_some(),
-        "the agreeing summary of the honest list is accepted (the control for the cheats below)"
+    let violations = s.refused(
+        &s.summary(&wrapped, n),
+        &wrapped,
+        n,
+        Tamper::new(),
+        "RangeCheckGate",
+        &s.payee(below).amount,
+        "a high amount limb of p - 1",
     );
-    assert!(
-        s.prove(&s.agreeing(&wide, n + 1, paid), &wide, n + 1)
-            .is_none(),
-        "an adapter id of 2^32 or more was accepted"
-    );
+    for limb in s.payee(below).amount {
+        assert!(
+            violations.iter().any(|v| finder().belongs(v, &[limb])),
+            "a high amount limb of p - 1: each limb's check refuses it ({violations:?})"
+        );
+    }
 
-    // The counts must be fixed before the challenges: a list whose counts were chosen after
-    // them (here to match an accumulator the batches never gave, as a prover solving for
-    // counts would) under the challenges of the honest counts. Only the counts' digest in the
-    // challenges refuses it.
-    let mut recounted = s.honest.clone();
-    recounted[0].slots += F::ONE;
-    let mut late = summary;
-    late.accumulator = accumulator(&summary.challenges, &recounted[..n]);
-    assert!(
-        s.prove(&late, &recounted, n).is_none(),
-        "slot counts chosen after the challenges were accepted"
-    );
-
-    // Total paid below the modulus: a list paying p - 1 in all is accepted, one paying p is
-    // not (above p an amount listed as its value plus p beside another listed p lower would
-    // keep the accumulator and the totals). Summaries agree with each list otherwise.
-    let max = F::ORDER - 1;
-    let at_max = list_paying(&s.honest, max);
-    assert!(
-        s.prove(&s.agreeing(&at_max, n, max), &at_max, n).is_some(),
-        "a total paid of p - 1 is refused"
-    );
-    let at_p = list_paying(&s.honest, F::ORDER);
-    assert!(
-        s.prove(&s.agreeing(&at_p, n, F::ORDER), &at_p, n).is_none(),
-        "a total paid of p was accepted"
-    );
-
-    // A padding amount: the limb columns sum every entry, so a padding amount of 1 beside a
-    // total paid (and pool) one higher keeps the totals; the list, its challenges and the
-    // accumulator do not see padding. Only the padding check refuses it.
-    let mut padded_amount = s.honest.clone();
-    padded_amount.push(PayeeWitness {
-        adapter: F::ZERO,
-        amount: [F::ONE, F::ZERO],
-        slots: F::ZERO,
-    });
-    let mut one_more = summary;
-    one_more.total_paid += 1;
-    one_more.total_pool += 1;
-    assert!(
-        s.prove(&one_more, &padded_amount, n).is_none(),
-        "a non-zero padding amount was accepted"
-    );
-
-    // A high limb out of range with the same field value and column sums: one unit moved from
-    // one low limb to another, and 2^-32 moved the other way between the high limbs. The
-    // low limbs stay below 2^32; only the high limb's 32-bit check refuses it.
+    // A high limb out of range: one unit moved from one low limb to another and 2^-32 the
+    // other way between the high limbs; the low limbs stay below 2^32.
     let mut high = s.honest.clone();
     let up = high
         .iter()
@@ -294,55 +288,272 @@ fn final_layer_accepts_the_list_and_rejects_each_cheat() {
     high[up].amount[1] -= shift;
     high[down].amount[0] -= F::ONE;
     high[down].amount[1] += shift;
-    s.assert_rejected(&high, n, "a high amount limb of 2^32 or more");
+    s.refused(
+        &s.summary(&high, n),
+        &high,
+        n,
+        Tamper::new(),
+        "RangeCheckGate",
+        &[s.payee(up).amount[1], s.payee(down).amount[1]],
+        "a high amount limb of 2^32 or more",
+    );
+}
 
-    // A padding entry that is not zero: outside the list (count n), so neither the tree, the
-    // accumulator nor the total sees its adapter; only the padding check refuses it.
+/// Two payees out of order: the accumulator is a sum, so order matters to nothing but the
+/// step check `adapter - previous - 1 < 2^32` of the second entry.
+#[test]
+fn adapters_must_strictly_increase() {
+    let s = setup();
+    let n = s.honest.len();
+    let mut swapped = s.honest.clone();
+    swapped.swap(0, 1);
+    s.refused(
+        &s.summary(&swapped, n),
+        &swapped,
+        n,
+        Tamper::new(),
+        "RangeCheckGate",
+        &[s.payee(1).step],
+        "a payout list out of order",
+    );
+}
+
+/// An adapter that appears in no slot, listed with amount 0 and slot count 0: its accumulator
+/// term is zero, so only `slots - 1 < 2^32` refuses it.
+#[test]
+fn each_payee_must_be_in_a_slot() {
+    let s = setup();
+    let n = s.honest.len();
+    let mut extra = s.honest.clone();
+    extra.push(PayeeWitness {
+        adapter: s.honest[n - 1].adapter + small(1000),
+        amount: [F::ZERO; 2],
+        slots: F::ZERO,
+    });
+    s.refused(
+        &s.summary(&extra, n + 1),
+        &extra,
+        n + 1,
+        Tamper::new(),
+        "RangeCheckGate",
+        &[s.payee(n).extra],
+        "a payee in no slot",
+    );
+}
+
+/// A listed adapter of 2^32 or more (2^32 - 1 after the last one, so the step check holds),
+/// with a root summary that agrees with the list: only the adapter's 32-bit check refuses it.
+#[test]
+fn adapter_ids_must_be_below_2_32() {
+    let s = setup();
+    let n = s.honest.len();
+    let paid = s.summary(&s.honest, n).total_paid;
+    s.accepted(
+        &s.agreeing(&s.honest, n, paid),
+        &s.honest,
+        n,
+        "the agreeing summary of the honest list (the control)",
+    );
+    let mut wide = s.honest.clone();
+    wide.push(PayeeWitness {
+        adapter: s.honest[n - 1].adapter + small(u32::MAX.into()),
+        amount: [F::ZERO; 2],
+        slots: F::ONE,
+    });
+    s.refused(
+        &s.agreeing(&wide, n + 1, paid),
+        &wide,
+        n + 1,
+        Tamper::new(),
+        "RangeCheckGate",
+        &[s.payee(n).adapter],
+        "an adapter id of 2^32 or more",
+    );
+}
+
+/// Entries past the count are zero. Neither the tree, the accumulator nor the slot-count
+/// digest sees a padding entry, and the limb columns sum every entry, so a padding amount
+/// beside a total paid (and pool) that much higher keeps the totals: only `value · (1 − real)
+/// = 0` refuses it. The zero its product is connected to is pinned, so the product's own
+/// arithmetic constraint is the one left unsatisfied.
+#[test]
+fn padding_entries_must_be_zero() {
+    let s = setup();
+    let n = s.honest.len();
+    let summary = s.summary(&s.honest, n);
+    let unused = s.honest[n - 1].adapter + small(1000);
+
+    let mut padded_amount = s.honest.clone();
+    padded_amount.push(PayeeWitness {
+        adapter: F::ZERO,
+        amount: [F::ONE, F::ZERO],
+        slots: F::ZERO,
+    });
+    let mut one_more = summary;
+    one_more.total_paid += 1;
+    one_more.total_pool += 1;
+    let stray = s.payee(n).padding[1];
+    s.refused(
+        &one_more,
+        &padded_amount,
+        n,
+        Tamper::new().set(stray, F::ZERO),
+        "ArithmeticGate",
+        &[stray],
+        "a non-zero padding amount",
+    );
+
     let mut padded = s.honest.clone();
     padded.push(PayeeWitness {
         adapter: unused,
         amount: [F::ZERO; 2],
         slots: F::ZERO,
     });
-    s.assert_rejected(&padded, n, "a non-zero padding entry");
+    let stray = s.payee(n).padding[0];
+    s.refused(
+        &summary,
+        &padded,
+        n,
+        Tamper::new().set(stray, F::ZERO),
+        "ArithmeticGate",
+        &[stray],
+        "a non-zero padding adapter",
+    );
+}
 
-    // A root whose total paid is one more than the list's (the pool with it, so conservation
-    // holds): the listed-total check refuses it.
+/// Total paid below the modulus: a list paying p - 1 in all is accepted, one paying p is not
+/// (above p an amount listed as its value plus p beside another listed p lower would keep the
+/// accumulator and the totals). Summaries agree with each list otherwise.
+#[test]
+fn total_paid_must_be_below_p() {
+    let s = setup();
+    let n = s.honest.len();
+    let max = F::ORDER - 1;
+    let at_max = list_paying(&s.honest, max);
+    s.accepted(
+        &s.agreeing(&at_max, n, max),
+        &at_max,
+        n,
+        "a total paid of p - 1",
+    );
+    let at_p = list_paying(&s.honest, F::ORDER);
+    let bound = s.checks().paid_below_p;
+    s.refused(
+        &s.agreeing(&at_p, n, F::ORDER),
+        &at_p,
+        n,
+        Tamper::new().set(bound, F::ZERO),
+        "ArithmeticGate",
+        &[bound],
+        "a total paid of p",
+    );
+}
+
+/// `α, β` are the hash of the commitments and the slot-count digest: a root summary whose
+/// challenges are those of another list, or a list whose counts were chosen after the
+/// challenges, is refused by the last permutation of that hash alone.
+#[test]
+fn challenges_must_be_the_hash_of_the_commitments() {
+    let s = setup();
+    let n = s.honest.len();
+    let labels = s.checks().challenges;
+
+    // Counts chosen after the challenges (here to match an accumulator the batches never gave,
+    // as a prover solving for counts would), under the challenges of the honest counts.
+    let mut recounted = s.honest.clone();
+    recounted[0].slots += F::ONE;
+    let mut late = s.summary(&s.honest, n);
+    late.accumulator = accumulator(&late.challenges, &recounted[..n]);
+    s.refused(
+        &late,
+        &recounted,
+        n,
+        first_wins(&labels),
+        "PoseidonGate",
+        &labels,
+        "slot counts chosen after the challenges",
+    );
+
+    // The challenges of another payout list, with the accumulator the batches would have
+    // under them.
+    let mut swapped = s.honest.clone();
+    swapped.swap(0, 1);
+    s.refused(
+        &s.summary(&swapped, n),
+        &s.honest,
+        n,
+        first_wins(&labels),
+        "PoseidonGate",
+        &labels,
+        "challenges of another payout list",
+    );
+}
+
+/// The listed total equals the total paid over the integers: a root paying one more (or 2^32
+/// more) than the list, the pool with it so conservation holds, is refused by the low column's
+/// recomposition (or the high total's sum).
+#[test]
+fn the_listed_total_must_be_the_total_paid() {
+    let s = setup();
+    let n = s.honest.len();
+    let summary = s.summary(&s.honest, n);
+    let c = s.checks();
+
     let mut more_paid = summary;
     more_paid.total_paid += 1;
     more_paid.total_pool += 1;
-    assert!(
-        s.prove(&more_paid, &s.honest, n).is_none(),
-        "a total paid above the list's was accepted"
+    let low = [c.low_split[0], c.column_sums[0]];
+    s.refused(
+        &more_paid,
+        &s.honest,
+        n,
+        first_wins(&low),
+        "ArithmeticGate",
+        &low,
+        "a total paid above the list's",
     );
 
-    // Challenges that are not the hash of the commitments (those of another list), with the
-    // accumulator the batches would have under them: only their derivation refuses it.
-    let foreign = s.summary(&swapped, n);
-    assert!(
-        s.prove(&foreign, &s.honest, n).is_none(),
-        "challenges of another payout list were accepted"
-    );
-
-    // The same at 2^32 more: the low limbs agree, the high ones do not.
     let mut more_paid_high = summary;
     more_paid_high.total_paid += 1 << 32;
     more_paid_high.total_pool += 1 << 32;
-    assert!(
-        s.prove(&more_paid_high, &s.honest, n).is_none(),
-        "a total paid 2^32 above the list's was accepted"
+    s.refused(
+        &more_paid_high,
+        &s.honest,
+        n,
+        first_wins(&[c.high_total]),
+        "ArithmeticGate",
+        &[c.high_total],
+        "a total paid 2^32 above the list's",
     );
+}
 
-    // Conservation: pool one above paid + treasury.
-    let mut leaky = summary;
+/// Conservation: a pool one above paid + treasury is refused by the recomposition of
+/// `paid_lo + treasury_lo`.
+#[test]
+fn the_pool_must_be_paid_plus_treasury() {
+    let s = setup();
+    let n = s.honest.len();
+    let mut leaky = s.summary(&s.honest, n);
     leaky.total_pool += 1;
-    assert!(
-        s.prove(&leaky, &s.honest, n).is_none(),
-        "a pool above paid plus treasury was accepted"
+    let c = s.checks();
+    let labels = [c.accounted[0], c.accounted_low_sum];
+    s.refused(
+        &leaky,
+        &s.honest,
+        n,
+        first_wins(&labels),
+        "ArithmeticGate",
+        &labels,
+        "a pool above paid plus treasury",
     );
+}
 
-    // The accumulator: one unit moved between two payees keeps every total, not the
-    // accumulator of the batches (the root summary keeps the slots' shares).
+/// One unit moved between two payees keeps every total, not the accumulator of the batches
+/// (the root summary keeps the slots' shares): the accumulators' connection refuses it.
+#[test]
+fn the_accumulator_must_be_the_batches() {
+    let s = setup();
+    let n = s.honest.len();
     let mut moved = s.honest.clone();
     let from = moved
         .iter()
@@ -352,5 +563,14 @@ fn final_layer_accepts_the_list_and_rejects_each_cheat() {
     moved[from].amount[0] -= F::ONE;
     moved[to].amount[0] += F::ONE;
     assert!(moved[to].amount[0].to_canonical_u64() < 1 << 32);
-    s.assert_rejected(&moved, n, "a payout list that moves one unit");
+    let labels = ext_targets(s.checks().accumulator);
+    s.refused(
+        &s.summary(&moved, n),
+        &moved,
+        n,
+        first_wins(&labels),
+        "ArithmeticExtensionGate",
+        &labels,
+        "a payout list that moves one unit",
+    );
 }

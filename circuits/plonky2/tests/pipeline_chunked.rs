@@ -11,13 +11,16 @@
 //! with them, and a damaged kept proof or a kept proof of another chunk is proved again. The
 //! resumed run is the stage-by-stage path (`Circuits::Staged`): each circuit built when its
 //! stage begins, the same key as the circuits built at once.
+//!
+//! The circuits are built and the run's steps made once ([`chunked_run`]), recording what each
+//! answered; each test asserts one behaviour of that record.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
-use zkattr_model::bundle::PublicStatement;
+use zkattr_model::bundle::{BundleManifest, PublicStatement};
 use zkattr_model::synth::{generate, SynthConfig};
 use zkattr_model::{payout_report, Epoch, Settlement};
 use zkattr_plonky2::aggregation::{
@@ -26,7 +29,7 @@ use zkattr_plonky2::aggregation::{
     ProveOptions, Resume,
 };
 use zkattr_plonky2::GoldilocksFamily;
-use zkattr_verifier::bundle::{verify_bundle, VerifyOptions};
+use zkattr_verifier::bundle::{verify_bundle, BundleError, Verified, VerifyOptions};
 
 /// Dies, like a killed process, when the proof of chunk `.1` or a later one is to be kept.
 struct CrashAtChunk<'a>(&'a CheckpointDir, usize);
@@ -83,10 +86,36 @@ fn epoch() -> Epoch {
         .expect("an epoch with 17 to 24 payees")
 }
 
-#[test]
-fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
-    assert_eq!(SHAPE.key(), "agg-b4-t2-p32-c4");
-    assert_eq!(SHAPE.chunk_count(), Some(8));
+/// What each step of one chunked run answered, in order.
+struct ChunkedRun {
+    /// Payees of the epoch.
+    payees: usize,
+    circuits_digest: String,
+    circuits_key: Vec<u8>,
+    cancelled_before_chunks: Result<BundleManifest, EpochProverError>,
+    kept_after_cancel: Vec<String>,
+    cancelled_at_first_chunk: Result<BundleManifest, EpochProverError>,
+    kept_after_first_chunk: Vec<String>,
+    crashed: Result<BundleManifest, EpochProverError>,
+    kept_after_crash: Vec<String>,
+    bundle_after_crash: bool,
+    staged_cancelled: Result<BundleManifest, EpochProverError>,
+    staged_cancel_stages: Vec<AggregationStage>,
+    manifest: BundleManifest,
+    /// The reports of the resumed stage-by-stage run.
+    resumed_stages: Vec<AggregationStage>,
+    kept_after_resume: Vec<String>,
+    verified: Result<Verified, BundleError>,
+    staged_key: Vec<u8>,
+    kept_after_clear: bool,
+}
+
+fn chunked_run() -> &'static ChunkedRun {
+    static RUN: OnceLock<ChunkedRun> = OnceLock::new();
+    RUN.get_or_init(record_chunked_run)
+}
+
+fn record_chunked_run() -> ChunkedRun {
     let epoch = epoch();
     let payees = Settlement::compute(&epoch).unwrap().payouts.len();
     let stages = Mutex::new(Vec::new());
@@ -131,30 +160,22 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
             }))
         })
     };
-    // Cancelled before the chunks: none proved.
-    let cancelled = finish(&folder, &AtomicBool::new(true), &record).expect("no panic");
-    assert!(matches!(cancelled, Err(EpochProverError::Cancelled)));
-    assert!(chunk_files(&kept).is_empty());
-    // Cancelled by the first chunk's report: chunk 0 kept, no other proved.
+    let cancelled_before_chunks =
+        finish(&folder, &AtomicBool::new(true), &record).expect("no panic");
+    let kept_after_cancel = chunk_files(&kept);
     let stop = AtomicBool::new(false);
     let stop_at_first_chunk = |s: &AggregationStage| {
         if matches!(s, AggregationStage::Chunk { .. }) {
             stop.store(true, Ordering::Relaxed);
         }
     };
-    let cancelled = finish(&folder, &stop, &stop_at_first_chunk).expect("no panic");
-    assert!(matches!(cancelled, Err(EpochProverError::Cancelled)));
-    assert_eq!(chunk_files(&kept), ["C0.proof"]);
-    // Dies keeping chunk 2: chunk 0 restored, chunk 1 proved and kept, no bundle.
+    let cancelled_at_first_chunk = finish(&folder, &stop, &stop_at_first_chunk).expect("no panic");
+    let kept_after_first_chunk = chunk_files(&kept);
     let crashed = finish(&CrashAtChunk(&folder, 2), &never, &record).expect("caught by the prover");
-    assert!(
-        matches!(&crashed, Err(EpochProverError::Internal(m)) if m.contains("simulated crash")),
-        "{crashed:?}"
-    );
-    assert_eq!(chunk_files(&kept), ["C0.proof", "C1.proof"]);
-    assert!(!dir.exists(), "no bundle from a failed run");
+    let kept_after_crash = chunk_files(&kept);
+    let bundle_after_crash = dir.exists();
     // Chunk 1's proof damaged (a byte flipped mid-proof; its public inputs, at the end, kept)
-    // and chunk 0's valid proof kept under chunk 2's name: neither is used.
+    // and chunk 0's valid proof kept under chunk 2's name.
     let chunk_1 = kept.join("C1.proof");
     let mut bytes = std::fs::read(&chunk_1).unwrap();
     let middle = bytes.len() / 2;
@@ -162,24 +183,107 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
     std::fs::write(&chunk_1, bytes).unwrap();
     std::fs::copy(kept.join("C0.proof"), kept.join("C2.proof")).unwrap();
 
-    // Cancelled before it starts, the stage-by-stage path builds no circuit.
     stages.lock().unwrap().clear();
     let cancel = AtomicBool::new(true);
-    let cancelled = prove_epoch(SHAPE, &epoch, &dir, &options(&kept, &cancel, &record));
-    assert!(matches!(cancelled, Err(EpochProverError::Cancelled)));
-    assert!(stages.lock().unwrap().is_empty());
-
-    // Resumed stage by stage, as `zkattr prove` and the service prove chunked lists: the tree
-    // and chunk 0 come from the checkpoints, every other chunk is proved.
+    let staged_cancelled = prove_epoch(SHAPE, &epoch, &dir, &options(&kept, &cancel, &record));
+    let staged_cancel_stages = stages.lock().unwrap().clone();
+    stages.lock().unwrap().clear();
     let manifest = prove_epoch(SHAPE, &epoch, &dir, &options(&kept, &never, &record)).unwrap();
-    assert_eq!(manifest.shape.key(), SHAPE.key());
-    // The same circuits as those built at once, each built when its stage begins.
-    assert_eq!(
-        manifest.verifying_key_digest,
-        circuits.digest_hex().unwrap()
+    let resumed_stages = stages.lock().unwrap().clone();
+    let kept_after_resume = chunk_files(&kept);
+    let verified = verify_bundle(&dir, &VerifyOptions::strict());
+    let staged_key = staged_verifying_key_bytes(SHAPE, &|_| {}).unwrap();
+    CheckpointDir::clear(&kept).unwrap();
+    let kept_after_clear = kept.exists();
+    let _ = std::fs::remove_dir_all(&scratch);
+    ChunkedRun {
+        payees,
+        circuits_digest: circuits.digest_hex().unwrap(),
+        circuits_key: circuits.verifying_key_bytes().unwrap(),
+        cancelled_before_chunks,
+        kept_after_cancel,
+        cancelled_at_first_chunk,
+        kept_after_first_chunk,
+        crashed,
+        kept_after_crash,
+        bundle_after_crash,
+        staged_cancelled,
+        staged_cancel_stages,
+        manifest,
+        resumed_stages,
+        kept_after_resume,
+        verified,
+        staged_key,
+        kept_after_clear,
+    }
+}
+
+#[test]
+fn the_layout_holds_eight_chunks_of_four() {
+    assert_eq!(SHAPE.key(), "agg-b4-t2-p32-c4");
+    assert_eq!(SHAPE.chunk_count(), Some(8));
+}
+
+/// Cancelled before the chunks: none proved.
+#[test]
+fn a_run_cancelled_before_the_chunks_proves_none() {
+    let r = chunked_run();
+    assert!(matches!(
+        r.cancelled_before_chunks,
+        Err(EpochProverError::Cancelled)
+    ));
+    assert!(r.kept_after_cancel.is_empty());
+}
+
+/// Cancelled by the first chunk's report: chunk 0 kept, no other proved.
+#[test]
+fn a_run_cancelled_by_its_first_chunk_proves_no_other() {
+    let r = chunked_run();
+    assert!(matches!(
+        r.cancelled_at_first_chunk,
+        Err(EpochProverError::Cancelled)
+    ));
+    assert_eq!(r.kept_after_first_chunk, ["C0.proof"]);
+}
+
+/// Dies keeping chunk 2: chunk 0 restored, chunk 1 proved and kept, no bundle.
+#[test]
+fn a_run_that_dies_keeps_the_chunks_proved_and_writes_no_bundle() {
+    let r = chunked_run();
+    assert!(
+        matches!(&r.crashed, Err(EpochProverError::Internal(m)) if m.contains("simulated crash")),
+        "{:?}",
+        r.crashed
     );
+    assert_eq!(r.kept_after_crash, ["C0.proof", "C1.proof"]);
+    assert!(!r.bundle_after_crash, "no bundle from a failed run");
+}
+
+/// Cancelled before it starts, the stage-by-stage path builds no circuit.
+#[test]
+fn a_staged_run_cancelled_before_it_starts_builds_nothing() {
+    let r = chunked_run();
+    assert!(matches!(
+        r.staged_cancelled,
+        Err(EpochProverError::Cancelled)
+    ));
+    assert!(r.staged_cancel_stages.is_empty());
+}
+
+/// Resumed stage by stage, as `zkattr prove` and the service prove chunked lists: the same
+/// circuits as those built at once.
+#[test]
+fn a_staged_run_proves_under_the_key_of_the_circuits_built_at_once() {
+    let r = chunked_run();
+    assert_eq!(r.manifest.shape.key(), SHAPE.key());
+    assert_eq!(r.manifest.verifying_key_digest, r.circuits_digest);
+}
+
+/// Each circuit built when its stage begins; the tree restored.
+#[test]
+fn a_staged_run_builds_each_circuit_when_its_stage_begins() {
     let mut order: Vec<String> = Vec::new();
-    for stage in stages.lock().unwrap().iter() {
+    for stage in &chunked_run().resumed_stages {
         let step = match stage {
             AggregationStage::Built { circuit, .. } => circuit.clone(),
             AggregationStage::Building { .. } => "building".into(),
@@ -211,9 +315,17 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
             "shrink proof",
         ]
     );
-    let with_payees = payees.div_ceil(4);
+}
+
+/// The tree and chunk 0 come from the checkpoints; the damaged chunk 1 and the misnamed
+/// chunk 2 are proved again, as is every other chunk holding payees, and one proof of the
+/// empty chunk stands for the rest.
+#[test]
+fn a_resumed_run_restores_chunk_0_and_proves_every_other_chunk() {
+    let r = chunked_run();
+    let with_payees = r.payees.div_ceil(4);
     let (mut proved, mut restored) = (Vec::new(), Vec::new());
-    for stage in stages.lock().unwrap().iter() {
+    for stage in &r.resumed_stages {
         match stage {
             AggregationStage::Chunk {
                 index,
@@ -238,7 +350,7 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
     // One proof per chunk holding payees and one of the empty chunk.
     proved.sort_unstable();
     let expected: Vec<(usize, u64)> = (1..=with_payees)
-        .map(|i| (i, payees.saturating_sub(4 * i).min(4) as u64))
+        .map(|i| (i, r.payees.saturating_sub(4 * i).min(4) as u64))
         .collect();
     assert_eq!(proved, expected);
     assert!(
@@ -246,22 +358,30 @@ fn a_chunked_payout_list_proves_and_the_bundle_verifies() {
         "an empty-chunk proof used twice or more"
     );
     let names: Vec<String> = (0..=with_payees).map(|i| format!("C{i}.proof")).collect();
-    assert_eq!(chunk_files(&kept), names, "every chunk proof kept");
+    assert_eq!(r.kept_after_resume, names, "every chunk proof kept");
+}
 
-    // The bundle verifies against the pinned key of this layout, with the reference's
-    // statement and payouts.
-    let verified = verify_bundle(&dir, &VerifyOptions::strict()).unwrap();
+/// The bundle verifies against the pinned key of this layout, with the reference's statement
+/// and payouts.
+#[test]
+fn the_chunked_bundle_verifies_with_the_reference_payouts() {
+    let r = chunked_run();
+    let verified = r.verified.as_ref().unwrap();
     assert_eq!(verified.shape, SHAPE.key());
-    let (_, _, report) = payout_report(&GoldilocksFamily, &epoch).unwrap();
+    let (_, _, report) = payout_report(&GoldilocksFamily, &epoch()).unwrap();
     assert_eq!(verified.statement, PublicStatement::from_report(&report));
-    assert_eq!(verified.n_payees, payees as u64);
-    assert_eq!(manifest.payouts, report);
-    // The key a service serves for this layout without keeping its circuits.
-    assert_eq!(
-        staged_verifying_key_bytes(SHAPE, &|_| {}).unwrap(),
-        circuits.verifying_key_bytes().unwrap()
-    );
-    CheckpointDir::clear(&kept).unwrap();
-    assert!(!kept.exists());
-    let _ = std::fs::remove_dir_all(&scratch);
+    assert_eq!(verified.n_payees, r.payees as u64);
+    assert_eq!(r.manifest.payouts, report);
+}
+
+/// The key a service serves for this layout without keeping its circuits.
+#[test]
+fn the_staged_verifying_key_is_the_circuits_key() {
+    let r = chunked_run();
+    assert_eq!(r.staged_key, r.circuits_key);
+}
+
+#[test]
+fn clearing_the_checkpoints_removes_their_folder() {
+    assert!(!chunked_run().kept_after_clear);
 }

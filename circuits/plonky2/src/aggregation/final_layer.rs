@@ -3,7 +3,7 @@
 //! accumulator with `α, β` recomputed from the commitments, and exposes exactly SPEC's 22
 //! public inputs in the single-proof encoding.
 
-use crate::aggregation::merge::{add_u64, SummaryTargets};
+use crate::aggregation::merge::{add_u64_with_low_sum, SummaryTargets};
 use crate::aggregation::native::{BatchSummary, ListedPayee, SLOT_COUNT_CHUNK};
 use crate::gadgets::{CommitmentInstructions, PrefixTargets};
 use crate::native::{limbs, F};
@@ -33,6 +33,33 @@ pub(crate) struct PayeeTargets {
     pub(crate) amount: [Target; 2],
     pub(crate) slots: Target,
     inverse: ExtensionTarget<D>,
+    labels: PayeeLabels,
+}
+
+impl PayeeTargets {
+    /// The targets of this entry's checks.
+    pub(crate) fn labels(&self) -> PayeeLabels {
+        self.labels
+    }
+}
+
+/// The targets of one entry's checks in [`payee_entry`], one field a check, so a test can name
+/// the check that refuses a witness (see `tests/common/constraints.rs`).
+#[derive(Clone, Copy, Debug)]
+pub struct PayeeLabels {
+    /// The adapter, checked below 2^32.
+    pub adapter: Target,
+    /// The low and high amount limbs, each checked below 2^32.
+    pub amount: [Target; 2],
+    /// `value · (1 − real)` for adapter, low limb, high limb and slots, each connected to zero
+    /// (a padding entry is all zero).
+    pub padding: [Target; 4],
+    /// `(adapter − previous − 1) · real`, checked below 2^32 (adapters strictly increase).
+    pub step: Target,
+    /// `(slots − 1) · real`, checked below 2^32 (each payee in at least one slot).
+    pub extra: Target,
+    /// `(α − adapter) · inverse`, connected to one.
+    pub inverse: ExtensionTarget<D>,
 }
 
 /// One payout-list entry as the final circuit's witness holds it. [`ListedPayee`]s give the
@@ -79,33 +106,46 @@ pub(crate) fn payee_entry(
 ) -> (PayeeTargets, ExtensionTarget<D>) {
     let zero = b.zero();
     let one = b.one();
-    let t = PayeeTargets {
-        adapter: b.add_virtual_target(),
-        amount: [b.add_virtual_target(), b.add_virtual_target()],
-        slots: b.add_virtual_target(),
-        inverse: b.add_virtual_extension_target(),
-    };
-    b.check_bits(t.adapter, 32);
-    b.check_bits(t.amount[0], 32);
-    b.check_bits(t.amount[1], 32);
+    let adapter = b.add_virtual_target();
+    let amount = [b.add_virtual_target(), b.add_virtual_target()];
+    let slots = b.add_virtual_target();
+    let inverse = b.add_virtual_extension_target();
+    b.check_bits(adapter, 32);
+    b.check_bits(amount[0], 32);
+    b.check_bits(amount[1], 32);
     let padding = b.not(real);
-    for value in [t.adapter, t.amount[0], t.amount[1], t.slots] {
+    let strays = [adapter, amount[0], amount[1], slots].map(|value| {
         let stray = b.mul(value, padding.target);
         b.connect(stray, zero);
-    }
-    let step = b.sub(t.adapter, previous);
+        stray
+    });
+    let step = b.sub(adapter, previous);
     let step = b.sub(step, one);
     let step = b.mul(step, real.target);
     b.check_bits(step, 32);
-    let extra = b.sub(t.slots, one);
+    let extra = b.sub(slots, one);
     let extra = b.mul(extra, real.target);
     b.check_bits(extra, 32);
 
     let one_ext = b.one_extension();
-    let adapter = b.convert_to_ext(t.adapter);
-    let denominator = b.sub_extension(challenges.alpha, adapter);
-    let product = b.mul_extension(denominator, t.inverse);
+    let adapter_ext = b.convert_to_ext(adapter);
+    let denominator = b.sub_extension(challenges.alpha, adapter_ext);
+    let product = b.mul_extension(denominator, inverse);
     b.connect_extension(product, one_ext);
+    let t = PayeeTargets {
+        adapter,
+        amount,
+        slots,
+        inverse,
+        labels: PayeeLabels {
+            adapter,
+            amount,
+            padding: strays,
+            step,
+            extra,
+            inverse: product,
+        },
+    };
     let two_32 = b.constant(F::from_canonical_u64(1 << 32));
     let amount = b.mul_add(t.amount[1], two_32, t.amount[0]);
     let amount = b.convert_to_ext(amount);
@@ -223,6 +263,29 @@ pub fn payout_list_gates(capacity: usize) -> usize {
     b.num_gates()
 }
 
+/// The targets of [`close_statement`]'s checks, one field a check, so a test can name the check
+/// that refuses a witness (see `tests/common/constraints.rs`).
+#[derive(Clone, Copy, Debug)]
+pub struct StatementLabels {
+    /// `α, β` hashed from the commitments, connected to the root summary's.
+    pub challenges: [Target; 4],
+    /// The list's accumulator, connected to the root summary's.
+    pub accumulator: ExtensionTarget<D>,
+    /// `paid_lo · [paid_hi = 2^32 − 1]`, connected to zero (total paid at most `p − 1`).
+    pub paid_below_p: Target,
+    /// The list's low and high limb-column sums.
+    pub column_sums: [Target; 2],
+    /// The low column sum's split `[paid_lo, carry]`, the first connected to the paid low
+    /// limb.
+    pub low_split: [Target; 2],
+    /// `Σ hi + carry`, connected to the paid high limb.
+    pub high_total: Target,
+    /// `paid + treasury` in limbs, connected to the pool.
+    pub accounted: [Target; 2],
+    /// `paid_lo + treasury_lo` before its split into `accounted[0]` and a carry.
+    pub accounted_low_sum: Target,
+}
+
 /// The root summary's proof as the final layer reads it: the proof target, its summary and
 /// the epoch's two log commitments over the lifted roots.
 pub(crate) struct RootTargets {
@@ -301,7 +364,7 @@ pub(crate) fn close_statement(
     root: &RootTargets,
     list: &ListCommitments,
     column_sums: impl FnOnce(&mut CircuitBuilder<F, D>) -> [Target; 2],
-) {
+) -> StatementLabels {
     let s = &root.summary;
     let zero = b.zero();
     // α, β from the commitments, as `Challenges::derive` computes them.
@@ -336,7 +399,7 @@ pub(crate) fn close_statement(
     b.connect(low_split[0], paid[0]);
     let high_total = b.add(high_sum, low_split[1]);
     b.connect(high_total, paid[1]);
-    let accounted = add_u64(b, paid, treasury);
+    let (accounted, accounted_low_sum) = add_u64_with_low_sum(b, paid, treasury);
     for (x, y) in accounted.iter().zip(&pool) {
         b.connect(*x, *y);
     }
@@ -350,6 +413,16 @@ pub(crate) fn close_statement(
         b.register_public_inputs(&total);
     }
     b.register_public_inputs(&list.commitment.elements);
+    StatementLabels {
+        challenges: challenges.elements,
+        accumulator: list.accumulated,
+        paid_below_p: above,
+        column_sums: [low_sum, high_sum],
+        low_split: [low_split[0], low_split[1]],
+        high_total,
+        accounted,
+        accounted_low_sum,
+    }
 }
 
 /// The final circuit over a root proof of one pinned circuit at a fixed height.
@@ -359,6 +432,7 @@ pub struct FinalCircuit {
     child: ProofWithPublicInputsTarget<D>,
     payees: Vec<PayeeTargets>,
     prefix: PrefixTargets,
+    labels: StatementLabels,
 }
 
 impl FinalCircuit {
@@ -378,7 +452,7 @@ impl FinalCircuit {
         // from the commitments is checked by `close_statement`).
         let list = payout_list(&mut b, payee_capacity, root.list_challenges());
         let payees = &list.payees;
-        close_statement(&mut b, &root, &list.commitments, |b| {
+        let labels = close_statement(&mut b, &root, &list.commitments, |b| {
             let zero = b.zero();
             let low_sum = payees.iter().fold(zero, |sum, t| b.add(sum, t.amount[0]));
             let high_sum = payees.iter().fold(zero, |sum, t| b.add(sum, t.amount[1]));
@@ -390,7 +464,44 @@ impl FinalCircuit {
             child: root.proof,
             payees: list.payees,
             prefix: list.prefix,
+            labels,
         }
+    }
+
+    /// The targets of each payout-list entry's checks, by position.
+    pub fn payee_labels(&self) -> Vec<PayeeLabels> {
+        self.payees.iter().map(PayeeTargets::labels).collect()
+    }
+
+    /// The targets of the checks after the payout list.
+    pub fn statement_labels(&self) -> StatementLabels {
+        self.labels
+    }
+
+    /// The proving inputs of [`Self::prove_entries`]: the root proof, the entries (the first
+    /// `count` the list, further ones in padding positions, zero after) and the prefix flags.
+    pub fn witness(
+        &self,
+        root: &ProofWithPublicInputs<F, Config, D>,
+        entries: &[PayeeWitness],
+        count: usize,
+    ) -> Result<PartialWitness<F>> {
+        ensure!(
+            entries.len() <= self.payees.len() && count <= entries.len(),
+            "{} entries ({count} payees) do not fit a final layer for {}",
+            entries.len(),
+            self.payees.len()
+        );
+        let alpha = root
+            .public_inputs
+            .get(BatchSummary::CHALLENGES_AT..BatchSummary::CHALLENGES_AT + 2)
+            .context("a root proof with too few public inputs")?;
+        let alpha = QuadraticExtension([alpha[0], alpha[1]]);
+        let mut pw = PartialWitness::new();
+        pw.set_proof_with_pis_target(&self.child, root)?;
+        set_payees(&mut pw, &self.payees, entries, alpha)?;
+        self.prefix.set(&mut pw, count)?;
+        Ok(pw)
     }
 
     /// Proves the epoch's statement from the root proof and the payout list with slot counts.
@@ -412,21 +523,7 @@ impl FinalCircuit {
         entries: &[PayeeWitness],
         count: usize,
     ) -> Result<ProofWithPublicInputs<F, Config, D>> {
-        ensure!(
-            entries.len() <= self.payees.len() && count <= entries.len(),
-            "{} entries ({count} payees) do not fit a final layer for {}",
-            entries.len(),
-            self.payees.len()
-        );
-        let alpha = root
-            .public_inputs
-            .get(BatchSummary::CHALLENGES_AT..BatchSummary::CHALLENGES_AT + 2)
-            .context("a root proof with too few public inputs")?;
-        let alpha = QuadraticExtension([alpha[0], alpha[1]]);
-        let mut pw = PartialWitness::new();
-        pw.set_proof_with_pis_target(&self.child, root)?;
-        set_payees(&mut pw, &self.payees, entries, alpha)?;
-        self.prefix.set(&mut pw, count)?;
+        let pw = self.witness(root, entries, count)?;
         self.data.prove(pw)
     }
 }

@@ -84,12 +84,22 @@ impl SummaryTargets {
 /// `a + b` over two 32-bit limbs each; the sum must fit in 64 bits (the high limb is
 /// range-checked, so an overflow makes the proof fail).
 pub(crate) fn add_u64(b: &mut CircuitBuilder<F, D>, x: [Target; 2], y: [Target; 2]) -> [Target; 2] {
-    let low = b.add(x[0], y[0]);
-    let (low, carry) = b.split_low_high(low, 32, 33);
+    add_u64_with_low_sum(b, x, y).0
+}
+
+/// [`add_u64`], also returning the low limbs' sum before its split (a test's label for the
+/// split's recomposition).
+pub(crate) fn add_u64_with_low_sum(
+    b: &mut CircuitBuilder<F, D>,
+    x: [Target; 2],
+    y: [Target; 2],
+) -> ([Target; 2], Target) {
+    let sum = b.add(x[0], y[0]);
+    let (low, carry) = b.split_low_high(sum, 32, 33);
     let high = b.add(x[1], y[1]);
     let high = b.add(high, carry);
     b.range_check(high, 32);
-    [low, high]
+    ([low, high], sum)
 }
 
 /// A merge circuit over children of one pinned circuit.

@@ -383,6 +383,69 @@ impl<'a> Finder<'a> {
         Ok(self.violations(&self.generate(inputs, tamper)?))
     }
 
+    /// A routed wire of the copy class holding the circuit's constant `value` (the largest
+    /// such class: a constant gate's spare slots are wires of their own), for pinning it with
+    /// [`Tamper::set`] so a value computed into a check's `connect(x, constant)` is dropped and
+    /// that computation's own constraint is the one left unsatisfied.
+    pub fn constant_target(&self, value: F) -> Option<Target> {
+        let common = &self.data.common;
+        let skip = common.selectors_info.num_selectors() + common.num_lookup_selectors;
+        let mut sizes: BTreeMap<usize, usize> = BTreeMap::new();
+        for class in &self.data.prover_only.representative_map {
+            *sizes.entry(*class).or_default() += 1;
+        }
+        (0..common.degree())
+            .filter(|&row| {
+                common.gates[self.gate_at[row]]
+                    .0
+                    .id()
+                    .starts_with("ConstantGate")
+            })
+            .flat_map(|row| {
+                let gate = &common.gates[self.gate_at[row]].0;
+                (0..gate.num_wires())
+                    .filter(move |&i| self.constants[skip + i][row] == value)
+                    .map(move |i| Target::wire(row, i))
+            })
+            .max_by_key(|&t| sizes[&self.class(t)])
+    }
+
+    /// The output wires of the `ArithmeticGate` operations within `steps` operations of
+    /// `targets`: an operation whose multiplicand or addend is in the copy class of a target
+    /// (or of an earlier output) adds its output. For labelling a check the circuit does not
+    /// label itself by what it computes from.
+    pub fn derived(&self, targets: &[Target], steps: usize) -> Vec<Target> {
+        let common = &self.data.common;
+        let mut classes: BTreeSet<usize> = targets.iter().map(|t| self.class(*t)).collect();
+        let mut out = Vec::new();
+        for _ in 0..steps {
+            let mut next = Vec::new();
+            for row in 0..common.degree() {
+                let gate = &common.gates[self.gate_at[row]].0;
+                if !gate.id().starts_with("ArithmeticGate") {
+                    continue;
+                }
+                for op in 0..gate.num_ops() {
+                    let reads = (0..3)
+                        .any(|i| classes.contains(&self.class(Target::wire(row, 4 * op + i))));
+                    if reads {
+                        next.push(Target::wire(row, 4 * op + 3));
+                    }
+                }
+            }
+            for t in next {
+                // A constant's class joins unrelated checks: not followed.
+                if !self.constant_classes.contains(&self.class(t)) {
+                    classes.insert(self.class(t));
+                }
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+        }
+        out
+    }
+
     /// Whether `v` belongs to the check labeled by `labels`: one of its key wires (or, for a
     /// copy violation, its wire) is a label, or is in a label's copy class unless that is a
     /// constant's.

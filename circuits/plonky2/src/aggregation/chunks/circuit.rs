@@ -6,7 +6,7 @@
 
 use crate::aggregation::chunks::native::ChunkSummary;
 use crate::aggregation::final_layer::{
-    payee_entry, set_payees, ListChallenges, PayeeTargets, PayeeWitness,
+    payee_entry, set_payees, ListChallenges, PayeeLabels, PayeeTargets, PayeeWitness,
 };
 use crate::aggregation::native::{ListedPayee, SLOT_COUNT_CHUNK};
 use crate::gadgets::{CommitmentInstructions, PrefixTargets};
@@ -195,6 +195,22 @@ impl ChunkCircuit {
         entries: &[PayeeWitness],
         count: usize,
     ) -> Result<ProofWithPublicInputs<F, Config, D>> {
+        let pw = self.witness(summary, entries, count)?;
+        self.data.prove(pw)
+    }
+
+    /// The targets of each entry's checks, by position.
+    pub fn payee_labels(&self) -> Vec<PayeeLabels> {
+        self.payees.iter().map(PayeeTargets::labels).collect()
+    }
+
+    /// The proving inputs of [`Self::prove_entries`].
+    pub fn witness(
+        &self,
+        summary: &ChunkSummary,
+        entries: &[PayeeWitness],
+        count: usize,
+    ) -> Result<PartialWitness<F>> {
         ensure!(
             entries.len() <= self.capacity() && count <= entries.len(),
             "{} entries ({count} payees) do not fit a chunk of {}",
@@ -212,6 +228,6 @@ impl ChunkCircuit {
         pw.set_hash_target(self.start.slot_counts, summary.start.slot_counts)?;
         set_payees(&mut pw, &self.payees, entries, alpha)?;
         self.prefix.set(&mut pw, count)?;
-        self.data.prove(pw)
+        Ok(pw)
     }
 }
