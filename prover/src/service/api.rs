@@ -45,11 +45,41 @@ impl Api {
         on_store(&self.core, f).await
     }
 
+    /// The job `id` names, after checking the id's length and alphabet.
     async fn job(&self, id: &str) -> Result<JobRecord, Status> {
+        super::limits::job_id(id)?;
         let key = id.to_string();
         self.store(move |s| s.get(&key))
             .await?
             .ok_or_else(|| Status::not_found(format!("no job {id:?}")))
+    }
+}
+
+impl Api {
+    /// UNAVAILABLE once shutdown began: another replica, or this one after its restart, takes
+    /// the submission.
+    fn refuse_if_stopping(&self) -> Result<(), Status> {
+        if self.core.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Status::unavailable(
+                "the service is shutting down; submit again to another replica or after its restart",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes the parts a refused submission stored that no job references.
+    async fn forget_parts(&self, digests: Vec<String>) {
+        let core = Arc::clone(&self.core);
+        let _ = tokio::task::spawn_blocking(move || {
+            for sha in digests {
+                match core.store.references_part(&sha) {
+                    Ok(false) => core.artifacts.remove_part(&sha),
+                    Ok(true) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot check a refused upload's part"),
+                }
+            }
+        })
+        .await;
     }
 }
 
@@ -250,6 +280,7 @@ impl AttributionService for Api {
         request: Request<Streaming<proto::SubmitEpochRequest>>,
     ) -> Result<Response<proto::SubmitEpochResponse>, Status> {
         use proto::submit_epoch_request::Msg;
+        self.refuse_if_stopping()?;
         let mut stream = request.into_inner();
         let clock = UploadClock::start(&self.core.config);
         let header = match next(&mut stream, clock).await? {
@@ -297,11 +328,16 @@ impl AttributionService for Api {
         for name in check_finish(&finish, &received)? {
             upload.write(name, &[]).await?;
         }
+        let mut streamed = Vec::new();
         for (name, writer) in std::mem::take(&mut upload.parts) {
-            let committed = writer
-                .commit(&self.core.artifacts)
-                .await
-                .map_err(|e| io_status("cannot store the upload", e))?;
+            let committed = match writer.commit(&self.core.artifacts).await {
+                Ok(c) => c,
+                Err(e) => {
+                    self.forget_parts(streamed).await;
+                    return Err(io_status("cannot store the upload", e));
+                }
+            };
+            streamed.push(committed.sha256.clone());
             parts.insert(
                 name,
                 StoredPart {
@@ -311,9 +347,19 @@ impl AttributionService for Api {
                 },
             );
         }
-        check_parts(&settings, &parts)?;
-        let (job, created) = submit(&self.core, settings, parts.into_values().collect()).await?;
-        Ok(Response::new(response(&job, created)))
+        let submitted = match check_parts(&settings, &parts) {
+            Ok(()) => submit(&self.core, settings, parts.into_values().collect()).await,
+            Err(e) => Err(e),
+        };
+        match submitted {
+            Ok((job, created)) => Ok(Response::new(response(&job, created))),
+            Err(refused) => {
+                // Parts of a refused upload would otherwise stay on disk with no job to
+                // account for them.
+                self.forget_parts(streamed).await;
+                Err(refused)
+            }
+        }
     }
 
     async fn upload_part(
@@ -321,6 +367,7 @@ impl AttributionService for Api {
         request: Request<Streaming<proto::UploadPartRequest>>,
     ) -> Result<Response<proto::UploadPartResponse>, Status> {
         use proto::upload_part_request::Msg;
+        self.refuse_if_stopping()?;
         let mut stream = request.into_inner();
         let clock = UploadClock::start(&self.core.config);
         let name = match next(&mut stream, clock).await? {
@@ -387,6 +434,7 @@ impl AttributionService for Api {
         let id = request.into_inner().job_id;
         // Subscribe before reading, so no change between the two is missed.
         let mut events = self.core.events.subscribe();
+        let mut draining = self.core.draining.subscribe();
         let first = self.job(&id).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let api = self.clone();
@@ -407,6 +455,14 @@ impl AttributionService for Api {
                     },
                     _ = poll.tick() => api.job(&id).await.ok(),
                     _ = tx.closed() => break,
+                    // Shutdown: the job as it is now (a running one was queued again), then
+                    // the stream ends instead of being cut.
+                    // The guard `wait_for` returns is not Send: dropped inside.
+                    _ = async { drop(draining.wait_for(|d| *d).await) } => {
+                        let now = api.job(&id).await.unwrap_or_else(|_| last.clone());
+                        let _ = tx.send(Ok(job_proto(&now))).await;
+                        break;
+                    }
                 };
                 if let Some(job) = update {
                     let changed = job.state != last.state
@@ -489,6 +545,7 @@ impl AttributionService for Api {
         request: Request<proto::CancelJobRequest>,
     ) -> Result<Response<proto::Job>, Status> {
         let id = request.into_inner().job_id;
+        super::limits::job_id(&id)?;
         let key = id.clone();
         let job = self
             .store(move |s| s.cancel(&key))
@@ -506,6 +563,7 @@ impl AttributionService for Api {
         request: Request<proto::RetryJobRequest>,
     ) -> Result<Response<proto::Job>, Status> {
         let id = request.into_inner().job_id;
+        super::limits::job_id(&id)?;
         let key = id.clone();
         let now = self
             .store(move |s| s.get(&key))
@@ -549,6 +607,37 @@ impl AttributionService for Api {
         Ok(Response::new(job_proto(&job)))
     }
 
+    async fn delete_job(
+        &self,
+        request: Request<proto::DeleteJobRequest>,
+    ) -> Result<Response<proto::DeleteJobResponse>, Status> {
+        let id = request.into_inner().job_id;
+        super::limits::job_id(&id)?;
+        // A cancelled attempt still proving writes into the job's checkpoint folder.
+        if self.core.holds(&id) {
+            return Err(Status::failed_precondition(format!(
+                "job {id} is still stopping (its worker first finishes what it is proving); delete it then"
+            )));
+        }
+        let core = Arc::clone(&self.core);
+        let key = id.clone();
+        let deletion = tokio::task::spawn_blocking(move || super::delete_job(&core, &key))
+            .await
+            .map_err(|e| Status::internal(format!("delete task failed: {e}")))?
+            .map_err(store_status)?;
+        match deletion {
+            super::store::Deletion::NotFound => Err(Status::not_found(format!("no job {id:?}"))),
+            super::store::Deletion::Active(state) => Err(Status::failed_precondition(format!(
+                "job {id} is {}: cancel it first; only a done, failed or cancelled job can be deleted",
+                state.as_str()
+            ))),
+            super::store::Deletion::Deleted { .. } => {
+                tracing::info!(id = %id, "job deleted");
+                Ok(Response::new(proto::DeleteJobResponse { deleted: true }))
+            }
+        }
+    }
+
     async fn list_jobs(
         &self,
         request: Request<proto::ListJobsRequest>,
@@ -560,10 +649,7 @@ impl AttributionService for Api {
         };
         let before = match req.page_token.as_str() {
             "" => None,
-            t => Some(
-                t.parse::<i64>()
-                    .map_err(|_| Status::invalid_argument(format!("bad page_token {t:?}")))?,
-            ),
+            t => Some(super::limits::page_token(t)?),
         };
         let state = match known(req.state, "state")? {
             proto::JobState::Unspecified => None,
@@ -595,6 +681,9 @@ impl AttributionService for Api {
     ) -> Result<Response<proto::GetVerifyingKeyResponse>, Status> {
         let req = request.into_inner();
         let kind = backend_kind(known(req.backend, "backend")?);
+        if !req.shape.is_empty() {
+            super::limits::shape(&req.shape)?;
+        }
         let core = Arc::clone(&self.core);
         let key = tokio::task::spawn_blocking(move || {
             let backend = core.backends.get(kind)?;

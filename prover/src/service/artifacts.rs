@@ -34,7 +34,8 @@ impl Artifacts {
     /// Creates the folders under `root` and empties `tmp/`.
     pub fn open(root: &Path) -> std::io::Result<Self> {
         for sub in ["parts", "bundles", "keys", "tmp", "checkpoints"] {
-            std::fs::create_dir_all(root.join(sub))?;
+            super::create_private_dir(&root.join(sub))?;
+            make_private(&root.join(sub), 0o700)?;
         }
         for entry in std::fs::read_dir(root.join("tmp"))? {
             let path = entry?.path();
@@ -104,6 +105,47 @@ impl Artifacts {
         }
     }
 
+    /// Removes a job's bundle folder (nothing to do if it has none).
+    pub fn remove_bundle(&self, job_id: &str) {
+        let dir = self.bundle_dir(job_id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(path = %dir.display(), error = %e, "cannot remove a bundle"),
+        }
+    }
+
+    /// Removes the stored part with this hex SHA-256 (nothing to do if it is gone).
+    pub fn remove_part(&self, sha256_hex: &str) {
+        if !is_hex_digest(sha256_hex) {
+            return;
+        }
+        let path = self.part_path(sha256_hex);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot remove a part"),
+        }
+    }
+
+    /// Digests of the stored parts last modified more than `age` ago.
+    pub fn parts_older_than(&self, age: std::time::Duration) -> std::io::Result<Vec<String>> {
+        let now = std::time::SystemTime::now();
+        let mut old = Vec::new();
+        for entry in std::fs::read_dir(self.root.join("parts"))? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let modified = entry.metadata()?.modified()?;
+            let elapsed = now.duration_since(modified).unwrap_or_default();
+            if is_hex_digest(&name) && elapsed > age {
+                old.push(name);
+            }
+        }
+        Ok(old)
+    }
+
     pub fn key_path(&self, backend: &str, shape: &str) -> PathBuf {
         self.root
             .join("keys")
@@ -126,7 +168,14 @@ impl Artifacts {
     /// Writes `bytes` to `dest` atomically (temp file, fsync, rename).
     pub fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let tmp = self.temp_path("file");
-        std::fs::write(&tmp, bytes)?;
+        {
+            use std::io::Write;
+            let mut file = super::private_file_options()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)?;
+            file.write_all(bytes)?;
+        }
         std::fs::File::open(&tmp)?.sync_all()?;
         std::fs::rename(&tmp, dest)?;
         if let Some(parent) = dest.parent() {
@@ -140,13 +189,29 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Sets `path`'s mode (Unix; elsewhere nothing).
+fn make_private(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// Makes a finished folder's files owner-only (0600, the folder 0700) and fsyncs them: the
+/// provers write them with the process's umask.
 fn sync_dir_files(dir: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_file() {
+            make_private(&path, 0o600)?;
             std::fs::File::open(&path)?.sync_all()?;
         }
     }
+    make_private(dir, 0o700)?;
     sync_dir(dir)
 }
 
@@ -171,7 +236,11 @@ pub struct CommittedPart {
 impl PartWriter {
     pub async fn create(artifacts: &Artifacts) -> std::io::Result<Self> {
         let tmp = artifacts.temp_path("part");
-        let file = tokio::fs::File::create(&tmp).await?;
+        let mut options = tokio::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let file = options.open(&tmp).await?;
         Ok(PartWriter {
             file: Some(file),
             tmp,
@@ -209,6 +278,15 @@ impl PartWriter {
         let path = artifacts.part_path(&sha256);
         if tokio::fs::try_exists(&path).await? {
             tokio::fs::remove_file(&self.tmp).await?;
+            // Fresh again: the start-up sweep of abandoned parts goes by age.
+            let existing = tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .await?;
+            existing
+                .into_std()
+                .await
+                .set_modified(std::time::SystemTime::now())?;
         } else {
             tokio::fs::rename(&self.tmp, &path).await?;
             // On tokio's blocking pool, like the file's own fsync: this runs on the runtime.

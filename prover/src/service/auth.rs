@@ -18,6 +18,7 @@ impl std::fmt::Debug for BearerAuth {
 }
 
 impl BearerAuth {
+    /// Checks `token` when it is `Some` and not empty; otherwise lets every call through.
     pub fn new(token: Option<String>) -> Self {
         BearerAuth {
             token: token.filter(|t| !t.is_empty()).map(String::into_bytes),
@@ -29,6 +30,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The credentials of an `authorization` value whose scheme is `Bearer`, in any case (RFC 7235
+/// makes the scheme case-insensitive), followed by one or more spaces.
+fn bearer_credentials(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = value.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer") || rest.first() != Some(&b' ') {
+        return None;
+    }
+    let start = rest.iter().position(|&b| b != b' ')?;
+    Some(&rest[start..])
+}
+
 impl tonic::service::Interceptor for BearerAuth {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
         let Some(expected) = &self.token else {
@@ -37,7 +49,7 @@ impl tonic::service::Interceptor for BearerAuth {
         let given = request.metadata().get("authorization").ok_or_else(|| {
             Status::unauthenticated("missing bearer token (authorization: Bearer TOKEN)")
         })?;
-        let given = given.as_bytes().strip_prefix(b"Bearer ").ok_or_else(|| {
+        let given = bearer_credentials(given.as_bytes()).ok_or_else(|| {
             Status::unauthenticated("the authorization header is not a bearer token")
         })?;
         if constant_time_eq(given, expected) {
@@ -96,5 +108,37 @@ mod tests {
         }
         let mut open = BearerAuth::new(None);
         assert!(open.call(Request::new(())).is_ok());
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        let mut auth = BearerAuth::new(Some("s3cret".into()));
+        let call = |auth: &mut BearerAuth, value: &str| {
+            let mut request = Request::new(());
+            let value = value.parse().map_err(|_| tonic::Code::Internal)?;
+            request.metadata_mut().insert("authorization", value);
+            auth.call(request).map(|_| ()).map_err(|s| s.code())
+        };
+        for value in [
+            "Bearer s3cret",
+            "bearer s3cret",
+            "BEARER s3cret",
+            "bEaReR  s3cret",
+        ] {
+            assert_eq!(call(&mut auth, value), Ok(()), "{value}");
+        }
+        for value in [
+            "Bearers3cret",
+            "Basic s3cret",
+            "Bearer",
+            "Bearer ",
+            "bearer s3cre",
+        ] {
+            assert_eq!(
+                call(&mut auth, value),
+                Err(tonic::Code::Unauthenticated),
+                "{value}"
+            );
+        }
     }
 }

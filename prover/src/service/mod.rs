@@ -10,6 +10,7 @@ pub mod api;
 pub mod artifacts;
 pub mod auth;
 pub mod backend;
+pub mod limits;
 pub mod store;
 pub mod submit;
 pub mod worker;
@@ -66,7 +67,16 @@ pub struct ServiceConfig {
     /// two), as `zkattr prove --batch-size`; `None`: one circuit up to 1,024 queries, batches
     /// of 2,048 above.
     pub batch_size: Option<usize>,
+    /// Done, failed and cancelled jobs unchanged for this long are deleted (checked at start
+    /// and every [`RETENTION_SWEEP`]); `None`: kept until `DeleteJob`.
+    pub retain: Option<std::time::Duration>,
+    /// At start, uploaded parts older than this that no job references are removed (an
+    /// `UploadPart` whose submission never came).
+    pub abandoned_part_age: std::time::Duration,
 }
+
+/// How often finished jobs past `--retain-days` are looked for.
+pub const RETENTION_SWEEP: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Paths of the TLS identity.
 #[derive(Clone, Debug)]
@@ -91,6 +101,8 @@ impl Default for ServiceConfig {
             kzg_params_dir: zkattr_verifier::halo2::params_dir(),
             max_attempts: 3,
             batch_size: None,
+            retain: None,
+            abandoned_part_age: std::time::Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -126,6 +138,75 @@ pub enum ServiceError {
     Transport(#[from] tonic::transport::Error),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("the data directory {path} is in use by another zkattr serve (pid {holder}); one server per data directory")]
+    Locked { path: String, holder: String },
+}
+
+/// The advisory lock that makes one process the owner of a data directory: an exclusive
+/// `flock` on `DIR/lock`, which holds the owner's pid. The kernel releases it when the process
+/// ends, however it ends, so a lock file left by a dead process does not block.
+#[derive(Debug)]
+pub struct DataDirLock {
+    _file: std::fs::File,
+}
+
+impl DataDirLock {
+    /// Takes the lock on `dir` (created 0700 if missing) or says who holds it.
+    pub fn acquire(dir: &std::path::Path) -> Result<Self, ServiceError> {
+        use std::io::{Read, Seek, Write};
+        let data_err = |source| ServiceError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        };
+        create_private_dir(dir).map_err(data_err)?;
+        let mut file = private_file_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join("lock"))
+            .map_err(data_err)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder: String = holder.trim().chars().take(20).collect();
+                return Err(ServiceError::Locked {
+                    path: dir.display().to_string(),
+                    holder: if holder.is_empty() {
+                        "unknown".into()
+                    } else {
+                        holder
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(data_err(e)),
+        }
+        file.set_len(0).map_err(data_err)?;
+        file.rewind().map_err(data_err)?;
+        writeln!(file, "{}", std::process::id()).map_err(data_err)?;
+        file.sync_all().map_err(data_err)?;
+        Ok(DataDirLock { _file: file })
+    }
+}
+
+/// Creates `dir` and its missing parents, owner-only (0700 on Unix): the data directory holds
+/// private epochs.
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Options that create files owner-only (0600 on Unix).
+pub fn private_file_options() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
 }
 
 /// Removes a job's checkpoints once it is done, cancelled or gone: they serve only a later
@@ -136,6 +217,62 @@ fn remove_checkpoints_if_ended(store: &dyn JobStore, artifacts: &Artifacts, job_
         Ok(_) => artifacts.remove_checkpoints(job_id),
         Err(e) => tracing::warn!(job = %job_id, error = %e, "cannot look up a checkpointed job"),
     }
+}
+
+/// Deletes a done, failed or cancelled job: its row, then its bundle, its checkpoints and the
+/// parts only it referenced. A job still queued or running is left alone ([`Deletion::Active`]).
+pub fn delete_job(core: &Core, id: &str) -> Result<store::Deletion, store::StoreError> {
+    let deletion = core.store.delete(id)?;
+    if let store::Deletion::Deleted { orphan_parts } = &deletion {
+        core.artifacts.remove_bundle(id);
+        core.artifacts.remove_checkpoints(id);
+        for sha in orphan_parts {
+            core.artifacts.remove_part(sha);
+        }
+    }
+    Ok(deletion)
+}
+
+/// Deletes the finished jobs unchanged for `retain`; returns how many went.
+fn sweep_finished(core: &Core, retain: std::time::Duration) -> Result<usize, store::StoreError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let cutoff = now.saturating_sub(retain).as_millis();
+    let cutoff = i64::try_from(cutoff).unwrap_or(i64::MAX);
+    let mut removed = 0;
+    for id in core.store.ended_before(cutoff)? {
+        // A cancelled attempt still proving keeps its job until it stops.
+        if core.holds(&id) {
+            continue;
+        }
+        if let store::Deletion::Deleted { .. } = delete_job(core, &id)? {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes uploaded parts older than `age` that no job references.
+fn sweep_abandoned_parts(
+    store: &dyn JobStore,
+    artifacts: &Artifacts,
+    age: std::time::Duration,
+) -> Result<usize, ServiceError> {
+    let mut removed = 0;
+    for sha in artifacts
+        .parts_older_than(age)
+        .map_err(|source| ServiceError::DataDir {
+            path: artifacts.root().display().to_string(),
+            source,
+        })?
+    {
+        if !store.references_part(&sha)? {
+            artifacts.remove_part(&sha);
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 /// The epoch formats of the API.
@@ -233,6 +370,9 @@ pub struct Core {
     /// One submitted epoch is read back and validated at a time: that holds the whole epoch
     /// and its settlement (about 340 bytes a query), so concurrent large uploads must not add up.
     pub validating: tokio::sync::Semaphore,
+    /// Turns true when shutdown begins: open WatchJob streams send their job's current state
+    /// and end.
+    pub draining: tokio::sync::watch::Sender<bool>,
 }
 
 impl Core {
@@ -314,21 +454,52 @@ pub struct RunningService {
     pub core: Arc<Core>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    health: tonic_health::server::HealthReporter,
+    /// Held until the service is dropped.
+    _lock: DataDirLock,
 }
 
+/// How long a shutdown waits for open calls (uploads, fetches) once watch streams have ended.
+pub const DRAIN_CALLS: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl RunningService {
-    /// Stops accepting calls and gives running jobs back to the queue (a stop does not count
-    /// as a failed attempt); the next start proves them, an aggregated job from its
-    /// checkpoints.
-    pub async fn shutdown(mut self) -> Result<(), ServiceError> {
+    /// The first step of a shutdown, which [`Self::shutdown`] takes too: health turns
+    /// NOT_SERVING (overall and `attribution.v1`) so load balancers stop sending; new
+    /// submissions and uploads get UNAVAILABLE; running jobs go back to the queue (a stop does
+    /// not count as a failed attempt; workers stop at their next checkpoint); open WatchJob
+    /// streams send their job's current state and end. Other calls are still answered.
+    pub async fn begin_drain(&self) {
+        self.health
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+        self.health
+            .set_not_serving::<api::AttributionServer>()
+            .await;
         self.core.release_claims();
         self.core.wake.notify();
+        self.core.draining.send_replace(true);
+    }
+
+    /// Drains ([`Self::begin_drain`]), then closes the listener and gives open calls (uploads,
+    /// fetches) [`DRAIN_CALLS`] to finish. The process does not wait for proofs in flight: their
+    /// jobs are queued already, and the next start proves them, an aggregated one from its
+    /// last checkpoint.
+    pub async fn shutdown(mut self) -> Result<(), ServiceError> {
+        self.begin_drain().await;
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        match self.server.await {
-            Ok(result) => Ok(result?),
-            Err(_) => Ok(()),
+        match tokio::time::timeout(DRAIN_CALLS, &mut self.server).await {
+            Ok(Ok(result)) => Ok(result?),
+            Ok(Err(_)) => Ok(()),
+            Err(_) => {
+                tracing::warn!(
+                    "open calls did not finish within {} s; stopping anyway",
+                    DRAIN_CALLS.as_secs()
+                );
+                self.server.abort();
+                Ok(())
+            }
         }
     }
 
@@ -359,16 +530,38 @@ pub async fn start(
     if config.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
         return Err(ServiceError::EmptyToken);
     }
-    std::fs::create_dir_all(&config.data_dir).map_err(data_err)?;
+    // Before anything touches the folder: emptying tmp/ or re-queueing running jobs under a
+    // live server would break its uploads and prove its jobs twice.
+    let lock = DataDirLock::acquire(&config.data_dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(data_err)?;
+    }
     let artifacts = Arc::new(Artifacts::open(&config.data_dir).map_err(data_err)?);
-    let store: Arc<dyn JobStore> =
-        Arc::new(SqliteStore::open(&config.data_dir.join("jobs.sqlite"))?);
+    let db = config.data_dir.join("jobs.sqlite");
+    // SQLite gives its -wal and -shm files the database file's mode.
+    private_file_options()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&db)
+        .map_err(data_err)?;
+    let store: Arc<dyn JobStore> = Arc::new(SqliteStore::open(&db)?);
     let (requeued, failed) = store.recover(config.max_attempts)?;
     if !requeued.is_empty() || !failed.is_empty() {
         tracing::warn!(
             ?requeued,
             ?failed,
             "recovered jobs that were running when the service stopped"
+        );
+    }
+    let abandoned = sweep_abandoned_parts(store.as_ref(), &artifacts, config.abandoned_part_age)?;
+    if abandoned > 0 {
+        tracing::info!(
+            parts = abandoned,
+            "removed uploaded parts no job references (abandoned uploads)"
         );
     }
     // Checkpoints of jobs that ended (or are gone) while the service was down.
@@ -390,9 +583,38 @@ pub async fn start(
         stopping: AtomicBool::new(false),
         claims: Default::default(),
         validating: tokio::sync::Semaphore::new(1),
+        draining: tokio::sync::watch::channel(false).0,
         config: config.clone(),
     });
     worker::spawn_workers(&core, config.workers).map_err(ServiceError::Workers)?;
+    if let Some(retain) = config.retain {
+        let removed = sweep_finished(&core, retain)?;
+        if removed > 0 {
+            tracing::info!(jobs = removed, "deleted finished jobs past --retain-days");
+        }
+        let core = Arc::clone(&core);
+        tokio::spawn(async move {
+            let start = tokio::time::Instant::now() + RETENTION_SWEEP;
+            let mut tick = tokio::time::interval_at(start, RETENTION_SWEEP);
+            loop {
+                tick.tick().await;
+                if core.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                let sweeping = Arc::clone(&core);
+                match tokio::task::spawn_blocking(move || sweep_finished(&sweeping, retain)).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => tracing::info!(
+                        jobs = n,
+                        days = retain.as_secs() / 86_400,
+                        "deleted finished jobs past --retain-days"
+                    ),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "retention sweep failed"),
+                    Err(e) => tracing::warn!(error = %e, "retention sweep task failed"),
+                }
+            }
+        });
+    }
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -409,10 +631,14 @@ pub async fn start(
     health_reporter
         .set_serving::<api::AttributionServer>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    // v1alpha too: Python's reflection client, older grpcurl and Postman ask only for it.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder().build_v1()?;
+    let reflection_alpha = reflection_builder().build_v1alpha()?;
     let auth = auth::BearerAuth::new(config.token.clone());
     let attribution = api::AttributionServer::new(api::Api::new(Arc::clone(&core)))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -441,7 +667,12 @@ pub async fn start(
             auth.clone(),
         ))
         .add_service(tonic::service::interceptor::InterceptedService::new(
-            reflection, auth,
+            reflection,
+            auth.clone(),
+        ))
+        .add_service(tonic::service::interceptor::InterceptedService::new(
+            reflection_alpha,
+            auth,
         ));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
@@ -461,6 +692,8 @@ pub async fn start(
         core,
         shutdown: Some(tx),
         server,
+        health: health_reporter,
+        _lock: lock,
     })
 }
 

@@ -234,6 +234,24 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     /// `max_attempts` times while proving them (claims given back by [`JobStore::release`]
     /// do not count). Returns the re-queued and the failed jobs.
     fn recover(&self, max_attempts: u32) -> Result<(Vec<String>, Vec<String>), StoreError>;
+    /// Removes a done, failed or cancelled job's row. Returns what happened, with the digests of
+    /// the job's parts that no remaining job references (the caller removes their files).
+    fn delete(&self, id: &str) -> Result<Deletion, StoreError>;
+    /// Whether any job references the part with this hex SHA-256.
+    fn references_part(&self, sha256: &str) -> Result<bool, StoreError>;
+    /// Ids of the done, failed or cancelled jobs last changed before `updated_ms`.
+    fn ended_before(&self, updated_ms: i64) -> Result<Vec<String>, StoreError>;
+}
+
+/// What [`JobStore::delete`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Deletion {
+    /// No such job.
+    NotFound,
+    /// The job is queued or running (its state) and was left alone.
+    Active(JobState),
+    /// The row is gone; these parts (hex SHA-256) were referenced by this job only.
+    Deleted { orphan_parts: Vec<String> },
 }
 
 fn now_ms() -> i64 {
@@ -653,6 +671,53 @@ impl JobStore for SqliteStore {
             Ok((requeued, failed))
         })
     }
+
+    fn delete(&self, id: &str) -> Result<Deletion, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let Some(job) = get_in(&tx, id)? else {
+                return Ok(Deletion::NotFound);
+            };
+            if !job.state.is_terminal() {
+                return Ok(Deletion::Active(job.state));
+            }
+            tx.execute("DELETE FROM jobs WHERE id = ?1", params![id])?;
+            let mut orphan_parts = Vec::new();
+            for part in &job.parts {
+                if !references_in(&tx, &part.sha256)? && !orphan_parts.contains(&part.sha256) {
+                    orphan_parts.push(part.sha256.clone());
+                }
+            }
+            tx.commit()?;
+            Ok(Deletion::Deleted { orphan_parts })
+        })
+    }
+
+    fn references_part(&self, sha256: &str) -> Result<bool, StoreError> {
+        self.with(|conn| references_in(conn, sha256))
+    }
+
+    fn ended_before(&self, updated_ms: i64) -> Result<Vec<String>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM jobs WHERE state IN ('done', 'failed', 'cancelled') AND updated_ms < ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![updated_ms], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+}
+
+/// Whether a job's parts list names `sha256` (a 64-digit hex digest, so a substring match of
+/// the quoted digest in the stored JSON is exact).
+fn references_in(conn: &Connection, sha256: &str) -> Result<bool, StoreError> {
+    let pattern = format!("%\"{sha256}\"%");
+    let found: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM jobs WHERE parts LIKE ?1)",
+        params![pattern],
+        |r| r.get(0),
+    )?;
+    Ok(found)
 }
 
 /// A small queued job for the service's unit tests.

@@ -120,6 +120,7 @@ pub async fn referenced_parts(
     let mut parts = BTreeMap::new();
     for r in refs {
         let name = part_of(r.part)?;
+        super::limits::part_id(&r.part_id)?;
         let hex = r.part_id.strip_prefix("sha256:").unwrap_or(&r.part_id);
         let meta = match is_hex_digest(hex) {
             true => tokio::fs::metadata(artifacts.part_path(hex)).await.ok(),
@@ -127,8 +128,8 @@ pub async fn referenced_parts(
         };
         let meta = meta.ok_or_else(|| {
             Status::not_found(format!(
-                "no uploaded part {:?} (UploadPart it first)",
-                r.part_id
+                "no uploaded part {} (UploadPart it first)",
+                super::limits::quote(&r.part_id)
             ))
         })?;
         parts.insert(
@@ -319,6 +320,7 @@ mod tests {
             stopping: AtomicBool::new(false),
             claims: Default::default(),
             validating: tokio::sync::Semaphore::new(1),
+            draining: tokio::sync::watch::channel(false).0,
             config,
         })
     }
@@ -529,14 +531,14 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(found.get(PART_EPOCH_JSON), Some(&stored));
-        for missing in [
-            "sha256:".to_string() + &"0".repeat(64),
-            "../jobs.sqlite".into(),
+        for (part_id, code) in [
+            ("sha256:".to_string() + &"0".repeat(64), Code::NotFound),
+            ("../jobs.sqlite".into(), Code::InvalidArgument),
         ] {
-            let status = referenced_parts(&core.artifacts, &[reference(missing)])
+            let status = referenced_parts(&core.artifacts, &[reference(part_id)])
                 .await
                 .unwrap_err();
-            assert_eq!(status.code(), Code::NotFound);
+            assert_eq!(status.code(), code);
         }
     }
 }
