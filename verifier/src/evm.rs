@@ -1,16 +1,19 @@
 //! `zkattr-verify evm DIR` (feature `evm`): the whole on-chain flow for a halo2 bundle in an
 //! in-memory EVM (revm). The bundle is checked natively first; then the Solidity verifier is
 //! generated from the bundle's verifying key and compiled (solc-js 0.8.19), and the verifier,
-//! circomlib's Poseidon, a test token and the settlement contract are deployed. Both
-//! commitments are registered, the epoch is settled with the bundle's proof, and one payee
-//! claims with the path computed from the bundle's payout table.
+//! a test token and the settlement contract are deployed. Both commitments are registered, the
+//! epoch is settled with the bundle's proof, and one contributor, registered as owner of every
+//! payee, claims the chosen (default: largest) and the smallest payout one transaction each,
+//! then all the others in one transaction, with paths computed from the bundle's payout table.
+//! The setup policy of `options` applies before anything is deployed: a bundle made under UNSAFE
+//! development parameters runs only if they are allowed.
 
 use crate::error::BundleError;
 use crate::files::read_manifest;
 use crate::halo2::{load_halo2_bundle, Halo2Bundle};
 use crate::options::{Setup, VerifyOptions};
 use std::path::Path;
-use zkattr_evm::{address, verifier_solidity, Claim, Deployment, EvmError};
+use zkattr_evm::{address, verifier_solidity, Claim, Deployment, EvmError, U256};
 use zkattr_halo2::keys::verify;
 use zkattr_halo2::Bn254Family;
 use zkattr_model::commit::payout_tree;
@@ -31,8 +34,10 @@ pub enum EvmRunError {
         step: &'static str,
         source: EvmError,
     },
-    #[error("after the claim the owner holds {found} tokens, not the {expected} claimed")]
+    #[error("after the claim the recipient holds {found} tokens, not the {expected} claimed")]
     Balance { expected: u64, found: String },
+    #[error("adapter {0} is paid 0: nothing to claim")]
+    ZeroPayout(u32),
 }
 
 /// What the run measured. Gas is whole-transaction gas (21k intrinsic and calldata included).
@@ -44,7 +49,12 @@ pub struct EvmRun {
     pub register_activation_gas: u64,
     pub register_influence_gas: u64,
     pub settle_gas: u64,
+    /// The most expensive single claim (the chosen and the smallest payee).
     pub claim_gas: u64,
+    /// One transaction claiming every other non-zero payout (None if there is none).
+    pub batch_claim_gas: Option<u64>,
+    /// How many payouts that transaction claimed.
+    pub batch_claims: usize,
     pub adapter: u32,
     pub amount: u64,
     /// The setup the proof was made under (unsafe only if the options allowed it).
@@ -80,7 +90,9 @@ pub fn run_evm(
     let payouts = manifest.payouts.payout_list();
     let index = match adapter {
         None if payouts.is_empty() => return Err(EvmRunError::NoPayees),
-        None => 0,
+        None => (0..payouts.len())
+            .max_by_key(|&i| payouts[i].amount)
+            .unwrap_or(0),
         Some(a) => payouts
             .iter()
             .position(|p| p.adapter_id == a)
@@ -93,17 +105,32 @@ pub fn run_evm(
                     .join(", "),
             })?,
     };
+    if payouts[index].amount == 0 {
+        return Err(EvmRunError::ZeroPayout(payouts[index].adapter_id));
+    }
     let tree = payout_tree(&Bn254Family, &payouts).map_err(|e| EvmRunError::Tree(e.to_string()))?;
-    let path = tree
-        .path(index as u64)
-        .map_err(|e| EvmRunError::Tree(e.to_string()))?;
-    let payee = payouts[index];
-    let claim = Claim {
-        adapter: payee.adapter_id,
-        amount: payee.amount,
-        index: index as u32,
-        siblings: path.siblings,
+    let claim_of = |i: usize| -> Result<Claim, EvmRunError> {
+        let path = tree
+            .path(i as u64)
+            .map_err(|e| EvmRunError::Tree(e.to_string()))?;
+        Ok(Claim {
+            adapter: payouts[i].adapter_id,
+            amount: payouts[i].amount,
+            index: i as u32,
+            siblings: path.siblings,
+        })
     };
+    let smallest = (0..payouts.len())
+        .filter(|&i| payouts[i].amount > 0)
+        .min_by_key(|&i| payouts[i].amount)
+        .unwrap_or(index);
+    let mut singles = vec![index];
+    if smallest != index {
+        singles.push(smallest);
+    }
+    let batch: Vec<usize> = (0..payouts.len())
+        .filter(|i| payouts[*i].amount > 0 && !singles.contains(i))
+        .collect();
 
     let statement = &manifest.public_inputs;
     let epoch = statement.epoch_id;
@@ -113,7 +140,7 @@ pub fn run_evm(
     )?;
     let mut d = step(
         "compiling and deploying the contracts",
-        Deployment::new(&sol, statement.rate_bps, statement.total_paid),
+        Deployment::new(&sol, statement.rate_bps, proof.len(), statement.total_pool),
     )?;
     let verify_gas = step(
         "calling the generated verifier",
@@ -131,19 +158,53 @@ pub fn run_evm(
         "settle",
         d.settle(epoch, &instances, &proof, &tree.root(), n_payees),
     )?;
-    let owner = address(1000 + u64::from(claim.adapter));
-    step(
-        "registering the adapter's owner",
-        d.set_owner(claim.adapter, owner),
-    )?;
-    let claim_gas = step("claim", d.claim(epoch, &claim))?;
-    let balance = step("reading the owner's balance", d.balance(owner))?;
-    if balance != zkattr_evm::U256::from(claim.amount) {
-        return Err(EvmRunError::Balance {
-            expected: claim.amount,
-            found: balance.to_string(),
-        });
+    let contributor = address(1000);
+    for p in payouts.iter().filter(|p| p.amount > 0) {
+        step(
+            "registering an adapter's owner",
+            d.set_owner(p.adapter_id, contributor),
+        )?;
     }
+    let mut claim_gas = 0;
+    for &i in &singles {
+        let claim = claim_of(i)?;
+        let recipient = address(2000 + u64::from(claim.adapter));
+        let gas = step(
+            "claim",
+            d.claim_many(contributor, &[(epoch, claim.clone())], recipient),
+        )?;
+        claim_gas = claim_gas.max(gas);
+        let balance = step("reading the recipient's balance", d.balance(recipient))?;
+        if balance != U256::from(claim.amount) {
+            return Err(EvmRunError::Balance {
+                expected: claim.amount,
+                found: balance.to_string(),
+            });
+        }
+    }
+    let batch_claim_gas = if batch.is_empty() {
+        None
+    } else {
+        let claims = batch
+            .iter()
+            .map(|&i| Ok((epoch, claim_of(i)?)))
+            .collect::<Result<Vec<_>, EvmRunError>>()?;
+        let recipient = address(3000);
+        let gas = step(
+            "claiming several payouts in one transaction",
+            d.claim_many(contributor, &claims, recipient),
+        )?;
+        let expected: u64 = batch.iter().map(|&i| payouts[i].amount).sum();
+        let balance = step("reading the recipient's balance", d.balance(recipient))?;
+        if balance != U256::from(expected) {
+            return Err(EvmRunError::Balance {
+                expected,
+                found: balance.to_string(),
+            });
+        }
+        Some(gas)
+    };
+    let claim = claim_of(index)?;
     Ok(EvmRun {
         epoch_id: epoch,
         verifier_code_size: d.verifier_code_size,
@@ -152,6 +213,8 @@ pub fn run_evm(
         register_influence_gas,
         settle_gas,
         claim_gas,
+        batch_claim_gas,
+        batch_claims: batch.len(),
         adapter: claim.adapter,
         amount: claim.amount,
         setup,

@@ -43,9 +43,20 @@ contract MiniToken {
         return true;
     }
 
-    function _move(address from, address to, uint256 value) private {
+    function _move(address from, address to, uint256 value) internal virtual {
         balanceOf[from] -= value;
         balanceOf[to] += value;
         emit Transfer(from, to, value);
+    }
+}
+
+/// A fee-on-transfer token for tests: 1% of every transfer is burnt.
+contract FeeToken is MiniToken {
+    function _move(address from, address to, uint256 value) internal override {
+        uint256 fee = value / 100;
+        balanceOf[from] -= value;
+        balanceOf[to] += value - fee;
+        totalSupply -= fee;
+        emit Transfer(from, to, value - fee);
     }
 }

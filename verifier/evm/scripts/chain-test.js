@@ -3,13 +3,16 @@
 // in-process, driven with ethers 5.8.0 over its EIP-1193 provider, with mined transactions.
 //
 // Deploys the Solidity verifier committed in fixtures/Halo2Verifier.sol (generated from the
-// fixture bundle's key; a Rust test fails if either drifts), circomlib's Poseidon, MiniToken and
-// Settlement; registers both commitments; settles the fixture's 16x16 proof; every payee claims
-// its amount with a path computed here from the payout table (circomlibjs Poseidon, independent of
-// the Rust code). The negative cases must revert, both as eth_call (where the revert reason is
-// checked) and as a mined transaction (receipt status 0): tampered proof byte, changed public
-// input, unregistered and mismatched commitments, wrong rate, wrong payout opening, double
-// settle, no owner, amount off by one, wrong sibling, wrong index, double claim.
+// fixture bundle's key; a Rust test fails if either drifts), MiniToken and Settlement (with
+// OpenZeppelin 4.9.6); registers both commitments; settles the fixture's 16x16 proof (the
+// treasury residual goes to the treasury); every payee's owner claims its amount to a recipient
+// with a path computed here from the payout table (circomlibjs Poseidon, independent of the Rust
+// code and of the contract's own Poseidon); the last two payees share an owner who claims both
+// in one transaction. The negative cases must revert, both as eth_call (where the revert reason
+// is checked) and as a mined transaction (receipt status 0): tampered proof byte, proof of the
+// wrong length, changed public input, unregistered and mismatched commitments, wrong rate, wrong
+// payout opening, double settle, claim by a non-owner, amount off by one, wrong sibling, wrong
+// index, index beyond the payees, double claim.
 //
 // Usage: node scripts/chain-test.js [BUNDLE_DIR]   (exit status 1 on any failure)
 'use strict';
@@ -18,7 +21,7 @@ const path = require('path');
 const assert = require('assert');
 const ganache = require('ganache');
 const { ethers } = require('ethers');
-const { poseidonContract, buildPoseidon } = require('circomlibjs');
+const { buildPoseidon } = require('circomlibjs');
 const { compileFiles } = require('./compile.js');
 
 const ROOT = path.join(__dirname, '..');
@@ -98,14 +101,15 @@ async function main() {
 
   const node = ganache.provider({
     logging: { quiet: true },
-    wallet: { totalAccounts: 8, deterministic: true },
+    wallet: { totalAccounts: 24, deterministic: true },
     chain: { hardfork: 'shanghai', vmErrorsOnRPCResponse: false },
     miner: { blockGasLimit: 30000000 },
   });
   const provider = new ethers.providers.Web3Provider(node);
-  const [deployer, operator, engine, registrar, payer, claimer, stranger] = [0, 1, 2, 3, 4, 5, 6].map(
-    (i) => provider.getSigner(i),
-  );
+  const [deployer, operator, engine, registrar, payer, claimer, stranger, guardian, treasury] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8,
+  ].map((i) => provider.getSigner(i));
+  // Payee i's adapter is owned by account 10 + i; the last two payees share one owner.
   const addr = async (s) => s.getAddress();
 
   const deploy = async (name, abi, bytecode, args = []) => {
@@ -116,16 +120,18 @@ async function main() {
     return { contract: c, size };
   };
   const verifier = await deploy('Halo2Verifier', [], compiled.Halo2Verifier.bytecode);
-  const poseidonC = await deploy('PoseidonT3', poseidonContract.generateABI(2), poseidonContract.createCode(2));
   const token = (await deploy('MiniToken', compiled.MiniToken.abi, compiled.MiniToken.bytecode)).contract;
+  const proofLen = ethers.utils.hexDataLength(b.proof);
   const settlementArgs = async (engineAddress) => [
+    await addr(deployer),
     verifier.contract.address,
-    poseidonC.contract.address,
+    proofLen,
     token.address,
-    await addr(operator),
-    engineAddress,
-    await addr(registrar),
+    1,
+    [await addr(operator), engineAddress, await addr(registrar), await addr(guardian), await addr(treasury)],
     rateBps,
+    30 * 86400,
+    2 * 86400,
   ];
   const settlement = (
     await deploy('Settlement', compiled.Settlement.abi, compiled.Settlement.bytecode, await settlementArgs(await addr(engine)))
@@ -183,7 +189,6 @@ async function main() {
     return ethers.utils.hexlify(bytes);
   };
   const bump = (instances, i) => instances.map((x, j) => (j === i ? x.add(1) : x));
-  const proofLen = ethers.utils.hexDataLength(b.proof);
 
   // The verifier alone.
   const V = verifier.contract.address;
@@ -199,8 +204,9 @@ async function main() {
   const poseidon = await buildPoseidon();
   const tree = payoutTree(poseidon, b.payouts);
   const nPayees = b.payouts.length;
-  await ok('mint', deployer, token.address, token.interface.encodeFunctionData('mint', [await addr(payer), totalPaid]));
-  await ok('approve', payer, token.address, token.interface.encodeFunctionData('approve', [settlement.address, totalPaid]));
+  const totalPool = b.instances[5];
+  await ok('mint', deployer, token.address, token.interface.encodeFunctionData('mint', [await addr(payer), totalPool]));
+  await ok('approve', payer, token.address, token.interface.encodeFunctionData('approve', [settlement.address, totalPool]));
 
   const S = settlement.address;
   const settleData = (instances, proof, root = tree.root, n = nPayees, ep = epoch) =>
@@ -224,6 +230,7 @@ async function main() {
   await reverts('settle against a mismatched influence commitment', payer, other.address, settleData(b.instances, b.proof), 'InstanceMismatch(3)');
 
   await reverts('settle with a flipped proof byte', payer, S, settleData(b.instances, flip(b.proof, 100)), 'ProofRejected');
+  await reverts('settle with a byte appended to the proof', payer, S, settleData(b.instances, ethers.utils.hexConcat([b.proof, '0x00'])), `ProofLength(${proofLen + 1},${proofLen})`);
   await reverts('settle with changed total_paid', payer, S, settleData(bump(b.instances, 6), b.proof), 'ProofRejected');
   await reverts('settle with changed n_queries', payer, S, settleData(bump(b.instances, 4), b.proof), 'ProofRejected');
   await reverts('settle with a changed activation commitment', payer, S, settleData(bump(b.instances, 2), b.proof), 'InstanceMismatch(2)');
@@ -234,38 +241,51 @@ async function main() {
   const settleGas = await ok('settle', payer, S, settleData(b.instances, b.proof));
   await reverts('settle twice', payer, S, settleData(b.instances, b.proof), 'AlreadySettled');
   assert(ethers.BigNumber.from(await token.balanceOf(S)).eq(totalPaid), 'settlement holds total_paid');
+  assert(ethers.BigNumber.from(await token.balanceOf(await addr(treasury))).eq(b.instances[7]), 'the treasury got its residual');
 
-  // Claims: every payee, each paid to its registered owner.
-  const claimData = (adapter, amount, index, siblings, ep = epoch) =>
-    iface.encodeFunctionData('claim', [ep, adapter, amount, index, siblings]);
-  const owners = [];
+  // Claims: every payee's owner claims to its own recipient; the last two share an owner.
+  const item = (adapter, amount, index, siblings, ep = epoch) => ({ epoch: ep, adapter, amount, index, siblings });
+  const claimData = (items, recipient) => iface.encodeFunctionData('claim', [items, recipient]);
+  const ownerIndex = (i) => 10 + Math.min(i, nPayees - 2);
+  const recipientOf = (adapter) => ethers.utils.getAddress(word(0x1000 + adapter).slice(-40));
   let claimGas;
+  let pairGas;
   for (let i = 0; i < nPayees; i++) {
     const { adapter_id: adapter, amount } = b.payouts[i];
     const siblings = tree.path(i);
-    const owner = ethers.utils.getAddress(word(0x1000 + adapter).slice(-40));
-    owners.push(owner);
+    const owner = provider.getSigner(ownerIndex(i));
+    const recipient = recipientOf(adapter);
+    const one = (it) => claimData([it], recipient);
     if (i === 0) {
-      await reverts('claim with no registered owner', claimer, S, claimData(adapter, amount, i, siblings), 'NoOwner');
+      await reverts('claim before the owner is registered', owner, S, one(item(adapter, amount, i, siblings)), 'NotAuthorized');
     }
-    await ok('set owner', registrar, S, iface.encodeFunctionData('setAdapterOwner', [adapter, owner]));
+    await ok('register owner', registrar, S, iface.encodeFunctionData('registerAdapter', [adapter, await addr(owner)]));
     if (i === 0) {
-      await reverts('claim on an unsettled epoch', claimer, S, claimData(adapter, amount, i, siblings, epoch.add(1)), 'NotSettled');
-      await reverts('claim amount + 1', claimer, S, claimData(adapter, amount + 1, i, siblings), 'BadPath');
-      if (amount > 0) {
-        await reverts('claim amount - 1', claimer, S, claimData(adapter, amount - 1, i, siblings), 'BadPath');
-      }
+      await reverts('owner registered twice', registrar, S, iface.encodeFunctionData('registerAdapter', [adapter, await addr(stranger)]), 'OwnerAlreadySet');
+      await reverts('claim by another account', claimer, S, one(item(adapter, amount, i, siblings)), 'NotAuthorized');
+      await reverts('claim on an unsettled epoch', owner, S, one(item(adapter, amount, i, siblings, epoch.add(1))), 'NotSettled');
+      await reverts('claim amount + 1', owner, S, one(item(adapter, amount + 1, i, siblings)), 'BadPath');
+      await reverts('claim amount - 1', owner, S, one(item(adapter, amount - 1, i, siblings)), amount > 1 ? 'BadPath' : 'ZeroAmount');
       const bent = siblings.slice();
       bent[3] = bent[3] + 1n;
-      await reverts('claim with a wrong sibling', claimer, S, claimData(adapter, amount, i, bent), 'BadPath');
-      await reverts('claim with a wrong index', claimer, S, claimData(adapter, amount, i ^ 1, siblings), 'BadPath');
-      await reverts('claim for another adapter', claimer, S, claimData(adapter + 1000, amount, i, siblings), 'NoOwner');
+      await reverts('claim with a wrong sibling', owner, S, one(item(adapter, amount, i, bent)), 'BadPath');
+      await reverts('claim with a wrong index', owner, S, one(item(adapter, amount, i ^ 1, siblings)), 'BadPath');
+      await reverts('claim with an index beyond the payees', owner, S, one(item(adapter, amount, nPayees, siblings)), `IndexBeyondPayees(${nPayees},${nPayees})`);
+      await reverts('claim for another adapter', owner, S, one(item(adapter + 1000, amount, i, siblings)), 'NotAuthorized');
     }
-    const gas = await ok(`claim ${adapter}`, claimer, S, claimData(adapter, amount, i, siblings));
+    if (i === nPayees - 2) continue; // claimed with the last payee below
+    if (i === nPayees - 1) {
+      const prev = b.payouts[i - 1];
+      const items = [item(prev.adapter_id, prev.amount, i - 1, tree.path(i - 1)), item(adapter, amount, i, siblings)];
+      pairGas = await ok('claim two payees in one transaction', owner, S, claimData(items, recipient));
+      assert(ethers.BigNumber.from(await token.balanceOf(recipient)).eq(prev.amount + amount), `recipient of ${adapter} was paid both`);
+      continue;
+    }
+    const gas = await ok(`claim ${adapter}`, owner, S, one(item(adapter, amount, i, siblings)));
     claimGas = claimGas === undefined ? gas : Math.max(claimGas, gas);
-    assert(ethers.BigNumber.from(await token.balanceOf(owner)).eq(amount), `owner of ${adapter} was paid ${amount}`);
+    assert(ethers.BigNumber.from(await token.balanceOf(recipient)).eq(amount), `recipient of ${adapter} was paid ${amount}`);
     if (i === 0) {
-      await reverts('double claim', claimer, S, claimData(adapter, amount, i, siblings), 'AlreadyClaimed');
+      await reverts('double claim', owner, S, one(item(adapter, amount, i, siblings)), 'AlreadyClaimed');
     }
   }
   assert(ethers.BigNumber.from(await token.balanceOf(S)).isZero(), 'every token was claimed');
@@ -278,7 +298,8 @@ async function main() {
   console.log(`register activation       ${registerActivationGas} gas`);
   console.log(`register influence        ${registerInfluenceGas} gas`);
   console.log(`settle                    ${settleGas} gas`);
-  console.log(`claim (largest)           ${claimGas} gas`);
+  console.log(`claim (largest single)    ${claimGas} gas`);
+  console.log(`claim (2 payees, one tx)  ${pairGas} gas`);
   console.log(`time: compile ${seconds(compiledAt - started)} s, chain ${seconds(Date.now() - compiledAt)} s`);
 }
 

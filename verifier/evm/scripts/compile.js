@@ -3,7 +3,8 @@
 // {"ContractName": {"bytecode": "0x..", "deployed": "0x..", "abi": [...]}} for every contract.
 // Optimizer off: snark-verifier's generated verifier hits "Stack too deep" in the Yul optimizer,
 // and viaIR miscompiles it (FIELD-NOTES). Usage: node compile.js [--optimize] FILE.sol [FILE.sol ...];
-// or require('./compile.js').compileFiles(files, optimize) from another script.
+// or require('./compile.js').compileFiles(files, optimize) from another script. Imports of
+// `@openzeppelin/...` resolve to node_modules (OpenZeppelin Contracts 4.9.6, `pragma ^0.8.0`).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -25,7 +26,14 @@ function compileFiles(files, optimize = false) {
       outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
     },
   };
-  const out = JSON.parse(solc.compile(JSON.stringify(input)));
+  const findImports = (name) => {
+    const candidates = [path.join(__dirname, '..', 'node_modules', name), ...files.map((f) => path.join(path.dirname(f), name))];
+    for (const c of candidates) {
+      if (fs.existsSync(c)) return { contents: fs.readFileSync(c, 'utf8') };
+    }
+    return { error: `import not found: ${name}` };
+  };
+  const out = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
   const errors = (out.errors || []).filter((e) => e.severity === 'error');
   if (errors.length > 0) {
     throw new Error(errors.map((e) => e.formattedMessage).join('\n'));

@@ -17,6 +17,18 @@ fn reverts_are_named() {
     let mut mismatch = abi::selector("InstanceMismatch(uint256)").to_vec();
     mismatch.extend(abi::word_u64(3));
     assert_eq!(revert_reason(&mismatch), "InstanceMismatch(3)");
+    let mut length = abi::selector("ProofLength(uint256,uint256)").to_vec();
+    length.extend(abi::word_u64(2529));
+    length.extend(abi::word_u64(2528));
+    assert_eq!(revert_reason(&length), "ProofLength(2529, 2528)");
+    // An argument missing: shown as hex, not decoded from the wrong bytes.
+    assert!(revert_reason(&length[..36]).starts_with("0x"));
+    let mut no_code = abi::selector("NoCode(address)").to_vec();
+    no_code.extend(abi::word_address(address(0xabc)));
+    assert_eq!(
+        revert_reason(&no_code),
+        "NoCode(0x0000000000000000000000000000000000000abc)"
+    );
     assert_eq!(
         revert_reason(&error_string("rate_bps > 10000")),
         "\"rate_bps > 10000\""

@@ -3,10 +3,13 @@
 //! transcript) within EIP-170, and the settlement contract registers, settles and pays claims;
 //! every negative path reverts.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use common::{fixture, fixtures_dir, u64_of};
 use zkattr_evm::{
     address, calldata_gas, poseidon_sponge_solidity, settle_calldata, verifier_calldata,
     verifier_solidity, Claim, Deployment, EvmError,
@@ -73,12 +76,6 @@ fn is_revert<T: std::fmt::Debug>(r: Result<T, EvmError>) -> bool {
     matches!(r, Err(EvmError::Revert { .. } | EvmError::Halt { .. }))
 }
 
-fn u64_of(f: &Fr) -> u64 {
-    use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
-    let repr = f.to_repr();
-    u64::from_le_bytes(repr.as_ref()[..8].try_into().unwrap())
-}
-
 #[test]
 fn poseidon_sponge_contract_is_generated_from_the_constants() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contracts/PoseidonSponge.sol");
@@ -99,10 +96,11 @@ fn verifier_and_settlement_on_revm() {
     let epoch = u64_of(&s.instances[0]);
     let rate = u64_of(&s.instances[1]) as u16;
     let total_paid = u64_of(&s.instances[6]);
+    let total_pool = u64_of(&s.instances[5]);
     let n = s.payouts.len() as u64;
 
     let start = Instant::now();
-    let mut d = Deployment::new(&s.sol, rate, total_paid).unwrap();
+    let mut d = Deployment::new(&s.sol, rate, s.proof.len(), total_pool).unwrap();
     eprintln!(
         "compile + deploy: {:.1} s; verifier runtime code {} bytes",
         start.elapsed().as_secs_f64(),
@@ -238,12 +236,12 @@ fn verifier_and_settlement_on_revm() {
     };
     let owner = address(1000 + u64::from(payout.adapter_id));
     assert!(
-        is_revert(d.claim(epoch, &claim)),
+        is_revert(d.claim(owner, epoch, &claim)),
         "claim with no registered owner"
     );
     d.set_owner(claim.adapter, owner).unwrap();
     assert!(
-        is_revert(d.claim(other_epoch, &claim)),
+        is_revert(d.claim(owner, other_epoch, &claim)),
         "claim on an unsettled epoch"
     );
     for amount in [claim.amount - 1, claim.amount + 1] {
@@ -251,108 +249,26 @@ fn verifier_and_settlement_on_revm() {
             amount,
             ..claim.clone()
         };
-        assert!(is_revert(d.claim(epoch, &off)), "amount {amount}");
+        assert!(is_revert(d.claim(owner, epoch, &off)), "amount {amount}");
     }
     let mut wrong_path = claim.clone();
     wrong_path.siblings[3] += Fr::from(1);
-    assert!(is_revert(d.claim(epoch, &wrong_path)));
+    assert!(is_revert(d.claim(owner, epoch, &wrong_path)));
     let wrong_index = Claim {
         index: claim.index ^ 1,
         ..claim.clone()
     };
-    assert!(is_revert(d.claim(epoch, &wrong_index)));
-    let claim_gas = d.claim(epoch, &claim).unwrap();
+    assert!(is_revert(d.claim(owner, epoch, &wrong_index)));
+    let claim_gas = d.claim(owner, epoch, &claim).unwrap();
     assert_eq!(
         d.balance(owner).unwrap(),
         revm::primitives::U256::from(payout.amount)
     );
-    assert!(is_revert(d.claim(epoch, &claim)), "double claim");
+    assert!(is_revert(d.claim(owner, epoch, &claim)), "double claim");
 
     eprintln!(
         "gas (whole transaction): verify {verify_gas}, settle {settle_gas}, claim {claim_gas}"
     );
-}
-
-/// The committed 16x16 bundle (fixtures/halo2-16x16), read with nothing but the halo2 crate.
-struct Fixture {
-    params: KzgParams,
-    vk: halo2_base::halo2_proofs::plonk::VerifyingKey<
-        halo2_base::halo2_proofs::halo2curves::bn256::G1Affine,
-    >,
-    kzg_sha256: String,
-    vk_digest: String,
-    proof: Vec<u8>,
-    instances: Vec<Fr>,
-    payouts: Vec<Payout>,
-}
-
-fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        use halo2_base::gates::circuit::BaseCircuitParams;
-        use halo2_base::halo2_proofs::halo2curves::ff::PrimeField;
-        use zkattr_halo2::keys::{halo2_key_digest, read_verifying_key};
-        use zkattr_model::bundle::BundleManifest;
-
-        let dir = fixtures_dir().join("halo2-16x16");
-        let manifest: BundleManifest =
-            serde_json::from_slice(&std::fs::read(dir.join("bundle.json")).unwrap()).unwrap();
-        let section = manifest.halo2.clone().unwrap();
-        assert_eq!(section.kzg_source, "dev-unsafe");
-        let circuit_params: BaseCircuitParams =
-            serde_json::from_value(section.circuit_params.clone()).unwrap();
-        let vk = read_verifying_key(
-            &std::fs::read(dir.join(&manifest.verifying_key_file)).unwrap(),
-            circuit_params,
-        )
-        .unwrap();
-        let p = &manifest.public_inputs;
-        let digest = |h: &str| {
-            let mut repr = [0u8; 32];
-            let bytes = hex::decode(h.trim_start_matches("0x")).unwrap();
-            for (i, b) in bytes.iter().rev().enumerate() {
-                repr[i] = *b;
-            }
-            Option::<Fr>::from(Fr::from_repr(repr)).unwrap()
-        };
-        let instances = vec![
-            Fr::from(p.epoch_id),
-            Fr::from(u64::from(p.rate_bps)),
-            digest(&p.activation_commitment),
-            digest(&p.influence_commitment),
-            Fr::from(p.n_queries),
-            Fr::from(p.total_pool),
-            Fr::from(p.total_paid),
-            Fr::from(p.treasury),
-            digest(&p.payout_commitment),
-        ];
-        let params = KzgParams::dev_unsafe(
-            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../params"),
-            section.kzg_k as usize,
-        )
-        .unwrap();
-        Fixture {
-            vk_digest: halo2_key_digest(&vk),
-            vk,
-            params,
-            kzg_sha256: section.kzg_sha256,
-            proof: std::fs::read(dir.join(&manifest.proof_file)).unwrap(),
-            instances,
-            payouts: manifest
-                .payouts
-                .payouts
-                .iter()
-                .map(|e| Payout {
-                    adapter_id: e.adapter_id,
-                    amount: e.amount,
-                })
-                .collect(),
-        }
-    })
 }
 
 /// The fixture and the verifier generated from its key (fixtures/Halo2Verifier.sol) feed
@@ -398,11 +314,11 @@ fn settle_gas_breakdown() {
     let sol = std::fs::read_to_string(fixtures_dir().join("Halo2Verifier.sol")).unwrap();
     let epoch = u64_of(&f.instances[0]);
     let rate = u64_of(&f.instances[1]) as u16;
-    let total_paid = u64_of(&f.instances[6]);
     let tree = payout_tree(&Bn254Family, &f.payouts).unwrap();
     let n = f.payouts.len() as u64;
 
-    let mut d = Deployment::new(&sol, rate, total_paid).unwrap();
+    let total_pool = u64_of(&f.instances[5]);
+    let mut d = Deployment::new(&sol, rate, f.proof.len(), total_pool).unwrap();
     let verify_tx = d.verify(&f.instances, &f.proof).unwrap();
     let verify_calldata = calldata_gas(&verifier_calldata(&f.instances, &f.proof));
     d.register_activation(epoch, &f.instances[2]).unwrap();
@@ -472,6 +388,18 @@ contract SpongeProbe {
     function measure(uint256 a, uint256 b, uint256 c) external view returns (uint256 h, uint256 used) {
         uint256 g = gasleft();
         h = PoseidonSponge.hash3(a, b, c);
+        used = g - gasleft();
+    }
+    function h2(uint256 a, uint256 b) external view returns (uint256 h, uint256 used) {
+        uint256 g = gasleft();
+        h = PoseidonSponge.hash2(a, b);
+        used = g - gasleft();
+    }
+    function root(uint256 a, uint256 b, uint256 index, uint256[20] calldata siblings)
+        external view returns (uint256 r, uint256 used)
+    {
+        uint256 g = gasleft();
+        r = PoseidonSponge.pathRoot(a, b, index, siblings);
         used = g - gasleft();
     }
     function measureCopy() external view returns (uint256 used) {
@@ -548,4 +476,84 @@ fn sponge_contract_matches_the_native_hash() {
         ),
     );
     assert!(is_revert(r), "an input equal to q must revert");
+}
+
+/// circomlibjs's Poseidon([a, b]) of each pair (scripts/poseidon.js), as 32-byte words.
+fn circomlibjs_hash2(pairs: &[[Fr; 2]]) -> Vec<[u8; 32]> {
+    use zkattr_evm::abi::word_fr;
+    zkattr_evm::ensure_tools().unwrap();
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(zkattr_evm::tools_dir().join("scripts/poseidon.js"))
+        .arg("hash");
+    for [a, b] in pairs {
+        cmd.arg(format!("0x{}", hex::encode(word_fr(a))));
+        cmd.arg(format!("0x{}", hex::encode(word_fr(b))));
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            hex::decode(l.trim_start_matches("0x"))
+                .unwrap()
+                .try_into()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// The in-contract H2 equals the native hash and circomlibjs's on edge and spread inputs, and
+/// `pathRoot` rebuilds the payout tree's root from every leaf's path (no external call).
+#[test]
+fn contract_hash2_and_path_match_native_and_circomlibjs() {
+    use zkattr_evm::abi::{word_fr, word_u64};
+    let (mut chain, at) = sponge_probe();
+    let max = -Fr::from(1);
+    let mut pairs = vec![
+        [Fr::from(0), Fr::from(0)],
+        [Fr::from(1), Fr::from(2)],
+        [max, max],
+    ];
+    let mut spread = Fr::from(0x0fed_cba9_8765_4321);
+    for _ in 0..5 {
+        spread = spread * spread + Fr::from(11);
+        pairs.push([spread, max - spread.square()]);
+    }
+    let reference = circomlibjs_hash2(&pairs);
+    let mut gas = 0;
+    for ([a, b], expected) in pairs.iter().zip(&reference) {
+        let mut call = zkattr_evm::abi::selector("h2(uint256,uint256)").to_vec();
+        call.extend(word_fr(a));
+        call.extend(word_fr(b));
+        let out = chain.call(address(1), at, call).unwrap().output;
+        assert_eq!(&out[..32], expected, "circomlibjs H2({a:?}, {b:?})");
+        assert_eq!(
+            &out[..32],
+            &word_fr(&zkattr_halo2::poseidon::hash(&[*a, *b])),
+            "native H2({a:?}, {b:?})"
+        );
+        gas = u64::from_be_bytes(out[56..64].try_into().unwrap());
+    }
+    let f = fixture();
+    let tree = payout_tree(&Bn254Family, &f.payouts).unwrap();
+    let mut path_gas = 0;
+    for (i, p) in f.payouts.iter().enumerate() {
+        let mut call =
+            zkattr_evm::abi::selector("root(uint256,uint256,uint256,uint256[20])").to_vec();
+        call.extend(word_u64(p.adapter_id.into()));
+        call.extend(word_u64(p.amount));
+        call.extend(word_u64(i as u64));
+        for s in tree.path(i as u64).unwrap().siblings {
+            call.extend(word_fr(&s));
+        }
+        let out = chain.call(address(1), at, call).unwrap().output;
+        assert_eq!(&out[..32], &word_fr(&tree.root()), "payee {i}");
+        path_gas = path_gas.max(u64::from_be_bytes(out[56..64].try_into().unwrap()));
+    }
+    eprintln!("in-contract H2 {gas} gas; a depth-20 path (21 hashes) {path_gas} gas");
 }

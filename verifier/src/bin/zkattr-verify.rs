@@ -280,8 +280,17 @@ fn evm(dir: &Path, adapter: Option<u32>, options: &VerifyOptions) -> ExitCode {
                 r.register_activation_gas
             );
             println!("register influence        {} gas", r.register_influence_gas);
-            println!("settle                    {} gas", r.settle_gas);
-            println!("claim                     {} gas", r.claim_gas);
+            println!("settle gas: {}", r.settle_gas);
+            println!(
+                "claim gas: {} (the most expensive single claim)",
+                r.claim_gas
+            );
+            if let Some(gas) = r.batch_claim_gas {
+                println!(
+                    "batch claim gas: {gas} ({} payouts in one transaction)",
+                    r.batch_claims
+                );
+            }
             println!("(whole-transaction gas: 21000 intrinsic and calldata included)");
             warn_if_unsafe(&r.setup);
             ExitCode::SUCCESS
