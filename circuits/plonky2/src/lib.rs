@@ -11,3 +11,4 @@ pub mod aggregation;
 pub mod gadgets;
 pub mod prover;
 pub mod statement;
+pub mod wrap;
