@@ -287,7 +287,19 @@ impl<A: Read, I: Read> CsvQueries<A, I> {
                     }
                     no_slot_row = Some(line);
                 }
-                adapter => activated.push((adapter, row.gate.unwrap_or(0))),
+                adapter => {
+                    // An empty gate cell is no number: read as 0 it would zero a used slot.
+                    let Some(gate) = row.gate else {
+                        return Err(InputError::Csv {
+                            file: ACTIVATIONS,
+                            line,
+                            message: format!(
+                                "query {query_id}: adapter {adapter} has an empty gate cell"
+                            ),
+                        });
+                    };
+                    activated.push((adapter, gate));
+                }
             }
             Ok(())
         };
@@ -448,4 +460,73 @@ pub fn write_csv_pair(
     act.flush()?;
     inf.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A slot field the epoch file does not define is refused like one in a query or the
+    /// file itself, not dropped: the epoch read must be what the bytes say.
+    #[test]
+    fn unknown_slot_field_is_refused() {
+        let with = |extra: &str| {
+            format!(
+                r#"{{"epoch_id":3,"rate_bps":5000,"queries":[{{"query_id":1,"fee":10,"slots":[{{"adapter_id":4,"gate":500,"score":1{extra}}}]}}]}}"#
+            )
+        };
+        assert!(read_epoch_json(with("").as_bytes()).is_ok());
+        let err = read_epoch_json(with(r#","scor":2"#).as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, InputError::Json { path, message }
+                if path == "queries[0].slots[0].scor" && message.contains("unknown field `scor`")),
+            "{err}"
+        );
+    }
+
+    /// A used slot's empty gate cell is refused, not read as gate 0.
+    #[test]
+    fn empty_gate_of_used_slot_is_refused() {
+        let params = EpochParams {
+            epoch_id: 3,
+            rate_bps: 5000,
+        };
+        let inf = "query_id,adapter_id,score\n1,4,1\n";
+        let read = |gate: &str| {
+            let act = format!("query_id,fee,adapter_id,gate\n1,10,4,{gate}\n");
+            read_csv_pair(params, act.as_bytes(), inf.as_bytes())
+        };
+        assert!(read("500").is_ok());
+        let err = read("").unwrap_err();
+        assert!(
+            matches!(&err, InputError::Csv { line: 2, message, .. } if message.contains("empty gate")),
+            "{err}"
+        );
+    }
+
+    /// A line may end with `\n`, `\r\n` or a lone `\r` (the csv crate's terminators): the
+    /// three spellings read as the same epoch (the fuzzer's csv-pair rule "CR, LF or CRLF line
+    /// ends" relies on it).
+    #[test]
+    fn cr_lf_and_crlf_line_ends_read_alike() {
+        let params = EpochParams {
+            epoch_id: 4,
+            rate_bps: 0,
+        };
+        let read = |end: &str| {
+            let act = [
+                "query_id,fee,adapter_id,gate",
+                "10,999999,1,1",
+                "10,999999,2,2",
+                "",
+            ]
+            .join(end);
+            let inf = ["query_id,adapter_id,score", "10,1,1", "10,2,2", ""].join(end);
+            read_csv_pair(params, act.as_bytes(), inf.as_bytes()).unwrap()
+        };
+        let lf = read("\n");
+        assert_eq!(lf.queries.len(), 1);
+        assert_eq!(read("\r\n"), lf);
+        assert_eq!(read("\r"), lf);
+    }
 }

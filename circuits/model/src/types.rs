@@ -21,6 +21,7 @@ pub const MAX_PAYEES: usize = 1 << PAYOUT_TREE_DEPTH;
 ///
 /// A used slot has `adapter_id != 0`; an unused slot is all zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Slot {
     pub adapter_id: u32,
     /// Gate weight in Q0.16.
