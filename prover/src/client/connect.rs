@@ -41,17 +41,8 @@ pub struct ServerArgs {
     /// The service's URL (https:// for TLS).
     #[arg(long, env = "ZKATTR_SERVER", default_value = "http://127.0.0.1:50051")]
     pub server: String,
-    /// Bearer token.
-    #[arg(
-        long,
-        env = "ZKATTR_TOKEN",
-        hide_env_values = true,
-        conflicts_with = "token_file"
-    )]
-    pub token: Option<String>,
-    /// File holding the bearer token (one trailing newline is ignored).
-    #[arg(long, env = "ZKATTR_TOKEN_FILE")]
-    pub token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub token: TokenArgs,
     /// PEM certificate to trust for https:// (default: the system's roots).
     #[arg(long, env = "ZKATTR_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
@@ -63,17 +54,45 @@ impl ServerArgs {
             Some(p) => Some(std::fs::read(p).map_err(io_err(p))?),
             None => None,
         };
-        let token = match &self.token_file {
-            Some(path) => {
-                let file = read_token_file(path)?;
-                if file.world_readable {
-                    eprintln!("warning: {}", file.warning(path));
-                }
-                Some(file.token)
-            }
-            None => self.token.clone(),
-        };
+        let token = self
+            .token
+            .clone()
+            .resolve(|warning| eprintln!("warning: {warning}"))?;
         Ok(connect(&self.server, token.as_deref(), ca).await?)
+    }
+}
+
+/// The bearer token, given directly or in a file: the client sends it, the server requires it
+/// on every call but health.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArgs {
+    /// Bearer token (the service requires it on every call but health).
+    #[arg(
+        long,
+        env = "ZKATTR_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<String>,
+    /// File holding the bearer token (one trailing newline is ignored).
+    #[arg(long, env = "ZKATTR_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl TokenArgs {
+    /// The token: read from `--token-file` (handing `warn` the warning about a world-readable
+    /// file) or given by `--token`.
+    pub fn resolve(self, warn: impl FnOnce(String)) -> Result<Option<String>, ClientError> {
+        match self.token_file {
+            Some(path) => {
+                let file = read_token_file(&path)?;
+                if file.world_readable {
+                    warn(file.warning(&path));
+                }
+                Ok(Some(file.token))
+            }
+            None => Ok(self.token),
+        }
     }
 }
 

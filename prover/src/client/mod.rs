@@ -8,7 +8,7 @@ mod serve;
 mod upload;
 mod view;
 
-pub use connect::{connect, read_token_file, ServerArgs, TokenFile};
+pub use connect::{connect, read_token_file, ServerArgs, TokenArgs, TokenFile};
 pub use jobs::{describe, fetch, is_terminal, watch};
 pub use serve::ServeArgs;
 pub use upload::{submit, EpochSource, PartData, UPLOAD_CHUNK};

@@ -29,17 +29,8 @@ pub struct ServeArgs {
     /// (1 GiB at 1 MB/s takes about 1,100 s).
     #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
     pub upload_max_secs: u64,
-    /// Bearer token required on every call but health.
-    #[arg(
-        long,
-        env = "ZKATTR_TOKEN",
-        hide_env_values = true,
-        conflicts_with = "token_file"
-    )]
-    pub token: Option<String>,
-    /// File holding the bearer token (one trailing newline is ignored).
-    #[arg(long, env = "ZKATTR_TOKEN_FILE")]
-    pub token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub token: super::TokenArgs,
     /// PEM certificate chain: serve TLS (with --tls-key).
     #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -75,7 +66,6 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         upload_idle_secs,
         upload_max_secs,
         token,
-        token_file,
         tls_cert,
         tls_key,
         circuit_cache,
@@ -91,16 +81,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
-    let token = match token_file {
-        Some(path) => {
-            let file = super::read_token_file(&path)?;
-            if file.world_readable {
-                tracing::warn!("{}", file.warning(&path));
-            }
-            Some(file.token)
-        }
-        None => token,
-    };
+    let token = token.resolve(|warning| tracing::warn!("{warning}"))?;
     let config = crate::service::ServiceConfig {
         data_dir,
         listen,
